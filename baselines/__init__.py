@@ -1,0 +1,24 @@
+"""Method registry. Adding a method: write one file in this folder with a ``Method`` subclass,
+then add one line to ``REGISTRY`` below."""
+
+from __future__ import annotations
+
+from .base import Method, Params
+from .gan import GAN
+from .greed_gan import GreedGAN
+from .greed_wgan import GreedWGAN
+from .wgan import WGAN
+from .wgan_gp import WGANGP
+
+REGISTRY: dict[str, type[Method]] = {
+    m.name: m
+    for m in (
+        GAN,
+        WGAN,
+        WGANGP,
+        GreedGAN,
+        GreedWGAN,
+    )
+}
+
+__all__ = ["REGISTRY", "Method", "Params"]

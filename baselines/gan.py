@@ -1,0 +1,53 @@
+"""GAN (Goodfellow et al. 2014), DCGAN when the suite supplies convolutional networks.
+
+  L_D = -[ E log D(x) + E log(1 - D(G(z))) ]
+  L_G = -E log D(G(z))              (non-saturating, default)
+  L_G =  E log(1 - D(G(z)))         (original minimax, ``loss="minimax"``)
+
+With logits l: log D = -softplus(-l) and log(1 - D) = -softplus(l), which is the stable form.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch.nn.functional as F
+
+from .base import Method, Params, adam
+
+
+@dataclass(frozen=True)
+class GANParams(Params):
+    lr: float = 1e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    loss: str = "ns"  # "ns" (non-saturating) or "minimax"
+
+    def __post_init__(self):
+        if self.loss not in ("ns", "minimax"):
+            raise ValueError(f"gan loss must be 'ns' or 'minimax', got {self.loss!r}")
+
+
+def log_d(logits):
+    return -F.softplus(-logits)
+
+
+def log_one_minus_d(logits):
+    return -F.softplus(logits)
+
+
+class GAN(Method):
+    name = "gan"
+    Params = GANParams
+
+    def optimizers(self, G, D):
+        p = self.params
+        return adam(G, p.lr, (p.beta1, p.beta2)), adam(D, p.lr, (p.beta1, p.beta2))
+
+    def d_loss(self, D, real, fake, step, rng):
+        return -(log_d(D(real)).mean() + log_one_minus_d(D(fake)).mean())
+
+    def g_loss(self, D, fake, step):
+        if self.params.loss == "minimax":
+            return log_one_minus_d(D(fake)).mean()
+        return -log_d(D(fake)).mean()

@@ -1,0 +1,234 @@
+"""`bench`: list, run, table, evaluate, perf. Every user error is one line on stderr, exit 2."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..baselines import REGISTRY
+from .errors import BenchError
+from .suites import SUITES, get_suite
+
+DEFAULT_OUT = "runs"
+DEFAULT_RESULTS = "results"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, no usage dump
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def parse_seeds(tokens: Sequence[str]) -> list[int]:
+    """Seeds as non-negative integers or inclusive ranges: ``0 1 2`` or ``0-9``."""
+    seeds: list[int] = []
+    for tok in tokens:
+        parts = tok.split("-")
+        try:
+            if len(parts) == 1:
+                vals = [int(parts[0])]
+            elif len(parts) == 2 and parts[0] and parts[1]:
+                lo, hi = int(parts[0]), int(parts[1])
+                if hi < lo:
+                    raise ValueError
+                vals = list(range(lo, hi + 1))
+            else:
+                raise ValueError
+        except ValueError:
+            raise BenchError(
+                f"bad seed {tok!r}: seeds are non-negative integers (e.g. 0 1 2) or ranges like 0-9"
+            ) from None
+        seeds.extend(vals)
+    if len(set(seeds)) != len(seeds):
+        raise BenchError(f"seeds repeat: {tokens}; give each seed once")
+    return seeds
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {v}")
+    return v
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="bench", description="collapsebench: GAN mode-collapse benchmark")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    sub.add_parser("list", help="suites, methods and presets")
+
+    r = sub.add_parser("run", help="train the missing runs of a suite, then print its table")
+    r.add_argument("--suite", required=True)
+    r.add_argument("--methods", nargs="+", default=None, help="default: every registered method")
+    r.add_argument("--seeds", nargs="+", default=["0", "1", "2"], help="e.g. 0 1 2 or 0-9")
+    r.add_argument("--preset", default="default")
+    r.add_argument("--workers", type=_positive_int, default=1)
+    r.add_argument("--out", default=DEFAULT_OUT, help="run store directory (default: runs)")
+    r.add_argument("--results", default=DEFAULT_RESULTS, help="where tables and figures go")
+    r.add_argument("--no-progress", action="store_true")
+
+    t = sub.add_parser("table", help="aggregate finished runs into the suite's table")
+    t.add_argument("--suite", required=True)
+    t.add_argument("--methods", nargs="+", default=None)
+    t.add_argument("--preset", default="default")
+    t.add_argument("--out", default=DEFAULT_OUT, help="run store directory (default: runs)")
+    t.add_argument("--results", default=DEFAULT_RESULTS, help="where tables and figures go")
+    t.add_argument("--format", default="md", choices=["md", "csv", "latex"])
+    t.add_argument("--no-plots", action="store_true")
+
+    e = sub.add_parser("evaluate", help="metrics of a sample set produced by any tool")
+    e.add_argument("--suite", required=True)
+    e.add_argument("--samples", required=True, help=".npy file of shape (N, 2), float")
+    e.add_argument("--json", action="store_true")
+
+    f = sub.add_parser("perf", help="throughput: harness vs bare PyTorch loop, workers 2 vs 1")
+    f.add_argument("--suite", default="gaussians25")
+    f.add_argument("--method", default="wgan-gp")
+    f.add_argument("--steps", type=_positive_int, default=200)
+    f.add_argument("--repeats", type=_positive_int, default=3)
+    f.add_argument("--json", action="store_true")
+    return p
+
+
+def _methods(names: Sequence[str] | None) -> list[str]:
+    from .methods import resolve_method
+
+    names = list(names) if names else list(REGISTRY)
+    for n in names:
+        resolve_method(n)
+    return names
+
+
+def cmd_list(args) -> int:
+    print("suites:")
+    for s in SUITES.values():
+        print(f"  {s.name:<14} {s.description}")
+        for name, tc in s.presets.items():
+            print(f"      preset {name:<8} {tc.steps} generator steps, batch {tc.batch_size}")
+    print("methods:")
+    for name, cls in REGISTRY.items():
+        doc = (sys.modules[cls.__module__].__doc__ or "").strip().splitlines()[0]
+        print(f"  {name:<14} {doc}")
+    return 0
+
+
+def _write_table(args, methods: list[str]) -> str:
+    from . import plots
+    from .store import RunStore, atomic_write_text
+    from .tables import display_table, per_seed, render, summary
+
+    suite = get_suite(args.suite)
+    store = RunStore(args.out)
+    df = per_seed(store, args.suite, methods, args.preset)
+    summ = summary(df, suite.metric_names, methods)
+    table = display_table(summ, args.suite, suite.metric_names)
+    caption = (
+        f"{args.suite}, preset {args.preset}: mean ± std over seeds of {suite.n_eval} samples; "
+        f"hq = within 3 std of the nearest mode; reverse KL = KL(mode histogram || uniform), nats."
+    )
+    out = Path(args.results) / args.suite / args.preset
+    atomic_write_text(out / "table.md", render(table, "md", caption))
+    atomic_write_text(out / "table.csv", render(table, "csv", caption))
+    atomic_write_text(out / "per_seed.csv", df.drop(columns="run_dir").to_csv(index=False))
+    if not getattr(args, "no_plots", False):
+        plots.samples_figure(store, args.suite, methods, args.preset, out / "samples.png")
+        plots.curves_figure(store, args.suite, methods, args.preset, out / "curves.png")
+    return render(table, args.format, caption)
+
+
+def cmd_run(args) -> int:
+    from .runner import execute, plan
+    from .store import RunStore
+
+    get_suite(args.suite)
+    methods = _methods(args.methods)
+    seeds = parse_seeds(args.seeds)
+    specs = plan(args.suite, methods, seeds, args.preset)
+    store = RunStore(args.out)
+    store.ensure_writable()
+    skipped = [s for s in specs if store.run_dir(s).finished]
+    if skipped:
+        print(f"{len(skipped)} of {len(specs)} runs already finished in {args.out}; skipping them",
+              file=sys.stderr)
+    execute(store, specs, workers=args.workers, progress=not args.no_progress)
+    args.format = "md"
+    print(_write_table(args, methods))
+    return 0
+
+
+def cmd_table(args) -> int:
+    from .store import RunStore
+
+    get_suite(args.suite)
+    if not Path(args.out).is_dir():
+        raise BenchError(f"run store {args.out} does not exist; run `bench run --out {args.out}` first")
+    RunStore(args.results).ensure_writable()
+    print(_write_table(args, _methods(args.methods)), end="")
+    return 0
+
+
+def load_samples(path: str):
+    import numpy as np
+
+    p = Path(path)
+    if not p.is_file():
+        raise BenchError(f"samples file {path} does not exist")
+    try:
+        return np.load(p, allow_pickle=False)
+    except (ValueError, OSError) as exc:
+        raise BenchError(f"cannot read {path} as a .npy array: {exc}") from None
+
+
+def cmd_evaluate(args) -> int:
+    suite = get_suite(args.suite)
+    arr = load_samples(args.samples)
+    arr = suite.validate_samples(arr, what=f"samples in {args.samples}")
+    metrics = suite.evaluate(arr)
+    if args.json:
+        print(json.dumps(metrics))
+    else:
+        for k, v in metrics.items():
+            print(f"{k:<16} {v}")
+    return 0
+
+
+def cmd_perf(args) -> int:
+    from .perf import run_perf
+
+    result = run_perf(args.suite, args.method, steps=args.steps, repeats=args.repeats)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        for k, v in result.items():
+            print(f"{k:<28} {v}")
+    return 0
+
+
+COMMANDS = {
+    "list": cmd_list,
+    "run": cmd_run,
+    "table": cmd_table,
+    "evaluate": cmd_evaluate,
+    "perf": cmd_perf,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except BenchError as exc:
+        print(f"bench: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("bench: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

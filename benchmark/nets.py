@@ -1,0 +1,27 @@
+"""Shared networks. Methods never build networks; suites do, so one loss file serves toys and images."""
+
+from __future__ import annotations
+
+from torch import nn
+
+
+def mlp(in_dim: int, out_dim: int, hidden: int = 512, depth: int = 3) -> nn.Sequential:
+    """gan_toy.py's toy networks: ``depth`` hidden ReLU layers of ``hidden`` units, linear output."""
+    layers: list[nn.Module] = []
+    d = in_dim
+    for _ in range(depth):
+        layers += [nn.Linear(d, hidden), nn.ReLU()]
+        d = hidden
+    layers.append(nn.Linear(d, out_dim))
+    return nn.Sequential(*layers)
+
+
+class ToyDiscriminator(nn.Module):
+    """MLP returning one raw score per sample, shape (N,)."""
+
+    def __init__(self, data_dim: int = 2, hidden: int = 512, depth: int = 3):
+        super().__init__()
+        self.net = mlp(data_dim, 1, hidden, depth)
+
+    def forward(self, x):
+        return self.net(x).squeeze(-1)

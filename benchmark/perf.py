@@ -1,0 +1,103 @@
+"""`bench perf`: the harness's speed measured against a bare loop in the same process, as ratios.
+
+The bare loop uses the same networks, optimisers, loss functions, batch size and data sampling,
+in a plain ``for`` loop with no run store, no logging, no checkpoints and no progress reporting:
+the ratio isolates what the harness costs. Harness and bare runs alternate and the medians are
+compared, so drift on a shared machine hits both sides alike.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import statistics
+import tempfile
+import time
+
+import torch
+
+from .config import TrainConfig
+from .methods import build_method
+from .runner import execute, plan, threads_per_worker
+from .store import RunStore
+from .suites import get_suite
+from .train import train_run
+
+
+def bare_loop(spec) -> None:
+    suite = get_suite(spec.suite)
+    method = build_method(spec.method, spec.method_params, spec.train.steps)
+    data = suite.training_set()
+    G, D = suite.build_nets(spec.seed)
+    opt_g, opt_d = method.optimizers(G, D)
+    rng = torch.Generator().manual_seed(spec.seed)
+    B = spec.train.batch_size
+    for step in range(spec.train.steps):
+        for _ in range(method.n_critic):
+            real = data[torch.randint(len(data), (B,), generator=rng)]
+            with torch.no_grad():
+                fake = G(suite.sample_noise(B, rng))
+            loss_d = method.d_loss(D, real, fake, step, rng)
+            opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            opt_d.step()
+            method.after_d_step(D)
+        loss_g = method.g_loss(D, G(suite.sample_noise(B, rng)), step)
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        opt_g.step()
+
+
+def _timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def run_perf(suite_name: str, method: str, steps: int = 200, repeats: int = 3) -> dict:
+    suite = get_suite(suite_name)
+    base = suite.presets["default"]
+    train = dataclasses.replace(base, steps=steps, n_snapshots=1)
+    (spec,) = plan(suite_name, [method], [0], "default")
+    spec = dataclasses.replace(spec, train=train)
+    torch.set_num_threads(threads_per_worker(1))
+
+    harness_t, bare_t = [], []
+    for i in range(repeats):
+        with tempfile.TemporaryDirectory() as tmp:
+            run = RunStore(tmp).run_dir(dataclasses.replace(spec, seed=i))
+            run.write_config(spec)
+            harness_t.append(_timed(lambda run=run: train_run(spec, run)))
+        bare_t.append(_timed(lambda: bare_loop(spec)))
+    harness_sps = steps / statistics.median(harness_t)
+    bare_sps = steps / statistics.median(bare_t)
+
+    # workers: the same 4 independent runs with 1 process (all cores) vs 2 processes (half each)
+    n_runs = 4
+    wspecs = [dataclasses.replace(spec, seed=s) for s in range(n_runs)]
+    walls = {}
+    for workers in (1, 2):
+        with tempfile.TemporaryDirectory() as tmp:
+            walls[workers] = _timed(
+                lambda tmp=tmp, w=workers: execute(RunStore(tmp), wspecs, workers=w, progress=False)
+            )
+    return {
+        "suite": suite_name,
+        "method": method,
+        "sizes": {
+            "hidden_width": suite.hidden,
+            "hidden_layers": suite.depth,
+            "noise_dim": suite.noise_dim,
+            "batch_size": train.batch_size,
+            "critic_steps": build_method(method, spec.method_params, steps).n_critic,
+            "generator_steps_per_run": steps,
+        },
+        "cpu_count": os.cpu_count(),
+        "harness_gen_steps_per_s": round(harness_sps, 2),
+        "bare_loop_gen_steps_per_s": round(bare_sps, 2),
+        "harness_vs_bare_ratio": round(harness_sps / bare_sps, 3),
+        "workers_runs": n_runs,
+        "workers1_gen_steps_per_s": round(n_runs * steps / walls[1], 2),
+        "workers2_gen_steps_per_s": round(n_runs * steps / walls[2], 2),
+        "workers2_vs_workers1_ratio": round(walls[1] / walls[2], 3),
+    }

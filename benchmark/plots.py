@@ -1,0 +1,100 @@
+"""Figures written next to the tables: seed 003's Fig. 3 layout and seed 000's curves."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+from .store import RunDir, RunStore  # noqa: E402
+from .suites import get_suite  # noqa: E402
+from .tables import per_seed  # noqa: E402
+
+
+def save_figure(fig, path: Path) -> None:
+    """Atomic save: render to a temporary file in the same folder, then rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight")
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+        plt.close(fig)
+
+
+def _runs_by_method(store: RunStore, suite: str, methods: Sequence[str], preset: str):
+    df = per_seed(store, suite, methods, preset)
+    if df.empty:
+        return {}
+    return {(r.method, r.seed): RunDir(Path(r.run_dir)) for r in df.itertuples()}
+
+
+def samples_figure(store: RunStore, suite_name: str, methods: Sequence[str], preset: str, path: Path):
+    """Rows = methods (lowest seed), columns = training steps, last column the real data.
+    Green: generated samples; orange: real data; contours: the discriminator's raw output."""
+    suite = get_suite(suite_name)
+    runs = _runs_by_method(store, suite_name, methods, preset)
+    chosen = {}
+    for (m, s), run in sorted(runs.items(), key=lambda kv: kv[0][1]):
+        chosen.setdefault(m, run)
+    rows = [m for m in methods if m in chosen]
+    if not rows:
+        return None
+    steps = suite.presets[preset].snapshot_steps()
+    real = suite.training_set()[:1000].numpy()
+    lo, hi = suite.plot_extent()
+    fig, axes = plt.subplots(
+        len(rows), len(steps) + 1, figsize=(2.6 * (len(steps) + 1), 2.6 * len(rows)), squeeze=False
+    )
+    for i, m in enumerate(rows):
+        snaps = chosen[m].read_snapshots()
+        for j, step in enumerate(steps):
+            ax = axes[i, j]
+            if f"disc_{step}" in snaps:
+                axis = snaps["axis"]
+                ax.contour(axis, axis, snaps[f"disc_{step}"], levels=8, linewidths=0.6, cmap="Greys")
+                g = snaps[f"samples_{step}"]
+                ax.scatter(g[:, 0], g[:, 1], s=2, c="tab:green", alpha=0.6)
+            ax.set_title(f"{m} @ {step}", fontsize=8)
+        axes[i, -1].scatter(real[:, 0], real[:, 1], s=2, c="tab:orange", alpha=0.6)
+        axes[i, -1].set_title("real data", fontsize=8)
+        for ax in axes[i]:
+            ax.set_xlim(lo, hi)
+            ax.set_ylim(lo, hi)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_aspect("equal")
+    save_figure(fig, path)
+    return path
+
+
+def curves_figure(store: RunStore, suite_name: str, methods: Sequence[str], preset: str, path: Path):
+    """Loss and gradient-norm curves per method (mean and spread over seeds), seed 000's figures."""
+    runs = _runs_by_method(store, suite_name, methods, preset)
+    frames = []
+    for (m, s), run in runs.items():
+        c = run.read_curves()
+        c["method"], c["seed"] = m, s
+        frames.append(c)
+    if not frames:
+        return None
+    df = pd.concat(frames, ignore_index=True)
+    panels = ["loss_d", "loss_g", "grad_norm_d", "grad_norm_g"]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4))
+    for ax, col in zip(axes, panels, strict=True):
+        sns.lineplot(data=df, x="step", y=col, hue="method", errorbar="sd", ax=ax, legend=ax is axes[0])
+        if col.startswith("grad"):
+            ax.set_yscale("log")
+        ax.set_title(col)
+    save_figure(fig, path)
+    return path

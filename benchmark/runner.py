@@ -1,0 +1,164 @@
+"""Plan the runs of a suite and execute the missing ones, in-process or in N local processes."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import queue as queue_mod
+from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+
+import torch
+from tqdm.auto import tqdm
+
+from .config import RunSpec
+from .errors import BenchError
+from .methods import method_params
+from .store import RunStore
+from .suites import get_suite
+from .train import train_run
+
+
+def plan(suite_name: str, methods: Sequence[str], seeds: Sequence[int], preset: str) -> list[RunSpec]:
+    suite = get_suite(suite_name)
+    if preset not in suite.presets:
+        raise BenchError(
+            f"unknown preset {preset!r} for suite {suite_name}; valid presets: "
+            f"{', '.join(suite.presets)}"
+        )
+    train = suite.presets[preset]
+    return [
+        RunSpec(
+            suite=suite_name,
+            method=m,
+            seed=s,
+            preset=preset,
+            train=train,
+            method_params=method_params(m, dict(suite.method_defaults.get(m, {}))),
+            suite_params=suite.params(),
+        )
+        for m in methods
+        for s in seeds
+    ]
+
+
+def threads_per_worker(workers: int) -> int:
+    return max(1, (os.cpu_count() or 1) // workers)
+
+
+class _DirectSink:
+    """Queue-like progress sink for in-process runs: updates the bars directly."""
+
+    def __init__(self, bars: _Bars):
+        self.bars = bars
+
+    def put(self, item: tuple[str, int, int]) -> None:
+        self.bars.update(*item)
+
+
+def _execute(spec: RunSpec, root: str, threads: int, progress_queue=None) -> dict:
+    """Run one spec (in a worker process or in-process) with its share of the cores."""
+    torch.set_num_threads(threads)
+    run = RunStore(root).run_dir(spec)
+    run.write_config(spec)
+    every = max(1, spec.train.steps // 200)
+
+    def report(done: int) -> None:
+        if progress_queue is not None and (done % every == 0 or done == spec.train.steps):
+            progress_queue.put((spec.label, done, spec.train.steps))
+
+    return train_run(spec, run, report)
+
+
+@dataclass
+class _Bars:
+    """One overall bar (generator steps over all runs) plus one bar per run in flight."""
+
+    total: int
+    enabled: bool
+
+    def __post_init__(self):
+        self.overall = tqdm(
+            total=self.total, desc="all runs", unit="step", position=0, disable=not self.enabled
+        )
+        self.runs: dict[str, tuple[tqdm, int]] = {}
+        self.free_slots: list[int] = []
+
+    def update(self, label: str, done: int, total: int) -> None:
+        if label not in self.runs:
+            slot = self.free_slots.pop(0) if self.free_slots else len(self.runs) + 1
+            bar = tqdm(
+                total=total, desc=label, unit="step", position=slot, leave=False,
+                disable=not self.enabled,
+            )
+            self.runs[label] = (bar, slot)
+        bar, slot = self.runs[label]
+        delta = done - bar.n
+        bar.update(delta)
+        self.overall.update(delta)
+        if done >= total:
+            bar.close()
+            del self.runs[label]
+            self.free_slots.append(slot)
+            self.free_slots.sort()
+
+    def close(self) -> None:
+        for bar, _ in self.runs.values():
+            bar.close()
+        self.overall.close()
+
+
+def execute(
+    store: RunStore, specs: Sequence[RunSpec], workers: int = 1, progress: bool = True
+) -> dict[str, dict]:
+    """Run every spec not yet finished; finished runs are skipped, never recomputed."""
+    if workers < 1:
+        raise BenchError(f"--workers must be a positive integer; got {workers}")
+    todo = [s for s in specs if not store.run_dir(s).finished]
+    bars = _Bars(total=sum(s.train.steps for s in todo), enabled=progress)
+    results: dict[str, dict] = {}
+    threads = threads_per_worker(workers)
+    try:
+        if workers == 1 or len(todo) <= 1:
+            sink = _DirectSink(bars)
+            for spec in todo:
+                results[spec.label] = _execute(spec, str(store.root), threads, sink)
+        else:
+            results.update(_execute_pool(store, todo, workers, threads, bars))
+    finally:
+        bars.close()
+    return results
+
+
+def _execute_pool(store, todo, workers, threads, bars) -> dict[str, dict]:
+    ctx = mp.get_context("spawn")
+    results: dict[str, dict] = {}
+    with ctx.Manager() as manager:
+        q = manager.Queue()
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            futures = {
+                pool.submit(_execute, spec, str(store.root), threads, q): spec for spec in todo
+            }
+            pending = set(futures)
+            try:
+                while pending:
+                    finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                    _drain(q, bars)
+                    for fut in finished:
+                        results[futures[fut].label] = fut.result()
+                _drain(q, bars)
+            except BaseException:
+                for fut in pending:
+                    fut.cancel()
+                raise
+    return results
+
+
+def _drain(q, bars: _Bars) -> None:
+    while True:
+        try:
+            label, done, total = q.get_nowait()
+        except queue_mod.Empty:
+            return
+        bars.update(label, done, total)

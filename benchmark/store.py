@@ -1,0 +1,178 @@
+"""The run store: one directory per (suite, method, seed, config hash).
+
+Layout::
+
+    ROOT/<suite>/<method>/seed<k>-<hash>/
+        config.json      the full RunSpec (written first)
+        checkpoint.pt    latest checkpoint: nets, optimisers, RNG state, curves, snapshots
+        curves.csv       losses and gradient norms over training
+        snapshots.npz    samples and discriminator output at a few steps (for plots)
+        samples.npy      final evaluation samples
+        metrics.json     final metrics; its presence marks the run finished
+
+Every file is written to a temporary name in the same directory and renamed into place, so a
+kill at any moment leaves either the old file or the new one, never half a file.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .config import RunSpec, TrainConfig
+from .errors import BenchError
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode())
+
+
+def _to_bytes(save_fn, obj) -> bytes:
+    """Serialise with a ``save(obj, file)`` function into memory, ready for an atomic write."""
+    buf = io.BytesIO()
+    save_fn(obj, buf)
+    return buf.getvalue()
+
+
+@dataclass(frozen=True)
+class RunDir:
+    path: Path
+
+    @property
+    def finished(self) -> bool:
+        return (self.path / "metrics.json").exists()
+
+    def write_config(self, spec: RunSpec) -> None:
+        cfg_path = self.path / "config.json"
+        if cfg_path.exists():
+            if self.read_config() != spec.config():
+                raise BenchError(
+                    f"corrupted run directory {self.path}: config.json does not match its key; "
+                    "move the directory aside to rerun"
+                )
+            return
+        atomic_write_text(cfg_path, json.dumps(spec.config(), indent=2, sort_keys=True))
+
+    def read_config(self) -> dict[str, Any]:
+        return self._read_json("config.json")
+
+    def read_metrics(self) -> dict[str, Any]:
+        return self._read_json("metrics.json")
+
+    def _read_json(self, name: str) -> dict[str, Any]:
+        try:
+            return json.loads((self.path / name).read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise BenchError(
+                f"corrupted run directory {self.path}: cannot read {name} ({exc.__class__.__name__}); "
+                "move the directory aside to rerun it"
+            ) from None
+
+    # -- checkpoints -------------------------------------------------------------------------
+    def save_checkpoint(self, state: dict[str, Any]) -> None:
+        atomic_write_bytes(self.path / "checkpoint.pt", _to_bytes(torch.save, state))
+
+    def load_checkpoint(self) -> dict[str, Any] | None:
+        ckpt = self.path / "checkpoint.pt"
+        if not ckpt.exists():
+            return None
+        try:
+            return torch.load(ckpt, map_location="cpu", weights_only=False)
+        except Exception as exc:  # torch raises many types for a damaged zip/pickle
+            raise BenchError(
+                f"corrupted run directory {self.path}: checkpoint.pt is unreadable "
+                f"({exc.__class__.__name__}); move the directory aside to rerun"
+            ) from None
+
+    # -- results -----------------------------------------------------------------------------
+    def finish(
+        self,
+        samples: np.ndarray,
+        metrics: dict[str, Any],
+        curves: pd.DataFrame,
+        snapshots: dict[str, np.ndarray],
+    ) -> None:
+        """Write the results; metrics.json last, because its presence means 'finished'."""
+        atomic_write_bytes(self.path / "samples.npy", _to_bytes(lambda a, f: np.save(f, a), samples))
+        atomic_write_text(self.path / "curves.csv", curves.to_csv(index=False))
+        atomic_write_bytes(
+            self.path / "snapshots.npz", _to_bytes(lambda d, f: np.savez(f, **d), snapshots)
+        )
+        atomic_write_text(self.path / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True))
+
+    def read_curves(self) -> pd.DataFrame:
+        return pd.read_csv(self.path / "curves.csv")
+
+    def read_snapshots(self) -> dict[str, np.ndarray]:
+        with np.load(self.path / "snapshots.npz") as z:
+            return {k: z[k] for k in z.files}
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    spec: RunSpec
+    run: RunDir
+
+
+class RunStore:
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    def ensure_writable(self) -> None:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=self.root, prefix=".probe-"):
+                pass
+        except OSError as exc:
+            raise BenchError(
+                f"cannot write to --out {self.root}: {exc.strerror or exc}; "
+                "give a writable directory"
+            ) from None
+
+    def run_dir(self, spec: RunSpec) -> RunDir:
+        return RunDir(self.root / spec.suite / spec.method / f"seed{spec.seed}-{spec.config_hash()}")
+
+    def records(self, suite: str) -> Iterator[RunRecord]:
+        """Every finished run of ``suite`` in the store."""
+        base = self.root / suite
+        if not base.is_dir():
+            return
+        for path in sorted(base.glob("*/seed*-*")):
+            run = RunDir(path)
+            if not run.finished:
+                continue
+            yield RunRecord(spec_from_config(run.read_config(), path), run)
+
+
+def spec_from_config(cfg: dict[str, Any], path: Path | None = None) -> RunSpec:
+    try:
+        return RunSpec(**{**cfg, "train": TrainConfig(**cfg["train"])})
+    except (TypeError, KeyError) as exc:
+        raise BenchError(
+            f"corrupted run directory {path}: config.json is not a run config ({exc}); "
+            "move the directory aside"
+        ) from None

@@ -1,0 +1,100 @@
+"""Tables shaped like the papers': rows = methods, columns = metrics, mean ± std over seeds."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from .errors import BenchError
+from .runner import plan
+from .store import RunStore
+
+#: PacGAN (Lin et al. 2018) Table 1, as published: mean ± std over 10 trials, 2,500 samples.
+#: Only the rows we could verify are given; other cells stay empty rather than guessed.
+PUBLISHED: dict[str, dict[str, dict[str, tuple[float, float | None]]]] = {
+    "gaussians25": {
+        "GAN (PacGAN Table 1, published)": {
+            "modes_covered": (17.3, 0.8),
+            "hq_fraction": (0.948, 0.007),
+            "reverse_kl": (0.70, 0.07),
+        },
+        "PacGAN2 (PacGAN Table 1, published)": {"modes_covered": (23.8, 0.7)},
+        "PacGAN4 (PacGAN Table 1, published)": {"modes_covered": (24.8, 0.2)},
+    },
+    "ring8": {
+        "GAN (PacGAN Table 1, published)": {"modes_covered": (6.3, 0.5)},
+        "PacGAN2 (PacGAN Table 1, published)": {"modes_covered": (7.9, 0.1)},
+    },
+}
+
+
+def per_seed(store: RunStore, suite: str, methods: Sequence[str], preset: str) -> pd.DataFrame:
+    """Long table of finished runs of the *current* configuration: one row per (method, seed).
+
+    Runs of another configuration (older code defaults, other presets) share neither hash nor
+    table, so a table never mixes budgets.
+    """
+    hashes = {(s.method, s.config_hash()) for s in plan(suite, methods, [0], preset)}
+    rows = []
+    for rec in store.records(suite):
+        if (rec.spec.method, rec.spec.config_hash()) in hashes:
+            rows.append(
+                {
+                    "method": rec.spec.method,
+                    "seed": rec.spec.seed,
+                    **rec.run.read_metrics(),
+                    "run_dir": str(rec.run.path),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def summary(df: pd.DataFrame, metrics: Sequence[str], methods: Sequence[str]) -> pd.DataFrame:
+    """Numeric summary: for each method and metric the mean, std (ddof=1) and n seeds."""
+    if df.empty:
+        raise BenchError("no finished runs of this configuration in the store; run `bench run` first")
+    g = df.groupby("method")[list(metrics)]
+    out = pd.concat({"mean": g.mean(), "std": g.std(ddof=1), "n": g.count()}, axis=1)
+    order = [m for m in methods if m in out.index]
+    return out.loc[order]
+
+
+def _fmt(mean: float, std: float | None, pct: bool) -> str:
+    if mean is None or (isinstance(mean, float) and np.isnan(mean)):
+        return ""
+    scale = 100.0 if pct else 1.0
+    digits = 1 if pct else (1 if mean >= 5 else 3)
+    s = f"{mean * scale:.{digits}f}"
+    if std is not None and not np.isnan(std):
+        s += f" ± {std * scale:.{digits}f}"
+    return s
+
+
+def display_table(summ: pd.DataFrame, suite: str, metrics: Sequence[str]) -> pd.DataFrame:
+    """Paper-style strings; published rows appended, labelled as published."""
+    pct = {m: m.endswith("fraction") for m in metrics}
+    header = {m: (m.replace("hq_fraction", "hq_%")) for m in metrics}
+    rows = {}
+    for method, r in summ.iterrows():
+        cells = {header[m]: _fmt(r[("mean", m)], r[("std", m)], pct[m]) for m in metrics}
+        cells["seeds"] = str(int(r[("n", metrics[0])]))
+        rows[method] = cells
+    for label, vals in PUBLISHED.get(suite, {}).items():
+        cells = {header[m]: _fmt(*vals[m], pct[m]) if m in vals else "" for m in metrics}
+        cells["seeds"] = "10 (published)"
+        rows[label] = cells
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "method"
+    return table
+
+
+def render(table: pd.DataFrame, fmt: str, caption: str) -> str:
+    if fmt == "csv":
+        return table.to_csv()
+    if fmt == "latex":
+        return table.to_latex(caption=caption, escape=True)
+    if fmt == "md":
+        return f"{table.to_markdown()}\n\n{caption}\n"
+    raise BenchError(f"unknown --format {fmt!r}; valid formats: md, csv, latex")
