@@ -27,6 +27,8 @@ class Method:
     Params: ClassVar[type[Params]] = Params
     #: critic (discriminator) updates per generator update
     n_critic: int = 1
+    #: samples packed into one discriminator input (PacGAN); the loop draws batch x pack samples
+    pack: int = 1
 
     def __init__(self, params: Params, total_steps: int):
         self.params = params

@@ -17,11 +17,18 @@ def mlp(in_dim: int, out_dim: int, hidden: int = 512, depth: int = 3) -> nn.Sequ
 
 
 class ToyDiscriminator(nn.Module):
-    """MLP returning one raw score per sample, shape (N,)."""
+    """MLP returning one raw score per input, shape (N,).
 
-    def __init__(self, data_dim: int = 2, hidden: int = 512, depth: int = 3):
+    With ``pack`` = m > 1 (PacGAN) it scores groups of m consecutive samples jointly: (N, d) is
+    read as (N / m, m d), so the score has N / m entries.
+    """
+
+    def __init__(self, data_dim: int = 2, hidden: int = 512, depth: int = 3, pack: int = 1):
         super().__init__()
-        self.net = mlp(data_dim, 1, hidden, depth)
+        self.pack = pack
+        self.net = mlp(data_dim * pack, 1, hidden, depth)
 
     def forward(self, x):
+        if self.pack > 1:
+            x = x.reshape(x.shape[0] // self.pack, -1)
         return self.net(x).squeeze(-1)

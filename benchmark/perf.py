@@ -28,10 +28,10 @@ def bare_loop(spec) -> None:
     suite = get_suite(spec.suite)
     method = build_method(spec.method, spec.method_params, spec.train.steps)
     data = suite.training_set()
-    G, D = suite.build_nets(spec.seed)
+    G, D = suite.build_nets(spec.seed, pack=method.pack)
     opt_g, opt_d = method.optimizers(G, D)
     rng = torch.Generator().manual_seed(spec.seed)
-    B = spec.train.batch_size
+    B = spec.train.batch_size * method.pack
     for step in range(spec.train.steps):
         for _ in range(method.n_critic):
             real = data[torch.randint(len(data), (B,), generator=rng)]

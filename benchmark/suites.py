@@ -78,13 +78,13 @@ class GaussianMixtureSuite:
         return torch.randn(n, self.noise_dim, generator=gen)
 
     # -- networks ----------------------------------------------------------------------------
-    def build_nets(self, seed: int) -> tuple[nn.Module, nn.Module]:
+    def build_nets(self, seed: int, pack: int = 1) -> tuple[nn.Module, nn.Module]:
         # nn.Linear initialises from the global RNG; fork_rng confines the seeding to this block
         # so no global state leaks out of the run.
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             G = mlp(self.noise_dim, 2, self.hidden, self.depth)
-            D = ToyDiscriminator(2, self.hidden, self.depth)
+            D = ToyDiscriminator(2, self.hidden, self.depth, pack=pack)
         return G, D
 
     # -- evaluation --------------------------------------------------------------------------

@@ -32,12 +32,14 @@ def grad_norm(module: torch.nn.Module) -> float:
     return float(torch.cat(grads).norm()) if grads else 0.0
 
 
-def _disc_grid(suite, D, n: int = 80) -> tuple[np.ndarray, np.ndarray]:
+def _disc_grid(suite, D, pack: int, n: int = 80) -> tuple[np.ndarray, np.ndarray]:
+    """D's raw output on a grid; a packed D (PacGAN) sees each point repeated ``pack`` times."""
     lo, hi = suite.plot_extent()
     axis = torch.linspace(lo, hi, n)
     xx, yy = torch.meshgrid(axis, axis, indexing="xy")
+    points = torch.stack([xx.flatten(), yy.flatten()], dim=1).repeat_interleave(pack, dim=0)
     with torch.no_grad():
-        out = D(torch.stack([xx.flatten(), yy.flatten()], dim=1)).reshape(n, n)
+        out = D(points).reshape(n, n)
     return axis.numpy(), out.numpy()
 
 
@@ -47,7 +49,7 @@ def train_run(spec: RunSpec, run: RunDir, progress: ProgressFn | None = None) ->
     cfg = spec.train
     method = build_method(spec.method, spec.method_params, cfg.steps)
     data = suite.training_set()
-    G, D = suite.build_nets(spec.seed)
+    G, D = suite.build_nets(spec.seed, pack=method.pack)
     opt_g, opt_d = method.optimizers(G, D)
     rng = torch.Generator().manual_seed(spec.seed)
     eval_noise = suite.sample_noise(
@@ -67,7 +69,7 @@ def train_run(spec: RunSpec, run: RunDir, progress: ProgressFn | None = None) ->
     if progress:
         progress(start)
 
-    n, B = len(data), cfg.batch_size
+    n, B = len(data), cfg.batch_size * method.pack
     for step in range(start, cfg.steps):
         log = (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps
         for _ in range(method.n_critic):
@@ -100,7 +102,7 @@ def train_run(spec: RunSpec, run: RunDir, progress: ProgressFn | None = None) ->
         if done in snapshot_steps:
             with torch.no_grad():
                 snapshots[f"samples_{done}"] = G(eval_noise[:1000]).numpy()
-            axis, grid = _disc_grid(suite, D)
+            axis, grid = _disc_grid(suite, D, method.pack)
             snapshots[f"disc_{done}"] = grid
             snapshots["axis"] = axis
         if done % cfg.checkpoint_every == 0 or done == cfg.steps:
