@@ -1,9 +1,9 @@
 """Greed-restricted GAN (seed 003, "Restricting greed in training of GAN", Eqs. 2-5).
 
-  L_D = -[ E log D(x) + E log(1 - D(G(z))) + R ],   R = lambda_t E log D(x_hat)
-  x_hat = (1 - t) x + t y,  x real, y = G(z), t ~ U[0, 0.5] per sample
-  lambda_t = lambda_0 exp(-rate t / T)   (exponential decay; constants are ours, see base.decayed)
-  L_G as in `gan` (non-saturating by default).
+L_D = -[ E log D(x) + E log(1 - D(G(z))) + R ],   R = lambda_t E log D(x_hat)
+x_hat = (1 - t) x + t y,  x real, y = G(z), t ~ U[0, 0.5] per sample
+lambda_t = lambda_0 exp(-rate t / T)   (exponential decay; constants are ours, see base.decayed)
+L_G as in `gan` (non-saturating by default).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """WGAN with weight clipping (Arjovsky et al. 2017, Algorithm 1).
 
-  critic maximises  E f(x) - E f(G(z))   ->  L_D = -(E f(x) - E f(G(z)))
-  L_G = -E f(G(z))
-  after every critic step: w <- clip(w, -c, c);  RMSprop, lr 5e-5, n_critic = 5.
+critic maximises  E f(x) - E f(G(z))   ->  L_D = -(E f(x) - E f(G(z)))
+L_G = -E f(G(z))
+after every critic step: w <- clip(w, -c, c);  RMSprop, lr 5e-5, n_critic = 5.
 """
 
 from __future__ import annotations
@@ -31,7 +31,9 @@ class WGAN(Method):
 
     def optimizers(self, G, D):
         lr = self.params.lr
-        return torch.optim.RMSprop(G.parameters(), lr=lr), torch.optim.RMSprop(D.parameters(), lr=lr)
+        return torch.optim.RMSprop(G.parameters(), lr=lr), torch.optim.RMSprop(
+            D.parameters(), lr=lr
+        )
 
     def critic_objective(self, D, real, fake, step, rng):
         return D(real).mean() - D(fake).mean()

@@ -86,6 +86,35 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--samples", required=True, help=".npy file of shape (N, 2), float")
     e.add_argument("--json", action="store_true")
 
+    c = sub.add_parser("compare", help="a new method against baselines, with statistics")
+    c.add_argument("--suite", required=True)
+    c.add_argument("--method", required=True, help="the new method (name or package.module:Class)")
+    c.add_argument("--against", nargs="+", default=["gan", "wgan-gp"])
+    c.add_argument("--seeds", nargs="+", default=["0-4"], help="e.g. 0-9 (default 0-4)")
+    c.add_argument("--preset", default="default")
+    c.add_argument("--workers", type=_positive_int, default=1)
+    c.add_argument("--alpha", type=float, default=0.05)
+    c.add_argument("--out", default=DEFAULT_OUT, help="run store directory (default: runs)")
+    c.add_argument("--results", default=DEFAULT_RESULTS, help="where tables and figures go")
+    c.add_argument("--no-progress", action="store_true")
+
+    k = sub.add_parser("check", help="CI gate: current metrics vs a committed reference table")
+    k.add_argument("--suite", required=True)
+    k.add_argument("--reference", required=True, help="reference CSV (method,metric,mean,std,n)")
+    k.add_argument("--methods", nargs="+", default=None, help="default: the reference's methods")
+    k.add_argument("--seeds", nargs="+", default=["0", "1", "2"])
+    k.add_argument("--preset", default="smoke")
+    k.add_argument(
+        "--tolerance",
+        action="append",
+        default=None,
+        help="METRIC=abs:A | rel:R | spread:F (repeatable; '*' for every metric; default spread:3)",
+    )
+    k.add_argument("--update", action="store_true", help="rewrite the reference from the runs")
+    k.add_argument("--workers", type=_positive_int, default=1)
+    k.add_argument("--out", default=DEFAULT_OUT, help="run store directory (default: runs)")
+    k.add_argument("--no-progress", action="store_true")
+
     f = sub.add_parser("perf", help="throughput: harness vs bare PyTorch loop, workers 2 vs 1")
     f.add_argument("--suite", default="gaussians25")
     f.add_argument("--method", default="wgan-gp")
@@ -98,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _methods(names: Sequence[str] | None) -> list[str]:
     from .methods import resolve_method
 
-    names = list(names) if names else list(REGISTRY)
+    names = list(names) if names else list(REGISTRY)  # plugins only when named
     for n in names:
         resolve_method(n)
     return names
@@ -153,8 +182,10 @@ def cmd_run(args) -> int:
     store.ensure_writable()
     skipped = [s for s in specs if store.run_dir(s).finished]
     if skipped:
-        print(f"{len(skipped)} of {len(specs)} runs already finished in {args.out}; skipping them",
-              file=sys.stderr)
+        print(
+            f"{len(skipped)} of {len(specs)} runs already finished in {args.out}; skipping them",
+            file=sys.stderr,
+        )
     execute(store, specs, workers=args.workers, progress=not args.no_progress)
     args.format = "md"
     print(_write_table(args, methods))
@@ -166,7 +197,9 @@ def cmd_table(args) -> int:
 
     get_suite(args.suite)
     if not Path(args.out).is_dir():
-        raise BenchError(f"run store {args.out} does not exist; run `bench run --out {args.out}` first")
+        raise BenchError(
+            f"run store {args.out} does not exist; run `bench run --out {args.out}` first"
+        )
     RunStore(args.results).ensure_writable()
     print(_write_table(args, _methods(args.methods)), end="")
     return 0
@@ -197,6 +230,85 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def _ensure_runs(args, methods: list[str]):
+    """Run whatever is missing for (methods x seeds) and return the per-seed table."""
+    from .runner import execute, plan
+    from .store import RunStore
+    from .tables import per_seed
+
+    seeds = parse_seeds(args.seeds)
+    store = RunStore(args.out)
+    store.ensure_writable()
+    execute(
+        store,
+        plan(args.suite, methods, seeds, args.preset),
+        args.workers,
+        progress=not args.no_progress,
+    )
+    df = per_seed(store, args.suite, methods, args.preset)
+    return df[df["seed"].isin(seeds)].drop(columns=["run_dir", "diverged"], errors="ignore")
+
+
+def cmd_compare(args) -> int:
+    from .stats import compare, format_comparison, plot_seeds, summarize
+    from .store import atomic_write_text
+
+    suite = get_suite(args.suite)
+    methods = _methods([args.method, *args.against])
+    df = _ensure_runs(args, methods)
+    metrics = list(suite.metric_names)
+    try:
+        table = compare(df, args.method, args.against, metrics, alpha=args.alpha)
+        summ = summarize(df, metrics)
+    except ValueError as exc:
+        raise BenchError(str(exc)) from None
+    out = Path(args.results) / args.suite / args.preset
+    stem = f"compare-{args.method.replace(':', '__')}"
+    atomic_write_text(out / f"{stem}.csv", table.to_csv(index=False))
+    plot_seeds(df, metrics, out / f"{stem}.png")
+    print(summ.to_string(index=False))
+    print()
+    print(format_comparison(table))
+    print(f"\nwritten: {out / (stem + '.csv')}, {out / (stem + '.png')}")
+    return 0
+
+
+def cmd_check(args) -> int:
+    from . import gate
+
+    suite = get_suite(args.suite)
+    try:
+        tolerance = gate.Tolerance.parse(args.tolerance)
+        reference = None if args.update else gate.read_reference(args.reference)
+    except ValueError as exc:
+        raise BenchError(str(exc)) from None
+    if args.methods:
+        methods = _methods(args.methods)
+    elif reference is not None:
+        methods = _methods(list(dict.fromkeys(reference["method"])))
+    else:
+        raise BenchError("--update without an existing reference needs --methods")
+    df = _ensure_runs(args, methods)
+    metrics = list(suite.metric_names)
+    try:
+        if args.update:
+            try:
+                old = gate.read_reference(args.reference)
+            except ValueError:
+                old = None
+            new = gate.update_reference(args.reference, df, metrics)
+            if old is not None:
+                _, diff = gate.check(old, new, tolerance)
+                print(gate.format_diff(diff))
+            print(f"reference {args.reference} rewritten ({len(new)} rows)")
+            return 0
+        ok, diff = gate.check(reference, df, tolerance)
+    except ValueError as exc:
+        raise BenchError(str(exc)) from None
+    print(gate.format_diff(diff))
+    return 0 if ok else 1
+
+
 def cmd_perf(args) -> int:
     from .perf import run_perf
 
@@ -214,6 +326,8 @@ COMMANDS = {
     "run": cmd_run,
     "table": cmd_table,
     "evaluate": cmd_evaluate,
+    "compare": cmd_compare,
+    "check": cmd_check,
     "perf": cmd_perf,
 }
 

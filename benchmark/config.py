@@ -10,7 +10,7 @@ from typing import Any
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Budget of one run. ``steps`` counts generator updates (critic updates are n_critic x that)."""
+    """Budget of one run. ``steps`` counts generator updates (n_critic critic updates each)."""
 
     steps: int
     batch_size: int = 256

@@ -1,25 +1,90 @@
-"""Resolve a method name to its class and its fully specified parameters."""
+"""Resolve a method name to its class and its fully specified parameters.
+
+A method is a built-in registry name (``gan``), an import path ``package.module:Class`` (the
+current directory is importable, as with uvicorn or gunicorn), or a name published by an
+installed package under the ``collapsebench.methods`` entry-point group.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict
+import importlib
+import os
+import sys
+from dataclasses import asdict, fields, is_dataclass
+from importlib.metadata import entry_points
 from typing import Any
 
 from ..baselines import REGISTRY, Method
 from .errors import BenchError
 
+ENTRY_POINT_GROUP = "collapsebench.methods"
+REQUIRED = ("optimizers", "d_loss", "g_loss")
+
+
+def _entry_points() -> dict[str, Any]:
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def available_methods() -> list[str]:
+    return list(REGISTRY) + [n for n in _entry_points() if n not in REGISTRY]
+
+
+def _import_path(name: str) -> Any:
+    module_name, _, attr = name.partition(":")
+    if not module_name or not attr:
+        raise BenchError(f"bad method path {name!r}: write it as package.module:ClassName")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise BenchError(f"method {name}: cannot import module {module_name!r} ({exc})") from None
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        raise BenchError(f"method {name}: module {module_name!r} has no {attr!r}") from None
+
+
+def check_interface(name: str, cls: Any) -> type[Method]:
+    """A plugin must look like a built-in baseline; say exactly what is missing if not."""
+    if not isinstance(cls, type):
+        raise BenchError(f"method {name}: {cls!r} is not a class")
+    base_impl = {k: getattr(Method, k) for k in REQUIRED}
+    missing = [k for k in REQUIRED if getattr(cls, k, None) in (None, base_impl[k])]
+    if missing:
+        raise BenchError(
+            f"method {name}: does not implement {', '.join(missing)} (see baselines/base.py)"
+        )
+    params = getattr(cls, "Params", None)
+    if not (isinstance(params, type) and is_dataclass(params)):
+        raise BenchError(f"method {name}: Params must be a dataclass of hyper-parameters")
+    return cls
+
 
 def resolve_method(name: str) -> type[Method]:
     if name in REGISTRY:
         return REGISTRY[name]
-    raise BenchError(f"unknown method {name!r}; valid methods: {', '.join(REGISTRY)}")
+    if ":" in name:
+        return check_interface(name, _import_path(name))
+    eps = _entry_points()
+    if name in eps:
+        try:
+            cls = eps[name].load()
+        except Exception as exc:  # a broken third-party package can raise anything on import
+            raise BenchError(f"method {name}: entry point failed to load ({exc})") from None
+        return check_interface(name, cls)
+    raise BenchError(
+        f"unknown method {name!r}; valid methods: {', '.join(available_methods())}, "
+        "or package.module:Class"
+    )
 
 
 def method_params(name: str, suite_defaults: dict[str, Any] | None = None) -> dict[str, Any]:
     """The method's parameter dataclass filled with suite defaults, as plain values."""
     cls = resolve_method(name)
+    known = {f.name for f in fields(cls.Params)}
     try:
-        params = cls.Params(**(suite_defaults or {}))
+        params = cls.Params(**{k: v for k, v in (suite_defaults or {}).items() if k in known})
     except (TypeError, ValueError) as exc:
         raise BenchError(f"method {name}: bad parameters: {exc}") from None
     return asdict(params)
@@ -28,3 +93,16 @@ def method_params(name: str, suite_defaults: dict[str, Any] | None = None) -> di
 def build_method(name: str, params: dict[str, Any], total_steps: int) -> Method:
     cls = resolve_method(name)
     return cls(cls.Params(**params), total_steps)
+
+
+def checked_loss(method_name: str, what: str, loss: Any, first_step: bool) -> Any:
+    """Contract check on a loss: a scalar tensor, and finite on the first step (a NaN later is a
+    diverged run, recorded as such, not an interface violation)."""
+    import torch
+
+    if not isinstance(loss, torch.Tensor) or loss.dim() != 0:
+        shape = tuple(loss.shape) if isinstance(loss, torch.Tensor) else type(loss).__name__
+        raise BenchError(f"method {method_name}: {what} must return a scalar tensor, got {shape}")
+    if first_step and not torch.isfinite(loss):
+        raise BenchError(f"method {method_name}: {what} returned a non-finite value on step 1")
+    return loss

@@ -1,4 +1,4 @@
-"""Shared networks. Methods never build networks; suites do, so one loss file serves toys and images."""
+"""Shared networks. Methods never build networks, suites do: one loss file serves every suite."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from torch import nn
 
 
 def mlp(in_dim: int, out_dim: int, hidden: int = 512, depth: int = 3) -> nn.Sequential:
-    """gan_toy.py's toy networks: ``depth`` hidden ReLU layers of ``hidden`` units, linear output."""
+    """gan_toy.py's toy nets: ``depth`` hidden ReLU layers of ``hidden`` units, linear output."""
     layers: list[nn.Module] = []
     d = in_dim
     for _ in range(depth):

@@ -16,7 +16,6 @@ import time
 
 import torch
 
-from .config import TrainConfig
 from .methods import build_method
 from .runner import execute, plan, threads_per_worker
 from .store import RunStore

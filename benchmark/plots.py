@@ -39,13 +39,15 @@ def _runs_by_method(store: RunStore, suite: str, methods: Sequence[str], preset:
     return {(r.method, r.seed): RunDir(Path(r.run_dir)) for r in df.itertuples()}
 
 
-def samples_figure(store: RunStore, suite_name: str, methods: Sequence[str], preset: str, path: Path):
+def samples_figure(
+    store: RunStore, suite_name: str, methods: Sequence[str], preset: str, path: Path
+):
     """Rows = methods (lowest seed), columns = training steps, last column the real data.
     Green: generated samples; orange: real data; contours: the discriminator's raw output."""
     suite = get_suite(suite_name)
     runs = _runs_by_method(store, suite_name, methods, preset)
     chosen = {}
-    for (m, s), run in sorted(runs.items(), key=lambda kv: kv[0][1]):
+    for (m, _seed), run in sorted(runs.items(), key=lambda kv: kv[0][1]):
         chosen.setdefault(m, run)
     rows = [m for m in methods if m in chosen]
     if not rows:
@@ -62,7 +64,9 @@ def samples_figure(store: RunStore, suite_name: str, methods: Sequence[str], pre
             ax = axes[i, j]
             if f"disc_{step}" in snaps:
                 axis = snaps["axis"]
-                ax.contour(axis, axis, snaps[f"disc_{step}"], levels=8, linewidths=0.6, cmap="Greys")
+                ax.contour(
+                    axis, axis, snaps[f"disc_{step}"], levels=8, linewidths=0.6, cmap="Greys"
+                )
                 g = snaps[f"samples_{step}"]
                 ax.scatter(g[:, 0], g[:, 1], s=2, c="tab:green", alpha=0.6)
             ax.set_title(f"{m} @ {step}", fontsize=8)
@@ -78,7 +82,9 @@ def samples_figure(store: RunStore, suite_name: str, methods: Sequence[str], pre
     return path
 
 
-def curves_figure(store: RunStore, suite_name: str, methods: Sequence[str], preset: str, path: Path):
+def curves_figure(
+    store: RunStore, suite_name: str, methods: Sequence[str], preset: str, path: Path
+):
     """Loss and gradient-norm curves per method (mean and spread over seeds), seed 000's figures."""
     runs = _runs_by_method(store, suite_name, methods, preset)
     frames = []
@@ -92,7 +98,9 @@ def curves_figure(store: RunStore, suite_name: str, methods: Sequence[str], pres
     panels = ["loss_d", "loss_g", "grad_norm_d", "grad_norm_g"]
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4))
     for ax, col in zip(axes, panels, strict=True):
-        sns.lineplot(data=df, x="step", y=col, hue="method", errorbar="sd", ax=ax, legend=ax is axes[0])
+        sns.lineplot(
+            data=df, x="step", y=col, hue="method", errorbar="sd", ax=ax, legend=ax is axes[0]
+        )
         if col.startswith("grad"):
             ax.set_yscale("log")
         ax.set_title(col)

@@ -20,7 +20,9 @@ from .suites import get_suite
 from .train import train_run
 
 
-def plan(suite_name: str, methods: Sequence[str], seeds: Sequence[int], preset: str) -> list[RunSpec]:
+def plan(
+    suite_name: str, methods: Sequence[str], seeds: Sequence[int], preset: str
+) -> list[RunSpec]:
     suite = get_suite(suite_name)
     if preset not in suite.presets:
         raise BenchError(
@@ -89,7 +91,11 @@ class _Bars:
         if label not in self.runs:
             slot = self.free_slots.pop(0) if self.free_slots else len(self.runs) + 1
             bar = tqdm(
-                total=total, desc=label, unit="step", position=slot, leave=False,
+                total=total,
+                desc=label,
+                unit="step",
+                position=slot,
+                leave=False,
                 disable=not self.enabled,
             )
             self.runs[label] = (bar, slot)

@@ -88,8 +88,8 @@ class RunDir:
             return json.loads((self.path / name).read_text())
         except (OSError, json.JSONDecodeError) as exc:
             raise BenchError(
-                f"corrupted run directory {self.path}: cannot read {name} ({exc.__class__.__name__}); "
-                "move the directory aside to rerun it"
+                f"corrupted run directory {self.path}: cannot read {name} "
+                f"({exc.__class__.__name__}); move the directory aside to rerun it"
             ) from None
 
     # -- checkpoints -------------------------------------------------------------------------
@@ -117,7 +117,9 @@ class RunDir:
         snapshots: dict[str, np.ndarray],
     ) -> None:
         """Write the results; metrics.json last, because its presence means 'finished'."""
-        atomic_write_bytes(self.path / "samples.npy", _to_bytes(lambda a, f: np.save(f, a), samples))
+        atomic_write_bytes(
+            self.path / "samples.npy", _to_bytes(lambda a, f: np.save(f, a), samples)
+        )
         atomic_write_text(self.path / "curves.csv", curves.to_csv(index=False))
         atomic_write_bytes(
             self.path / "snapshots.npz", _to_bytes(lambda d, f: np.savez(f, **d), snapshots)
@@ -154,7 +156,8 @@ class RunStore:
             ) from None
 
     def run_dir(self, spec: RunSpec) -> RunDir:
-        return RunDir(self.root / spec.suite / spec.method / f"seed{spec.seed}-{spec.config_hash()}")
+        method_dir = spec.method.replace(":", "__")  # plugin paths: package.module:Class
+        return RunDir(self.root / spec.suite / method_dir / f"seed{spec.seed}-{spec.config_hash()}")
 
     def records(self, suite: str) -> Iterator[RunRecord]:
         """Every finished run of ``suite`` in the store."""

@@ -23,8 +23,8 @@ from .nets import ToyDiscriminator, mlp
 TOY_PRESETS: dict[str, TrainConfig] = {
     # seconds: for tests and CI
     "smoke": TrainConfig(steps=30, batch_size=64, log_every=5, checkpoint_every=10, n_snapshots=2),
-    # minutes per run on a 2-core CPU: enough for the qualitative result (GAN collapses)
-    "default": TrainConfig(steps=4000, batch_size=256, log_every=50, checkpoint_every=500),
+    # minutes per run on a 2-core CPU (PacGAN's batch of 100): enough for the qualitative result
+    "default": TrainConfig(steps=3000, batch_size=100, log_every=50, checkpoint_every=500),
     # gan_toy.py's budget (100k generator iterations): hours per run on a CPU
     "paper": TrainConfig(steps=100_000, batch_size=256, log_every=100, checkpoint_every=5000),
 }
@@ -91,7 +91,9 @@ class GaussianMixtureSuite:
     def validate_samples(self, samples: np.ndarray, what: str = "samples") -> np.ndarray:
         arr = np.asarray(samples)
         if arr.ndim != 2 or arr.shape[1] != 2:
-            raise BenchError(f"{what} must have shape (N, 2) for suite {self.name}; got {arr.shape}")
+            raise BenchError(
+                f"{what} must have shape (N, 2) for suite {self.name}; got {arr.shape}"
+            )
         if not np.issubdtype(arr.dtype, np.floating):
             raise BenchError(f"{what} must be floating point (float32/float64); got {arr.dtype}")
         if len(arr) == 0:

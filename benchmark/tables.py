@@ -54,7 +54,9 @@ def per_seed(store: RunStore, suite: str, methods: Sequence[str], preset: str) -
 def summary(df: pd.DataFrame, metrics: Sequence[str], methods: Sequence[str]) -> pd.DataFrame:
     """Numeric summary: for each method and metric the mean, std (ddof=1) and n seeds."""
     if df.empty:
-        raise BenchError("no finished runs of this configuration in the store; run `bench run` first")
+        raise BenchError(
+            "no finished runs of this configuration in the store; run `bench run` first"
+        )
     g = df.groupby("method")[list(metrics)]
     out = pd.concat({"mean": g.mean(), "std": g.std(ddof=1), "n": g.count()}, axis=1)
     order = [m for m in methods if m in out.index]

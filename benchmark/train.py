@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 
 from .config import RunSpec
-from .methods import build_method
+from .methods import build_method, checked_loss
 from .store import RunDir
 from .suites import get_suite
 
@@ -76,14 +76,18 @@ def train_run(spec: RunSpec, run: RunDir, progress: ProgressFn | None = None) ->
             real = data[torch.randint(n, (B,), generator=rng)]
             with torch.no_grad():
                 fake = G(suite.sample_noise(B, rng))
-            loss_d = method.d_loss(D, real, fake, step, rng)
+            loss_d = checked_loss(
+                spec.method, "d_loss", method.d_loss(D, real, fake, step, rng), step == 0
+            )
             opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             opt_d.step()
             method.after_d_step(D)
         if log:
             grad_d = grad_norm(D)
-        loss_g = method.g_loss(D, G(suite.sample_noise(B, rng)), step)
+        loss_g = checked_loss(
+            spec.method, "g_loss", method.g_loss(D, G(suite.sample_noise(B, rng)), step), step == 0
+        )
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()

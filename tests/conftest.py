@@ -1,6 +1,5 @@
 import pytest
 import torch
-
 from collapsebench.benchmark.cli import main
 
 
@@ -19,8 +18,24 @@ def smoke_store(tmp_path_factory):
     root = tmp_path_factory.mktemp("smoke")
     out, results = root / "runs", root / "results"
     rc = main(
-        ["run", "--suite", "gaussians25", "--preset", "smoke", "--methods", "gan", "wgan-gp",
-         "--seeds", "0", "1", "--out", str(out), "--results", str(results), "--no-progress"]
+        [
+            "run",
+            "--suite",
+            "gaussians25",
+            "--preset",
+            "smoke",
+            "--methods",
+            "gan",
+            "wgan-gp",
+            "--seeds",
+            "0",
+            "1",
+            "--out",
+            str(out),
+            "--results",
+            str(results),
+            "--no-progress",
+        ]
     )
     assert rc == 0
     return out, results

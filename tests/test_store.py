@@ -10,7 +10,6 @@ import time
 
 import numpy as np
 import pytest
-
 from collapsebench.benchmark.config import TrainConfig
 from collapsebench.benchmark.errors import BenchError
 from collapsebench.benchmark.runner import execute, plan
@@ -20,7 +19,9 @@ from collapsebench.benchmark.train import train_run
 
 def smoke_spec(method="wgan-gp", seed=0, **train):
     (spec,) = plan("gaussians25", [method], [seed], "smoke")
-    return dataclasses.replace(spec, train=dataclasses.replace(spec.train, **train)) if train else spec
+    return (
+        dataclasses.replace(spec, train=dataclasses.replace(spec.train, **train)) if train else spec
+    )
 
 
 def run_to_end(root, spec):
@@ -66,7 +67,8 @@ from collapsebench.benchmark.runner import plan
 from collapsebench.benchmark.store import RunStore
 from collapsebench.benchmark.train import train_run
 (spec,) = plan("gaussians25", ["wgan-gp"], [0], "smoke")
-spec = dataclasses.replace(spec, train=dataclasses.replace(spec.train, steps=150, checkpoint_every=10))
+train = dataclasses.replace(spec.train, steps=150, checkpoint_every=10)
+spec = dataclasses.replace(spec, train=train)
 run = RunStore(sys.argv[1]).run_dir(spec)
 run.write_config(spec)
 train_run(spec, run)

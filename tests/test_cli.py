@@ -1,0 +1,239 @@
+"""The CLI end to end on the smoke preset, and every bad input as a one-line error."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from collapsebench.benchmark.cli import main
+from collapsebench.benchmark.suites import get_suite
+
+
+def one_line_error(capsys, argv, code=2):
+    """Run ``bench argv``; assert a non-zero exit and one stderr line, no traceback."""
+    try:
+        rc = main(argv)
+    except SystemExit as exc:  # argparse errors
+        rc = exc.code
+    err = capsys.readouterr().err.strip()
+    assert rc == code, err
+    assert len(err.splitlines()) == 1, err
+    assert "Traceback" not in err
+    return err
+
+
+def test_run_writes_table_and_figures(smoke_store, capsys):
+    out, results = smoke_store
+    table_dir = results / "gaussians25" / "smoke"
+    for name in ("table.md", "table.csv", "per_seed.csv", "samples.png", "curves.png"):
+        assert (table_dir / name).stat().st_size > 0, name
+    per_seed = pd.read_csv(table_dir / "per_seed.csv")
+    assert sorted(zip(per_seed.method, per_seed.seed, strict=True)) == [
+        ("gan", 0),
+        ("gan", 1),
+        ("wgan-gp", 0),
+        ("wgan-gp", 1),
+    ]
+    assert "PacGAN Table 1, published" in (table_dir / "table.md").read_text()
+
+
+def test_table_csv_to_stdout_matches_runs(smoke_store, capsys, tmp_path):
+    out, _ = smoke_store
+    rc = main(
+        [
+            "table",
+            "--suite",
+            "gaussians25",
+            "--preset",
+            "smoke",
+            "--methods",
+            "gan",
+            "wgan-gp",
+            "--out",
+            str(out),
+            "--results",
+            str(tmp_path),
+            "--format",
+            "csv",
+            "--no-plots",
+        ]
+    )
+    assert rc == 0
+    table = pd.read_csv(pd.io.common.StringIO(capsys.readouterr().out), index_col=0)
+    assert table.loc["gan", "seeds"] == "2"
+    # the mean in the table is the mean of the two runs' metrics.json
+    modes = [
+        json.loads(p.read_text())["modes_covered"]
+        for p in (out / "gaussians25" / "gan").glob("seed*/metrics.json")
+    ]
+    assert table.loc["gan", "modes_covered"].startswith(f"{np.mean(modes):.3f}")
+
+
+def test_evaluate_json_equals_run_metrics(smoke_store, capsys):
+    out, _ = smoke_store
+    run = next((out / "gaussians25" / "gan").glob("seed0-*"))
+    rc = main(
+        ["evaluate", "--suite", "gaussians25", "--samples", str(run / "samples.npy"), "--json"]
+    )
+    assert rc == 0
+    got = json.loads(capsys.readouterr().out)
+    stored = json.loads((run / "metrics.json").read_text())
+    assert set(got) == {"modes_covered", "hq_fraction", "reverse_kl"}
+    assert got == {k: stored[k] for k in got}
+
+
+def test_evaluate_perfect_samples(tmp_path, capsys):
+    centers = get_suite("ring8").centers_array()
+    path = tmp_path / "s.npy"
+    np.save(path, np.repeat(centers, 10, axis=0))
+    assert main(["evaluate", "--suite", "ring8", "--samples", str(path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {
+        "modes_covered": 8,
+        "hq_fraction": 1.0,
+        "reverse_kl": 0.0,
+    }
+
+
+def test_rerun_skips_finished(smoke_store, capsys, tmp_path):
+    out, _ = smoke_store
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("metrics.json")}
+    rc = main(
+        [
+            "run",
+            "--suite",
+            "gaussians25",
+            "--preset",
+            "smoke",
+            "--methods",
+            "gan",
+            "--seeds",
+            "0",
+            "--out",
+            str(out),
+            "--results",
+            str(tmp_path),
+            "--no-progress",
+        ]
+    )
+    assert rc == 0
+    assert "already finished" in capsys.readouterr().err
+    assert before == {p: p.stat().st_mtime_ns for p in out.rglob("metrics.json")}
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["run", "--suite", "nope"], "unknown suite 'nope'; valid suites: gaussians25, ring8"),
+        (["run", "--suite", "ring8", "--methods", "gan", "bogus"], "unknown method 'bogus'"),
+        (["run", "--suite", "ring8", "--preset", "huge"], "unknown preset 'huge'"),
+        (["run", "--suite", "ring8", "--seeds", "-1"], "bad seed '-1'"),
+        (["run", "--suite", "ring8", "--seeds", "x"], "bad seed 'x'"),
+        (["run", "--suite", "ring8", "--seeds", "1.5"], "bad seed '1.5'"),
+        (["run", "--suite", "ring8", "--workers", "0"], "must be a positive integer"),
+        (["table", "--suite", "ring8", "--format", "xls"], "invalid choice"),
+        (["compare", "--suite", "ring8", "--method", "nomodule:X"], "cannot import module"),
+        (["compare", "--suite", "ring8", "--method", "badpath"], "unknown method"),
+    ],
+)
+def test_bad_arguments(capsys, argv, needle):
+    assert needle in one_line_error(capsys, argv)
+
+
+def test_unwritable_out(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    err = one_line_error(
+        capsys,
+        [
+            "run",
+            "--suite",
+            "ring8",
+            "--preset",
+            "smoke",
+            "--methods",
+            "gan",
+            "--seeds",
+            "0",
+            "--out",
+            str(blocker / "store"),
+        ],
+    )
+    assert "cannot write to --out" in err
+
+
+@pytest.mark.parametrize(
+    ("array", "needle"),
+    [
+        (np.zeros((10, 3)), "shape (N, 2)"),
+        (np.zeros((10, 2), dtype=np.int64), "floating point"),
+        (np.array([[0.0, np.nan]]), "NaN"),
+    ],
+)
+def test_bad_samples(tmp_path, capsys, array, needle):
+    path = tmp_path / "s.npy"
+    np.save(path, array)
+    assert needle in one_line_error(
+        capsys, ["evaluate", "--suite", "gaussians25", "--samples", str(path)]
+    )
+
+
+def test_samples_not_npy_or_missing(tmp_path, capsys):
+    path = tmp_path / "s.npy"
+    path.write_text("hello")
+    assert "cannot read" in one_line_error(
+        capsys, ["evaluate", "--suite", "ring8", "--samples", str(path)]
+    )
+    assert "does not exist" in one_line_error(
+        capsys, ["evaluate", "--suite", "ring8", "--samples", str(tmp_path / "none.npy")]
+    )
+
+
+def test_corrupted_run_directory(smoke_store, tmp_path, capsys):
+    import shutil
+
+    out = tmp_path / "store"
+    shutil.copytree(smoke_store[0], out)
+    bad = next((out / "gaussians25" / "wgan-gp").glob("seed1-*")) / "metrics.json"
+    bad.write_text("{not json")
+    others = {p: p.read_bytes() for p in out.rglob("*") if p.is_file() and p != bad}
+    err = one_line_error(
+        capsys,
+        [
+            "table",
+            "--suite",
+            "gaussians25",
+            "--preset",
+            "smoke",
+            "--out",
+            str(out),
+            "--results",
+            str(tmp_path / "r"),
+        ],
+    )
+    assert "corrupted run directory" in err and "metrics.json" in err
+    assert bad.read_text() == "{not json"
+    assert others == {p: p.read_bytes() for p in others}
+
+
+def test_table_without_store(tmp_path, capsys):
+    assert "does not exist" in one_line_error(
+        capsys, ["table", "--suite", "ring8", "--out", str(tmp_path / "none")]
+    )
+
+
+def test_list(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for name in (
+        "gaussians25",
+        "ring8",
+        "gan",
+        "wgan",
+        "wgan-gp",
+        "greed-gan",
+        "greed-wgan",
+        "smoke",
+        "default",
+        "paper",
+    ):
+        assert name in out
