@@ -7,6 +7,10 @@ from .base import Method, Params
 from .gan import GAN
 from .greed_gan import GreedGAN
 from .greed_wgan import GreedWGAN
+from .lsgan import LSGAN
+from .pacgan import PacGAN2, PacGAN3, PacGAN4
+from .sngan import SNGAN
+from .unrolled_gan import UnrolledGAN
 from .wgan import WGAN
 from .wgan_gp import WGANGP
 
@@ -18,6 +22,12 @@ REGISTRY: dict[str, type[Method]] = {
         WGANGP,
         GreedGAN,
         GreedWGAN,
+        PacGAN2,
+        PacGAN3,
+        PacGAN4,
+        LSGAN,
+        SNGAN,
+        UnrolledGAN,
     )
 }
 

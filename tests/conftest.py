@@ -1,5 +1,6 @@
 import pytest
 import torch
+
 from collapsebench.benchmark.cli import main
 
 

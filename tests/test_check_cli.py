@@ -1,6 +1,7 @@
 """`bench check` (the CI gate) and `bench compare` on the shared smoke store."""
 
 import pandas as pd
+
 from collapsebench.benchmark.cli import main
 
 BASE = ["--suite", "gaussians25", "--preset", "smoke", "--seeds", "0", "1", "--no-progress"]

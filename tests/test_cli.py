@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+
 from collapsebench.benchmark.cli import main
 from collapsebench.benchmark.suites import get_suite
 

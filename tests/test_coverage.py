@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+
 from collapsebench.benchmark.suites import get_suite
 from collapsebench.metrics.coverage import mode_coverage
 

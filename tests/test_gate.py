@@ -6,6 +6,7 @@ import math
 
 import pandas as pd
 import pytest
+
 from collapsebench.benchmark import gate as G
 from collapsebench.benchmark.gate import Rule, Tolerance
 

@@ -5,9 +5,10 @@ import math
 import numpy as np
 import pytest
 import torch
+from torch import nn
+
 from collapsebench.baselines import REGISTRY
 from collapsebench.baselines.base import decayed, interpolates
-from torch import nn
 
 
 class Linear(nn.Module):

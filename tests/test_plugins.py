@@ -4,6 +4,7 @@ import sys
 import textwrap
 
 import pytest
+
 from collapsebench.benchmark.cli import main
 from collapsebench.benchmark.errors import BenchError
 from collapsebench.benchmark.methods import resolve_method

@@ -7,8 +7,9 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from collapsebench.benchmark import stats as S
 from scipy import stats as st
+
+from collapsebench.benchmark import stats as S
 
 pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
 

@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 import pytest
+
 from collapsebench.benchmark.config import TrainConfig
 from collapsebench.benchmark.errors import BenchError
 from collapsebench.benchmark.runner import execute, plan

@@ -1,0 +1,390 @@
+"""IS, FID, KID and precision/recall through torch-fidelity, offline.
+
+All numbers come from ``torch_fidelity.calculate_metrics`` (or, for precomputed features, from
+torch-fidelity's own per-metric functions); nothing here re-implements a metric. What this
+module adds:
+
+* in-memory uint8 tensors wrapped in a Dataset that yields images alone;
+* offline Inception weights: a path argument, ``$COLLAPSEBENCH_INCEPTION_WEIGHTS``, or torch's
+  hub cache, and a one-line error naming the file, its URL and where to put it;
+* one extractor per call: torch-fidelity 0.4.0 defaults precision/recall to VGG-16 (and, when
+  mixing defaults, would hand the Inception weights path to VGG too), so the extractor is always
+  named explicitly and precision/recall use the same Inception 2048-d features as FID/KID;
+* every result records its extractor, feature layer and sample sizes (FID is biased by sample
+  size, so a number without its sizes is not comparable);
+* reference features/statistics cached per (dataset, split, extractor + weights, sample size)
+  through torch-fidelity's cache, which writes atomically (temp file in the cache dir, then
+  rename).
+
+Conventions: ``generated`` is torch-fidelity's input1 and ``reference`` (real data) its input2;
+precision is the share of generated samples inside the real manifold, recall the reverse.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch_fidelity
+from torch.utils.data import Dataset
+from torch_fidelity.defaults import DEFAULTS
+from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
+from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
+from torch_fidelity.metric_isc import isc_features_to_metric
+from torch_fidelity.metric_kid import kid_features_to_metric
+from torch_fidelity.metric_prc import prc_features_to_metric
+from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
+
+from . import digits_classifier  # importing it registers the "digits-cnn" extractor
+from .images import to_rgb, to_uint8_nchw
+
+INCEPTION = "inception-v3-compat"
+INCEPTION_WEIGHTS_URL: str = URL_INCEPTION_V3
+INCEPTION_WEIGHTS_FILE: str = URL_INCEPTION_V3.rsplit("/", 1)[-1]
+WEIGHTS_ENV = "COLLAPSEBENCH_INCEPTION_WEIGHTS"
+
+#: literature protocol (Salimans et al. 2016; Heusel et al. 2017), written into every table
+IS_SAMPLES = 50_000
+IS_SPLITS = 10
+FID_SAMPLES = 50_000
+
+METRICS = ("isc", "fid", "kid", "prc")
+_NAME_RE = re.compile(r"^[A-Za-z0-9_.+]+$")
+
+
+class MissingWeightsError(ValueError):
+    """The Inception weights file is not available offline."""
+
+
+def _hub_weights_path() -> Path:
+    return Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_WEIGHTS_FILE
+
+
+def find_inception_weights(weights_path: str | Path | None = None) -> Path:
+    """Locate the Inception weights: ``weights_path``, else ``$COLLAPSEBENCH_INCEPTION_WEIGHTS``,
+    else ``torch.hub.get_dir()/checkpoints/``. An explicit path that does not exist is an error
+    (not a silent fall-through to another file)."""
+    hub = _hub_weights_path()
+    fix = (
+        f"download {INCEPTION_WEIGHTS_URL} and put it at {hub}, or pass its path "
+        f"(weights argument or ${WEIGHTS_ENV})"
+    )
+    if weights_path is not None:
+        p = Path(weights_path)
+        if not p.is_file():
+            raise MissingWeightsError(f"Inception weights file {p} does not exist; {fix}")
+        return p
+    env = os.environ.get(WEIGHTS_ENV)
+    if env:
+        p = Path(env)
+        if not p.is_file():
+            raise MissingWeightsError(f"${WEIGHTS_ENV}={p} does not exist; {fix}")
+        return p
+    if hub.is_file():
+        return hub
+    raise MissingWeightsError(f"Inception weights {INCEPTION_WEIGHTS_FILE} not found; {fix}")
+
+
+@lru_cache(maxsize=8)
+def _file_digest(path: str, size: int, mtime_ns: int) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:12]
+
+
+def _weights_tag(path: Path) -> str:
+    st = path.stat()
+    return _file_digest(str(path.resolve()), st.st_size, st.st_mtime_ns)
+
+
+class ImageDataset(Dataset):
+    """uint8 N×C×H×W tensor as a Dataset yielding images alone (what torch-fidelity expects)."""
+
+    def __init__(self, images: torch.Tensor) -> None:
+        self.images = images
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        return self.images[i]
+
+
+def _images_for(extractor: str, arr: np.ndarray | torch.Tensor, name: str) -> torch.Tensor:
+    x = to_uint8_nchw(arr, name)
+    return to_rgb(x) if extractor == INCEPTION else x
+
+
+def _check_count(n: int, need: int, what: str, name: str) -> None:
+    if n < need:
+        raise ValueError(f"{what} needs at least {need} {name} samples; got {n}")
+
+
+def fidelity_metrics(
+    generated: np.ndarray | torch.Tensor,
+    reference: np.ndarray | torch.Tensor | None = None,
+    *,
+    metrics: Sequence[str] = METRICS,
+    extractor: str = INCEPTION,
+    weights_path: str | Path | None = None,
+    isc_splits: int = IS_SPLITS,
+    kid_subsets: int = DEFAULTS["kid_subsets"],
+    kid_subset_size: int = DEFAULTS["kid_subset_size"],
+    prc_neighborhood: int = DEFAULTS["prc_neighborhood"],
+    reference_dataset: str | None = None,
+    reference_split: str = "train",
+    cache_dir: str | Path | None = None,
+    batch_size: int = 64,
+    device: str | None = None,
+    seed: int = DEFAULTS["rng_seed"],
+    verbose: bool = False,
+) -> dict[str, dict[str, float | int | str]]:
+    """IS / FID / KID / precision-recall of ``generated`` against ``reference`` (real images).
+
+    Images are uint8 or floats in [-1, 1], N×H×W×C or N×C×H×W, C = 1 or 3 (grayscale is repeated
+    to RGB for Inception only). ``extractor`` is ``"inception-v3-compat"`` (weights found by
+    :func:`find_inception_weights`) or another registered torch-fidelity extractor such as
+    ``"digits-cnn"``, whose ``weights_path`` is required. Sample sizes are whatever is passed:
+    the literature protocol is :data:`IS_SAMPLES` generated images with :data:`IS_SPLITS` splits
+    and :data:`FID_SAMPLES` generated vs the training set; the sizes are in every record.
+
+    With ``reference_dataset`` and ``cache_dir`` the reference features/statistics are cached
+    under (dataset, split, extractor, weights digest, sample size); the caller guarantees that
+    name identifies the reference images.
+
+    Returns one record per metric, e.g. ``{"fid": {"value": ..., "n_generated": ...,
+    "n_reference": ..., "extractor": ..., "feature_layer": ...}}``.
+    """
+    metrics = tuple(metrics)
+    unknown = [m for m in metrics if m not in METRICS]
+    if not metrics or unknown:
+        raise ValueError(f"unknown metrics {unknown or '(none)'}; valid: {', '.join(METRICS)}")
+    if extractor not in FEATURE_EXTRACTORS_REGISTRY:
+        raise ValueError(
+            f"unknown feature extractor {extractor!r}; valid: "
+            f"{', '.join(sorted(FEATURE_EXTRACTORS_REGISTRY))}"
+        )
+    if device not in (None, "cpu", "cuda"):
+        raise ValueError(
+            f"device must be 'cpu' or 'cuda' (torch-fidelity's two options); got {device!r}"
+        )
+    binary = [m for m in metrics if m != "isc"]
+    if binary and reference is None:
+        raise ValueError(f"{', '.join(binary)} need reference (real) images; got none")
+    if extractor == INCEPTION:
+        weights = find_inception_weights(weights_path)
+    elif weights_path is None:
+        raise ValueError(f"extractor {extractor!r} needs weights_path (no downloads offline)")
+    else:
+        weights = Path(weights_path)
+        if not weights.is_file():
+            raise ValueError(f"weights file {weights} for extractor {extractor!r} does not exist")
+
+    gen = _images_for(extractor, generated, "generated images")
+    ref = _images_for(extractor, reference, "reference images") if binary else None
+    if extractor == digits_classifier.EXTRACTOR_NAME and gen.shape[1] != 1:
+        raise ValueError(f"the {extractor} extractor takes 1-channel images; got {gen.shape[1]}")
+    n_gen = len(gen)
+    n_ref = len(ref) if ref is not None else 0
+    if ref is not None and gen.shape[1] != ref.shape[1]:
+        raise ValueError(
+            f"generated images have {gen.shape[1]} channel(s) but reference images "
+            f"{ref.shape[1]}; they must match"
+        )
+    if "isc" in metrics:
+        if isc_splits < 1:
+            raise ValueError(f"isc_splits must be at least 1; got {isc_splits}")
+        _check_count(n_gen, isc_splits, f"IS with {isc_splits} splits", "generated")
+    if "fid" in metrics:
+        _check_count(n_gen, 2, "FID", "generated")
+        _check_count(n_ref, 2, "FID", "reference")
+    if "kid" in metrics:
+        what = f"KID (kid_subset_size={kid_subset_size})"
+        _check_count(n_gen, kid_subset_size, what, "generated")
+        _check_count(n_ref, kid_subset_size, what, "reference")
+    if "prc" in metrics:
+        need = prc_neighborhood + 1
+        _check_count(n_gen, need, f"PRC (neighborhood {prc_neighborhood})", "generated")
+        _check_count(n_ref, need, f"PRC (neighborhood {prc_neighborhood})", "reference")
+
+    cls = FEATURE_EXTRACTORS_REGISTRY[extractor]
+    layers = {m: cls.get_default_feature_layer_for_metric(m) for m in metrics}
+    kwargs: dict = dict(
+        input1=ImageDataset(gen),
+        input2=ImageDataset(ref) if ref is not None else None,
+        cuda=(device or ("cuda" if torch.cuda.is_available() else "cpu")) == "cuda",
+        batch_size=batch_size,
+        isc="isc" in metrics,
+        fid="fid" in metrics,
+        kid="kid" in metrics,
+        prc="prc" in metrics,
+        feature_extractor=extractor,
+        feature_extractor_weights_path=str(weights),
+        isc_splits=isc_splits,
+        kid_subsets=kid_subsets,
+        kid_subset_size=kid_subset_size,
+        prc_neighborhood=prc_neighborhood,
+        rng_seed=seed,
+        # num_workers=0: worker processes only add start-up cost for an in-memory tensor
+        save_cpu_ram=True,
+        verbose=verbose,
+        cache=False,
+    )
+    kwargs.update({f"feature_layer_{m}": layer for m, layer in layers.items()})
+    ref_label = None
+    if reference_dataset is not None and ref is not None:
+        for what, v in (("dataset", reference_dataset), ("split", reference_split)):
+            if not _NAME_RE.match(v):
+                raise ValueError(f"reference {what} {v!r} may only use letters, digits and _ . +")
+        if cache_dir is None:
+            raise ValueError("reference_dataset is only used for caching; pass cache_dir too")
+        ref_label = f"{reference_dataset}/{reference_split}"
+        kwargs.update(
+            cache=True,
+            cache_root=str(cache_dir),
+            input2_cache_name=(
+                f"{reference_dataset}-{reference_split}-{extractor}-"
+                f"{_weights_tag(weights)}-n{n_ref}"
+            ),
+        )
+    raw = torch_fidelity.calculate_metrics(**kwargs)
+
+    def record(metric: str, values: dict) -> dict[str, float | int | str]:
+        r = {k: float(v) for k, v in values.items()}
+        r.update(n_generated=n_gen, extractor=extractor, feature_layer=layers[metric])
+        if metric != "isc":
+            r["n_reference"] = n_ref
+            if ref_label is not None:
+                r["reference"] = ref_label
+        return r
+
+    out: dict[str, dict[str, float | int | str]] = {}
+    if "isc" in metrics:
+        out["isc"] = record(
+            "isc",
+            {"mean": raw["inception_score_mean"], "std": raw["inception_score_std"]},
+        )
+        out["isc"]["splits"] = isc_splits
+    if "fid" in metrics:
+        out["fid"] = record("fid", {"value": raw["frechet_inception_distance"]})
+    if "kid" in metrics:
+        out["kid"] = record(
+            "kid",
+            {
+                "mean": raw["kernel_inception_distance_mean"],
+                "std": raw["kernel_inception_distance_std"],
+            },
+        )
+        out["kid"].update(subsets=kid_subsets, subset_size=kid_subset_size)
+    if "prc" in metrics:
+        out["prc"] = record(
+            "prc",
+            {"precision": raw["precision"], "recall": raw["recall"], "f_score": raw["f_score"]},
+        )
+        out["prc"]["neighborhood"] = prc_neighborhood
+    return out
+
+
+# -- feature-level entry points: torch-fidelity's own per-metric functions -------------------
+
+
+def _features(arr: np.ndarray | torch.Tensor, name: str) -> torch.Tensor:
+    x = torch.as_tensor(np.asarray(arr) if not isinstance(arr, torch.Tensor) else arr)
+    if x.dim() != 2 or len(x) == 0:
+        raise ValueError(f"{name} must be a non-empty 2-D (N, D) array; got {tuple(x.shape)}")
+    if not x.is_floating_point():
+        raise ValueError(f"{name} must be floating point; got {x.dtype}")
+    if not torch.isfinite(x).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return x.detach().cpu()
+
+
+def inception_score_from_logits(
+    logits: np.ndarray | torch.Tensor,
+    splits: int = IS_SPLITS,
+    shuffle: bool = True,
+    seed: int = DEFAULTS["rng_seed"],
+) -> dict[str, float]:
+    """IS (mean, std over splits) from per-sample class logits, via torch-fidelity."""
+    x = _features(logits, "logits")
+    if splits < 1 or len(x) < splits:
+        raise ValueError(f"IS with {splits} splits needs at least {splits} samples; got {len(x)}")
+    r = isc_features_to_metric(x, splits=splits, shuffle=shuffle, rng_seed=seed)
+    return {"mean": r["inception_score_mean"], "std": r["inception_score_std"], "splits": splits}
+
+
+def inception_score_from_probs(
+    probs: np.ndarray | torch.Tensor,
+    splits: int = IS_SPLITS,
+    shuffle: bool = True,
+    seed: int = DEFAULTS["rng_seed"],
+) -> dict[str, float]:
+    """IS from class-probability rows: log-probabilities are valid logits (softmax(log p) = p).
+
+    Zeros are floored at 1e-300 in float64 so torch-fidelity's p·log p stays finite (0·-inf
+    would be NaN); the change to p is below float64 resolution.
+    """
+    p = _features(probs, "probs").to(torch.float64)
+    if (p < 0).any() or not torch.allclose(p.sum(1), torch.ones(len(p), dtype=p.dtype), atol=1e-6):
+        raise ValueError("probs rows must be non-negative and sum to 1")
+    return inception_score_from_logits(p.clamp_min(1e-300).log(), splits, shuffle, seed)
+
+
+def fid_from_features(
+    generated: np.ndarray | torch.Tensor, reference: np.ndarray | torch.Tensor
+) -> float:
+    """Fréchet distance between Gaussians fitted to two feature sets, via torch-fidelity."""
+    a, b = _features(generated, "generated features"), _features(reference, "reference features")
+    if a.shape[1] != b.shape[1] or len(a) < 2 or len(b) < 2:
+        raise ValueError(
+            f"feature sets need the same width and >= 2 rows each; got {tuple(a.shape)}, "
+            f"{tuple(b.shape)}"
+        )
+    s1 = fid_features_to_statistics(a.to(torch.float64))
+    s2 = fid_features_to_statistics(b.to(torch.float64))
+    return float(fid_statistics_to_metric(s1, s2, False)["frechet_inception_distance"])
+
+
+def kid_from_features(
+    generated: np.ndarray | torch.Tensor,
+    reference: np.ndarray | torch.Tensor,
+    subsets: int = DEFAULTS["kid_subsets"],
+    subset_size: int = DEFAULTS["kid_subset_size"],
+    seed: int = DEFAULTS["rng_seed"],
+) -> dict[str, float]:
+    """KID (unbiased MMD² with torch-fidelity's cubic polynomial kernel), mean/std over subsets."""
+    a, b = _features(generated, "generated features"), _features(reference, "reference features")
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"feature widths differ: {a.shape[1]} vs {b.shape[1]}")
+    if subset_size < 2 or min(len(a), len(b)) < subset_size:
+        raise ValueError(
+            f"KID subset_size {subset_size} needs >= 2 and at most the smaller set "
+            f"({min(len(a), len(b))} rows)"
+        )
+    r = kid_features_to_metric(
+        a, b, kid_subsets=subsets, kid_subset_size=subset_size, rng_seed=seed, verbose=False
+    )
+    return {"mean": r["kernel_inception_distance_mean"], "std": r["kernel_inception_distance_std"]}
+
+
+def prc_from_features(
+    generated: np.ndarray | torch.Tensor,
+    reference: np.ndarray | torch.Tensor,
+    neighborhood: int = DEFAULTS["prc_neighborhood"],
+) -> dict[str, float]:
+    """Improved precision/recall (Kynkäänniemi et al. 2019) via torch-fidelity."""
+    a, b = _features(generated, "generated features"), _features(reference, "reference features")
+    if a.shape[1] != b.shape[1] or min(len(a), len(b)) <= neighborhood:
+        raise ValueError(
+            f"PRC needs equal widths and more than {neighborhood} rows per set; got "
+            f"{tuple(a.shape)}, {tuple(b.shape)}"
+        )
+    return prc_features_to_metric(a, b, prc_neighborhood=neighborhood, verbose=False)
