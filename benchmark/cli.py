@@ -118,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     f = sub.add_parser("perf", help="throughput: harness vs bare PyTorch loop, workers 2 vs 1")
     f.add_argument("--suite", default="gaussians25")
     f.add_argument("--method", default="wgan-gp")
-    f.add_argument("--steps", type=_positive_int, default=200)
+    f.add_argument("--steps", type=_positive_int, default=100)
     f.add_argument("--repeats", type=_positive_int, default=3)
     f.add_argument("--json", action="store_true")
     return p

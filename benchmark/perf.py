@@ -61,6 +61,8 @@ def run_perf(suite_name: str, method: str, steps: int = 200, repeats: int = 3) -
     spec = dataclasses.replace(spec, train=train)
     torch.set_num_threads(threads_per_worker(1))
 
+    # warm-up: the first iterations of a process pay for allocator and kernel set-up
+    bare_loop(dataclasses.replace(spec, train=dataclasses.replace(train, steps=10)))
     harness_t, bare_t = [], []
     for i in range(repeats):
         with tempfile.TemporaryDirectory() as tmp:
