@@ -83,8 +83,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("evaluate", help="metrics of a sample set produced by any tool")
     e.add_argument("--suite", required=True)
-    e.add_argument("--samples", required=True, help=".npy file of shape (N, 2), float")
+    e.add_argument(
+        "--samples",
+        required=True,
+        help="toys: .npy (N, 2) float; images: .npy/.npz uint8 N×H×W×C or N×C×H×W "
+        "(optional 'labels' in the .npz for per-class rows) or a folder of PNGs",
+    )
     e.add_argument("--json", action="store_true")
+    e.add_argument(
+        "--pairs", type=_positive_int, default=10_000, help="image pairs for MS-SSIM (images)"
+    )
 
     c = sub.add_parser("compare", help="a new method against baselines, with statistics")
     c.add_argument("--suite", required=True)
@@ -218,6 +226,13 @@ def load_samples(path: str):
 
 
 def cmd_evaluate(args) -> int:
+    from .image_eval import IMAGE_PROTOCOLS
+
+    if args.suite in IMAGE_PROTOCOLS:
+        return _evaluate_images(args)
+    if args.suite not in SUITES:
+        valid = ", ".join([*SUITES, *IMAGE_PROTOCOLS])
+        raise BenchError(f"unknown suite {args.suite!r}; valid suites for evaluate: {valid}")
     suite = get_suite(args.suite)
     arr = load_samples(args.samples)
     arr = suite.validate_samples(arr, what=f"samples in {args.samples}")
@@ -307,6 +322,24 @@ def cmd_check(args) -> int:
         raise BenchError(str(exc)) from None
     print(gate.format_diff(diff))
     return 0 if ok else 1
+
+
+def _evaluate_images(args) -> int:
+    from .image_eval import evaluate_images, load_samples
+
+    images, labels = load_samples(args.samples)
+    table = evaluate_images(args.suite, images, labels, n_pairs=args.pairs)
+    if args.json:
+        print(table.to_json(orient="records"))
+    else:
+        print(table.to_markdown(index=False, floatfmt=".4g"))
+        first = table.iloc[0]
+        print(
+            f"\nIS/FID/KID/PR on {first['extractor']} features; MS-SSIM protocol "
+            f"{first['msssim_protocol']} (lower = more diverse); ms_ssim_real = real images "
+            "of the class (ground truth)."
+        )
+    return 0
 
 
 def cmd_perf(args) -> int:

@@ -43,7 +43,8 @@ def samples_figure(
     store: RunStore, suite_name: str, methods: Sequence[str], preset: str, path: Path
 ):
     """Rows = methods (lowest seed), columns = training steps, last column the real data.
-    Green: generated samples; orange: real data; contours: the discriminator's raw output."""
+    Green: generated samples; orange crosses: true means; contours: the discriminator's raw
+    output (for a packed PacGAN discriminator, on each point repeated m times)."""
     suite = get_suite(suite_name)
     runs = _runs_by_method(store, suite_name, methods, preset)
     chosen = {}
@@ -54,6 +55,7 @@ def samples_figure(
         return None
     steps = suite.presets[preset].snapshot_steps()
     real = suite.training_set()[:1000].numpy()
+    centers = suite.centers_array()
     lo, hi = suite.plot_extent()
     fig, axes = plt.subplots(
         len(rows), len(steps) + 1, figsize=(2.6 * (len(steps) + 1), 2.6 * len(rows)), squeeze=False
@@ -62,6 +64,7 @@ def samples_figure(
         snaps = chosen[m].read_snapshots()
         for j, step in enumerate(steps):
             ax = axes[i, j]
+            ax.scatter(centers[:, 0], centers[:, 1], s=14, c="tab:orange", marker="x", lw=0.8)
             if f"disc_{step}" in snaps:
                 axis = snaps["axis"]
                 ax.contour(
