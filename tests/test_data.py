@@ -1,0 +1,480 @@
+"""Image data layer: readers of the on-disk formats (fixtures written here), splits, stacking."""
+
+from __future__ import annotations
+
+import gzip
+import math
+import os
+import pickle
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from sklearn.datasets import load_digits as sk_load_digits
+
+from collapsebench.benchmark import data
+from collapsebench.benchmark.errors import BenchError
+
+
+def _one_line(e: pytest.ExceptionInfo) -> str:
+    msg = str(e.value)
+    assert "\n" not in msg
+    return msg
+
+
+# -- data root -----------------------------------------------------------------------------------
+def test_data_root_env_and_default(monkeypatch, tmp_path):
+    monkeypatch.setenv("COLLAPSEBENCH_DATA", str(tmp_path / "d"))
+    assert data.resolve_data_root() == tmp_path / "d"
+    assert data.resolve_data_root(tmp_path / "x") == tmp_path / "x"
+    monkeypatch.delenv("COLLAPSEBENCH_DATA")
+    assert data.resolve_data_root() == Path.home() / ".cache" / "collapsebench" / "data"
+
+
+# -- CIFAR-10 ------------------------------------------------------------------------------------
+NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+
+
+def _write_batch(path: Path, rows: np.ndarray, labels: list[int]) -> None:
+    d = {
+        b"batch_label": b"fixture",
+        b"labels": labels,
+        b"data": rows,
+        b"filenames": [f"img{i}.png".encode() for i in range(len(labels))],
+    }
+    with open(path, "wb") as f:
+        pickle.dump(d, f, protocol=2)
+
+
+def _write_cifar(root: Path, n_train_batches: int = 5, per_batch: int = 3) -> dict:
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    written = {}
+    names = [f"data_batch_{i}" for i in range(1, n_train_batches + 1)] + ["test_batch"]
+    for k, name in enumerate(names):
+        rows = rng.integers(0, 256, size=(per_batch, 3072), dtype=np.uint8)
+        labels = [(k + j) % 10 for j in range(per_batch)]
+        _write_batch(folder / name, rows, labels)
+        written[name] = (rows, labels)
+    meta = {
+        b"num_cases_per_batch": per_batch,
+        b"label_names": [n.encode() for n in NAMES],
+        b"num_vis": 3072,
+    }
+    with open(folder / "batches.meta", "wb") as f:
+        pickle.dump(meta, f, protocol=2)
+    return written
+
+
+def test_cifar_round_trip(tmp_path):
+    written = _write_cifar(tmp_path)
+    x, y = data.load_cifar10(tmp_path, "train")
+    assert x.dtype == torch.uint8 and x.shape == (15, 3, 32, 32)
+    assert y.dtype == torch.int64
+    rows = np.concatenate([written[f"data_batch_{i}"][0] for i in range(1, 6)])
+    labels = sum((written[f"data_batch_{i}"][1] for i in range(1, 6)), [])
+    assert y.tolist() == labels
+    # row layout: 1024 R, then 1024 G, then 1024 B, each plane row-major 32×32
+    for n in (0, 7, 14):
+        for ch, r, c in ((0, 0, 0), (1, 5, 7), (2, 31, 30), (0, 12, 31)):
+            assert int(x[n, ch, r, c]) == int(rows[n, 1024 * ch + 32 * r + c])
+    xt, yt = data.load_cifar10(tmp_path, "test")
+    assert xt.shape == (3, 3, 32, 32)
+    assert torch.equal(xt.reshape(3, -1), torch.from_numpy(written["test_batch"][0]))
+    assert yt.tolist() == written["test_batch"][1]
+    assert data.cifar10_class_names(tmp_path) == tuple(NAMES)
+    # ROOT may also be the batches folder itself
+    x2, _ = data.load_cifar10(tmp_path / "cifar-10-batches-py")
+    assert torch.equal(x, x2)
+
+
+def test_cifar_python2_numpy_module_name(tmp_path):
+    # the official files were pickled by numpy 1.x, whose arrays name numpy.core.multiarray
+    written = _write_cifar(tmp_path)
+    p = tmp_path / "cifar-10-batches-py" / "test_batch"
+    raw = p.read_bytes()
+    assert b"numpy._core.multiarray" in raw
+    p.write_bytes(raw.replace(b"numpy._core.multiarray", b"numpy.core.multiarray"))
+    x, _ = data.load_cifar10(tmp_path, "test")
+    assert torch.equal(x.reshape(3, -1), torch.from_numpy(written["test_batch"][0]))
+
+
+def test_cifar_partial_download_names_missing_batch(tmp_path):
+    _write_cifar(tmp_path, n_train_batches=2)
+    with pytest.raises(BenchError) as e:
+        data.load_cifar10(tmp_path)
+    msg = _one_line(e)
+    assert "data_batch_3" in msg and "bench data download cifar10" in msg
+    assert "cifar-10-python.tar.gz" in msg
+    x, _ = data.load_cifar10(tmp_path, "test")  # the test split is complete
+    assert len(x) == 3
+
+
+def test_cifar_missing_folder(tmp_path):
+    with pytest.raises(BenchError) as e:
+        data.load_cifar10(tmp_path)
+    assert str(tmp_path / "cifar-10-batches-py" / "data_batch_1") in _one_line(e)
+
+
+def test_cifar_truncated_pickle(tmp_path):
+    _write_cifar(tmp_path)
+    p = tmp_path / "cifar-10-batches-py" / "data_batch_2"
+    raw = p.read_bytes()
+    p.write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(BenchError) as e:
+        data.load_cifar10(tmp_path)
+    msg = _one_line(e)
+    assert str(p) in msg and "truncated" in msg
+
+
+def test_cifar_pickle_cannot_run_code(tmp_path):
+    _write_cifar(tmp_path)
+    target = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self):
+            return (os.mkdir, (str(target),))
+
+    with open(tmp_path / "cifar-10-batches-py" / "test_batch", "wb") as f:
+        pickle.dump({b"data": Evil(), b"labels": []}, f, protocol=2)
+    with pytest.raises(BenchError) as e:
+        data.load_cifar10(tmp_path, "test")
+    assert "test_batch" in _one_line(e)
+    assert not target.exists()
+
+
+def test_cifar_wrong_image_size(tmp_path):
+    _write_cifar(tmp_path)
+    p = tmp_path / "cifar-10-batches-py" / "test_batch"
+    _write_batch(p, np.zeros((2, 3 * 16 * 16), np.uint8), [0, 1])
+    with pytest.raises(BenchError) as e:
+        data.load_cifar10(tmp_path, "test")
+    msg = _one_line(e)
+    assert str(p) in msg and "3072" in msg
+
+
+def test_unknown_split(tmp_path):
+    with pytest.raises(BenchError, match="valid splits: train, test"):
+        data.load_cifar10(tmp_path, "val")
+
+
+# -- MNIST ---------------------------------------------------------------------------------------
+def _idx_images(arr: np.ndarray) -> bytes:
+    n, h, w = arr.shape
+    return struct.pack(">IIII", 2051, n, h, w) + arr.tobytes()
+
+
+def _idx_labels(arr: np.ndarray) -> bytes:
+    return struct.pack(">II", 2049, len(arr)) + arr.tobytes()
+
+
+def _mnist_arrays(n: int = 5):
+    rng = np.random.default_rng(1)
+    return (
+        rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8),
+        np.array([3, 1, 4, 1, 5][:n], dtype=np.uint8),
+    )
+
+
+def test_mnist_round_trip_raw(tmp_path):
+    imgs, labs = _mnist_arrays()
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    (raw / "train-images-idx3-ubyte").write_bytes(_idx_images(imgs))
+    (raw / "train-labels-idx1-ubyte").write_bytes(_idx_labels(labs))
+    x, y = data.load_mnist(tmp_path)
+    assert x.dtype == torch.uint8 and x.shape == (5, 1, 28, 28)
+    assert np.array_equal(x[:, 0].numpy(), imgs)
+    assert y.tolist() == [3, 1, 4, 1, 5] and y.dtype == torch.int64
+    x32, _ = data.load_mnist(tmp_path, image_size=32)
+    assert x32.shape == (5, 1, 32, 32) and x32.dtype == torch.uint8
+
+
+def test_mnist_round_trip_gzip_in_folder(tmp_path):
+    imgs, labs = _mnist_arrays()
+    (tmp_path / "t10k-images-idx3-ubyte.gz").write_bytes(gzip.compress(_idx_images(imgs)))
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(_idx_labels(labs)))
+    x, y = data.load_mnist(tmp_path, "test")
+    assert np.array_equal(x[:, 0].numpy(), imgs)
+    assert y.tolist() == [3, 1, 4, 1, 5]
+
+
+def test_mnist_truncated_idx(tmp_path):
+    imgs, labs = _mnist_arrays()
+    p = tmp_path / "train-images-idx3-ubyte"
+    p.write_bytes(_idx_images(imgs)[:-10])
+    (tmp_path / "train-labels-idx1-ubyte").write_bytes(_idx_labels(labs))
+    with pytest.raises(BenchError) as e:
+        data.load_mnist(tmp_path)
+    msg = _one_line(e)
+    # 5×28×28 = 3920 data bytes declared, 3910 present
+    assert str(p) in msg and "truncated" in msg and "3920" in msg and "3910" in msg
+
+
+def test_mnist_truncated_header_and_gzip(tmp_path):
+    p = tmp_path / "x-idx3-ubyte"
+    p.write_bytes(struct.pack(">II", 2051, 5))  # header of a 3-d file cut after 8 bytes
+    with pytest.raises(BenchError, match="truncated"):
+        data.read_idx(p)
+    gz = tmp_path / "y-idx3-ubyte.gz"
+    blob = gzip.compress(_idx_images(_mnist_arrays()[0]))
+    gz.write_bytes(blob[: len(blob) // 2])
+    with pytest.raises(BenchError) as e:
+        data.read_idx(gz)
+    assert str(gz) in _one_line(e)
+
+
+def test_mnist_wrong_magic_and_size(tmp_path):
+    imgs, labs = _mnist_arrays()
+    (tmp_path / "train-images-idx3-ubyte").write_bytes(_idx_labels(labs))  # labels in place
+    (tmp_path / "train-labels-idx1-ubyte").write_bytes(_idx_labels(labs))
+    with pytest.raises(BenchError, match="magic 2049; expected 2051"):
+        data.load_mnist(tmp_path)
+    small = np.zeros((5, 14, 14), np.uint8)
+    (tmp_path / "train-images-idx3-ubyte").write_bytes(_idx_images(small))
+    with pytest.raises(BenchError, match="28×28"):
+        data.load_mnist(tmp_path)
+
+
+def test_mnist_missing(tmp_path):
+    with pytest.raises(BenchError) as e:
+        data.load_mnist(tmp_path)
+    msg = _one_line(e)
+    assert str(tmp_path / "MNIST" / "raw" / "train-images-idx3-ubyte") in msg
+    assert "bench data download mnist" in msg
+
+
+# -- CelebA --------------------------------------------------------------------------------------
+def _marker_image() -> np.ndarray:
+    """160 rows × 128 cols: white block rows 16..47 × cols 0..31; grey blocks that the rule must
+    cut away (rows 0..13 and rows 150..159, cols 96..127)."""
+    a = np.zeros((160, 128, 3), np.uint8)
+    a[16:48, 0:32] = 255
+    a[0:14, 96:128] = 128
+    a[150:160, 96:128] = 128
+    return a
+
+
+def test_celeba_resize_then_center_crop_geometry(tmp_path):
+    # 128×160 -> shorter side 64: 64×80 (exact halving); top = (80 - 64) // 2 = 8, left = 0.
+    # White rows 16..47 -> resized 8..23 -> cropped 0..15; cols 0..31 -> 0..15. PIL's bilinear
+    # 2× shrink averages 4 input pixels with weights 1/8, 3/8, 3/8, 1/8, so the block edges blend
+    # one pixel: crop rows 1..14, cols 0..14 stay exactly 255, rows/cols >= 17 exactly 0, and the
+    # grey blocks (resized rows <= 7 and >= 75) are cut away entirely.
+    folder = tmp_path / "celeba" / "img_align_celeba"
+    folder.mkdir(parents=True)
+    Image.fromarray(_marker_image()).save(folder / "000001.png")
+    Image.fromarray(_marker_image()).save(folder / "000002.jpg", quality=95)
+    x = data.load_celeba(tmp_path, cache=False)
+    assert x.dtype == torch.uint8 and x.shape == (2, 3, 64, 64)
+    png = x[0]
+    assert (png[:, 1:15, 0:15] == 255).all()
+    assert (png[:, 17:, :] == 0).all() and (png[:, :, 17:] == 0).all()
+    assert 0 < int(png[0, 0, 5]) < 255  # row 0 = resized row 8 blends original rows 15..18
+    jpg = x[1].to(torch.int32)  # lossy: same geometry within a tolerance
+    assert (jpg[:, 3:12, 3:12] > 230).all() and (jpg[:, 22:, 22:] < 25).all()
+
+
+def test_celeba_dcgan_tensorflow_center_crop(tmp_path):
+    # center_crop=c: window left = (128 - 64) // 2 = 32, top = (160 - 64) // 2 = 48, then resize;
+    # with c == image_size there is no resize, so the output is exactly that window.
+    folder = tmp_path / "img_align_celeba"
+    folder.mkdir()
+    a = np.random.default_rng(2).integers(0, 256, size=(160, 128, 3), dtype=np.uint8)
+    Image.fromarray(a).save(folder / "a.png")
+    x = data.load_celeba(tmp_path, image_size=64, center_crop=64, cache=False)
+    assert np.array_equal(x[0].permute(1, 2, 0).numpy(), a[48:112, 32:96])
+
+
+def test_celeba_matches_torchvision_resize_centercrop_on_aligned_size(tmp_path):
+    from torchvision import transforms
+
+    a = np.random.default_rng(3).integers(0, 256, size=(218, 178, 3), dtype=np.uint8)
+    img = Image.fromarray(a)
+    ours = data.celeba_transform(img, 64)
+    theirs = np.asarray(transforms.Compose([transforms.Resize(64), transforms.CenterCrop(64)])(img))
+    assert ours.shape == (64, 64, 3)
+    assert np.array_equal(ours, theirs)
+
+
+def test_celeba_max_images_order_and_cache(tmp_path, monkeypatch):
+    folder = tmp_path / "img_align_celeba"
+    folder.mkdir()
+    for i, name in enumerate(["c.png", "a.png", "b.png"]):
+        Image.fromarray(np.full((80, 64, 3), 10 * (i + 1), np.uint8)).save(folder / name)
+    x = data.load_celeba(tmp_path, max_images=2)
+    assert x.shape == (2, 3, 64, 64)
+    assert int(x[0, 0, 0, 0]) == 20 and int(x[1, 0, 0, 0]) == 30  # a.png, b.png by name
+    cached = list((tmp_path / "cache").iterdir())
+    assert len(cached) == 1 and cached[0].suffix == ".npy"  # no temporary files left behind
+
+    def boom(*a, **k):
+        raise AssertionError("decoded again instead of reading the cache")
+
+    monkeypatch.setattr(data, "celeba_transform", boom)
+    assert torch.equal(data.load_celeba(tmp_path, max_images=2), x)
+
+
+def test_celeba_errors(tmp_path):
+    with pytest.raises(BenchError) as e:
+        data.load_celeba(tmp_path)
+    msg = _one_line(e)
+    assert str(tmp_path / "celeba" / "img_align_celeba") in msg
+    assert "bench data download celeba" in msg
+    folder = tmp_path / "celeba" / "img_align_celeba"
+    folder.mkdir(parents=True)
+    Image.fromarray(np.zeros((218, 178, 3), np.uint8)).save(folder / "1.png")
+    Image.fromarray(np.zeros((100, 90, 3), np.uint8)).save(folder / "2.png")
+    with pytest.raises(BenchError) as e:
+        data.load_celeba(tmp_path, cache=False)
+    assert "2.png" in _one_line(e) and "90x100" in str(e.value)
+    (folder / "2.png").unlink()
+    (folder / "3.jpg").write_bytes(b"\xff\xd8\xff not really a jpeg")
+    with pytest.raises(BenchError) as e:
+        data.load_celeba(tmp_path, cache=False)
+    assert "3.jpg" in _one_line(e)
+    (folder / "3.jpg").unlink()
+    (folder / "1.png").unlink()
+    Image.fromarray(np.zeros((50, 40, 3), np.uint8)).save(folder / "tiny.png")
+    with pytest.raises(BenchError, match="shorter side must be at least 64"):
+        data.load_celeba(tmp_path, cache=False)
+
+
+# -- digits --------------------------------------------------------------------------------------
+def test_digits_shapes_range_classes():
+    x, y = data.load_digits()
+    assert x.dtype == torch.uint8 and x.shape == (1797, 1, 32, 32)
+    assert int(x.min()) == 0 and int(x.max()) > 200
+    assert sorted(torch.unique(y).tolist()) == list(range(10))
+    x3, y3 = data.load_digits(32, channels=3)
+    assert x3.shape == (1797, 3, 32, 32)
+    assert torch.equal(x3[:, 0], x[:, 0]) and torch.equal(x3[:, 2], x[:, 0])
+    assert torch.equal(y3, y)
+
+
+def test_digits_native_size_is_the_scaled_values():
+    x8, _ = data.load_digits(8)
+    v = sk_load_digits().images  # 0..16
+    assert np.array_equal(x8[:, 0].numpy(), np.round(v * 255.0 / 16.0).astype(np.uint8))
+    assert int(x8.max()) == 255
+
+
+def test_digits_rule_matches_the_digits_classifier():
+    from collapsebench.metrics.digits_classifier import load_digits_images
+
+    ref, ref_y = load_digits_images(32)
+    x, y = data.load_digits(32)
+    assert torch.equal(x, ref) and torch.equal(y, ref_y)
+
+
+def test_resize_images_bilinear_hand_case():
+    # 2 -> 4 with half-pixel centres: source x = (i + 0.5) / 2 - 0.5 = -0.25, 0.25, 0.75, 1.25,
+    # clamped to [0, 1]: weights on [0, 200] give 0, 50, 150, 200.
+    img = torch.tensor([[[[0, 200], [0, 200]]]], dtype=torch.uint8)
+    out = data.resize_images(img, 4)
+    assert out.dtype == torch.uint8
+    assert out[0, 0].tolist() == [[0, 50, 150, 200]] * 4
+
+
+# -- class splits --------------------------------------------------------------------------------
+def test_per_class_keeps_exactly_one_class():
+    images = torch.arange(6 * 2 * 2, dtype=torch.uint8).reshape(6, 1, 2, 2)
+    labels = torch.tensor([0, 1, 2, 1, 0, 1])
+    xi, yi = data.per_class(images, labels, 1)
+    assert yi.tolist() == [1, 1, 1]
+    assert torch.equal(xi, images[[1, 3, 5]])
+    xn, yn = data.per_class(images, labels, "bird", ["cat", "bird", "dog"])
+    assert torch.equal(xn, xi) and torch.equal(yn, yi)
+    xs, _ = data.per_class(images, labels, "2")  # default names: the labels present
+    assert torch.equal(xs, images[[2]])
+
+
+def test_per_class_unknown_names():
+    images = torch.zeros(3, 1, 2, 2, dtype=torch.uint8)
+    labels = torch.tensor([0, 1, 2])
+    with pytest.raises(BenchError) as e:
+        data.per_class(images, labels, "horse", ["cat", "bird", "dog"])
+    assert "'horse'" in _one_line(e) and "cat, bird, dog" in str(e.value)
+    with pytest.raises(BenchError, match="valid classes: 0, 1, 2"):
+        data.per_class(images, labels, 7)
+    with pytest.raises(BenchError, match="no images of class"):
+        data.per_class(images, labels, "fish", ["cat", "bird", "dog", "fish"])
+
+
+# -- stacked -------------------------------------------------------------------------------------
+def test_stack_channels_tracks_sources():
+    n_src = 20
+    images = torch.arange(n_src, dtype=torch.uint8).reshape(n_src, 1, 1, 1).expand(n_src, 1, 4, 4)
+    labels = torch.tensor([(7 * i) % 10 for i in range(n_src)])
+    stacks, triples = data.stack_channels(images, labels, 50, torch.Generator().manual_seed(0))
+    assert stacks.shape == (50, 3, 4, 4) and stacks.dtype == torch.uint8
+    assert triples.shape == (50, 3) and triples.dtype == torch.int64
+    src = stacks[:, :, 0, 0].long()  # each pixel value names its source image
+    assert (stacks == stacks[:, :, :1, :1]).all()
+    assert torch.equal(triples, labels[src])
+    again, t2 = data.stack_channels(images[:, 0], labels, 50, torch.Generator().manual_seed(0))
+    assert torch.equal(again, stacks) and torch.equal(t2, triples)
+    other, _ = data.stack_channels(images, labels, 50, torch.Generator().manual_seed(1))
+    assert not torch.equal(other, stacks)
+    with pytest.raises(BenchError, match="0..9"):
+        data.stack_channels(images, labels + 5, 3, torch.Generator())
+
+
+def test_stacked_modes_hand_values():
+    every = np.array([[i // 100, (i // 10) % 10, i % 10] for i in range(1000)])
+    r = data.stacked_modes(every)
+    assert r["modes_covered"] == 1000 and abs(r["kl"]) < 1e-12 and r["kl_base"] == math.e
+
+    one = np.tile([[4, 0, 7]], (50, 1))
+    r = data.stacked_modes(one)
+    assert r["modes_covered"] == 1
+    assert r["kl"] == pytest.approx(6.907755278982137, rel=1e-12)  # ln 1000
+    r10 = data.stacked_modes(one, base=10)
+    assert r10["kl"] == pytest.approx(3.0, rel=1e-12) and r10["kl_base"] == 10.0
+
+    # counts 2, 1, 1 over 3 modes: p = 1/2, 1/4, 1/4
+    few = torch.tensor([[1, 2, 3], [1, 2, 3], [3, 2, 1], [0, 0, 0]])
+    r = data.stacked_modes(few)
+    assert r["modes_covered"] == 3
+    assert r["kl"] == pytest.approx(0.5 * math.log(500) + 0.5 * math.log(250), rel=1e-12)
+    r = data.stacked_modes(np.array([123, 123, 321, 0]), base="10")  # mode ids work too
+    assert r["kl"] == pytest.approx(0.5 * math.log10(500) + 0.5 * math.log10(250), rel=1e-12)
+
+
+def test_stacked_modes_errors():
+    with pytest.raises(BenchError, match="digits 0..9"):
+        data.stacked_modes(np.array([[1, 2, 10]]))
+    with pytest.raises(BenchError, match="at least one"):
+        data.stacked_modes(np.zeros((0, 3), np.int64))
+    with pytest.raises(BenchError, match="invalid log base"):
+        data.stacked_modes(np.array([[1, 2, 3]]), base=1)
+
+
+# -- download ------------------------------------------------------------------------------------
+def test_download_offline_says_what_to_fetch(tmp_path, monkeypatch):
+    import urllib.error
+
+    import torchvision.datasets as tvd
+
+    def offline(*a, **k):
+        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+
+    for cls in ("CIFAR10", "MNIST", "CelebA"):
+        monkeypatch.setattr(tvd, cls, offline)
+    with pytest.raises(BenchError) as e:
+        data.download("cifar10", tmp_path)
+    msg = _one_line(e)
+    assert "cifar-10-python.tar.gz" in msg and str(tmp_path) in msg and "URLError" in msg
+    with pytest.raises(BenchError) as e:
+        data.download("mnist", tmp_path)
+    assert str(tmp_path / "MNIST" / "raw") in _one_line(e)
+    with pytest.raises(BenchError) as e:
+        data.download("celeba", tmp_path)
+    assert "img_align_celeba" in _one_line(e)
+    with pytest.raises(BenchError, match="valid datasets: cifar10, mnist, celeba, digits"):
+        data.download("svhn", tmp_path)
+    data.download("digits", tmp_path)  # bundled: nothing to fetch, no error
