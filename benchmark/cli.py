@@ -123,6 +123,12 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--out", default=DEFAULT_OUT, help="run store directory (default: runs)")
     k.add_argument("--no-progress", action="store_true")
 
+    d = sub.add_parser("data", help="datasets: download with torchvision when online")
+    dsub = d.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
+    dl = dsub.add_parser("download", help="fetch a dataset into the data root")
+    dl.add_argument("name", help="cifar10, mnist, celeba or digits")
+    dl.add_argument("--data-root", default=None, help="default: $COLLAPSEBENCH_DATA or ~/.cache")
+
     f = sub.add_parser("perf", help="throughput: harness vs bare PyTorch loop, workers 2 vs 1")
     f.add_argument("--suite", default="gaussians25")
     f.add_argument("--method", default="wgan-gp")
@@ -342,6 +348,13 @@ def _evaluate_images(args) -> int:
     return 0
 
 
+def cmd_data(args) -> int:
+    from .data import download
+
+    print(f"{args.name}: {download(args.name, args.data_root)}")
+    return 0
+
+
 def cmd_perf(args) -> int:
     from .perf import run_perf
 
@@ -361,6 +374,7 @@ COMMANDS = {
     "evaluate": cmd_evaluate,
     "compare": cmd_compare,
     "check": cmd_check,
+    "data": cmd_data,
     "perf": cmd_perf,
 }
 

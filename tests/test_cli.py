@@ -134,6 +134,8 @@ def test_rerun_skips_finished(smoke_store, capsys, tmp_path):
         (["table", "--suite", "ring8", "--format", "xls"], "invalid choice"),
         (["compare", "--suite", "ring8", "--method", "nomodule:X"], "cannot import module"),
         (["compare", "--suite", "ring8", "--method", "badpath"], "unknown method"),
+        (["data", "download", "foo"], "unknown dataset 'foo'; valid datasets: cifar10"),
+        (["evaluate", "--suite", "cifar9", "--samples", "x"], "valid suites for evaluate"),
     ],
 )
 def test_bad_arguments(capsys, argv, needle):
