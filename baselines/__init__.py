@@ -4,6 +4,7 @@ then add one line to ``REGISTRY`` below."""
 from __future__ import annotations
 
 from .base import Method, Params
+from .dyngan import SCGAN, DynGAN
 from .gan import GAN
 from .greed_gan import GreedGAN
 from .greed_wgan import GreedWGAN
@@ -28,6 +29,8 @@ REGISTRY: dict[str, type[Method]] = {
         LSGAN,
         SNGAN,
         UnrolledGAN,
+        DynGAN,
+        SCGAN,
     )
 }
 

@@ -3,15 +3,28 @@
 
 A method sees networks that return *raw scores*: logits for GAN-type losses, critic values for
 Wasserstein losses. It never samples data or noise itself; the only randomness it may use is the
-``torch.Generator`` the loop hands to ``d_loss`` (e.g. for interpolation coefficients), so runs
-stay reproducible and resumable.
+``torch.Generator`` the loop hands to it (``d_loss``, and the hooks below), so runs stay
+reproducible and resumable.
+
+Most methods only define losses. A method that changes *what the networks see* (e.g. a condition
+code appended to G's noise and D's input, as `dyngan` and `scgan` do) overrides the hooks in the
+"loop hooks" section of `Method`; their defaults are the plain loop, bit for bit:
+
+  net_config() -> dict                          suite network settings the method asks for
+  real_batch(data, B, rng) -> (real_for_D, idx) draw a real batch (and which rows it used)
+  fake_batch(G, noise, rng) -> fake_for_D       generated batch as D sees it
+  sample(G, noise, rng) -> samples              plain samples (snapshots, evaluation)
+  disc_on(D, x) -> scores                       D's raw output on plain points (plots)
+  observe(D, data, idx, done, rng)              after every generator step
+  state_dict() / load_state_dict(state)         method state kept in checkpoints
+  history() -> DataFrame | None                 written as partitions.csv at the end
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -51,6 +64,59 @@ class Method:
 
     def after_d_step(self, D: nn.Module) -> None:
         """Hook after each discriminator update (WGAN's weight clipping)."""
+
+    # -- loop hooks: the defaults reproduce the plain loop exactly ------------------------------
+    def net_config(self) -> dict[str, int]:
+        """Suite network settings this method asks for, passed to ``suite.build_nets``. Keys (all
+        optional): ``hidden`` (width instead of the suite's), ``noise_dim`` (G's noise size; the
+        loop then draws noise of that size), ``cond_dim`` (extra input width appended to G's
+        noise and to D's sample for a condition code). Put them in ``Params`` so they are part of
+        the run config. Default: {} (the suite's nets)."""
+        return {}
+
+    def real_batch(
+        self, data: torch.Tensor, batch: int, rng: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """A real batch as D sees it, and the training-set rows it was drawn from."""
+        idx = torch.randint(len(data), (batch,), generator=rng)
+        return data[idx], idx
+
+    def fake_batch(self, G: nn.Module, noise: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
+        """A generated batch as D sees it (with gradient to G; the loop adds no_grad for D's
+        step). ``noise`` is already drawn from ``rng``; draw anything else from ``rng`` after it."""
+        return G(noise)
+
+    def sample(self, G: nn.Module, noise: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
+        """Plain data-space samples for snapshots and evaluation. ``rng`` is a fixed stream of its
+        own (re-seeded for every call), not the training stream."""
+        return G(noise)
+
+    def disc_on(self, D: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """D's raw output on plain points ``x`` (the plots' contour grid); a packed D sees each
+        point repeated ``pack`` times."""
+        return D(x.repeat_interleave(self.pack, dim=0))
+
+    def observe(
+        self,
+        D: nn.Module,
+        data: torch.Tensor,
+        idx: torch.Tensor,
+        done: int,
+        rng: torch.Generator,
+    ) -> None:
+        """Called after every generator step, before any checkpoint: ``idx`` are the training-set
+        rows of all real batches of the step, ``done`` the generator steps completed so far."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """Method state that must survive a resume (saved in every checkpoint)."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what ``state_dict`` returned."""
+
+    def history(self) -> Any:
+        """A ``pandas.DataFrame`` written next to curves.csv as partitions.csv, or None."""
+        return None
 
 
 def adam(module: nn.Module, lr: float, betas: tuple[float, float]) -> torch.optim.Adam:

@@ -32,3 +32,10 @@ class ToyDiscriminator(nn.Module):
         if self.pack > 1:
             x = x.reshape(x.shape[0] // self.pack, -1)
         return self.net(x).squeeze(-1)
+
+    def features(self, x):
+        """Penultimate-layer activations (after the last hidden ReLU), shape (N / pack, hidden):
+        what feature-space clustering (DynGAN, Self-Conditioned GAN) works on."""
+        if self.pack > 1:
+            x = x.reshape(x.shape[0] // self.pack, -1)
+        return self.net[:-1](x)

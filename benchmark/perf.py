@@ -27,24 +27,30 @@ def bare_loop(spec) -> None:
     suite = get_suite(spec.suite)
     method = build_method(spec.method, spec.method_params, spec.train.steps)
     data = suite.training_set()
-    G, D = suite.build_nets(spec.seed, pack=method.pack)
+    nets = method.net_config()
+    G, D = suite.build_nets(spec.seed, pack=method.pack, **nets)
     opt_g, opt_d = method.optimizers(G, D)
     rng = torch.Generator().manual_seed(spec.seed)
     B = spec.train.batch_size * method.pack
+    zdim = nets.get("noise_dim")
     for step in range(spec.train.steps):
+        drawn = []
         for _ in range(method.n_critic):
-            real = data[torch.randint(len(data), (B,), generator=rng)]
+            real, idx = method.real_batch(data, B, rng)
+            drawn.append(idx)
             with torch.no_grad():
-                fake = G(suite.sample_noise(B, rng))
+                fake = method.fake_batch(G, suite.sample_noise(B, rng, zdim), rng)
             loss_d = method.d_loss(D, real, fake, step, rng)
             opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             opt_d.step()
             method.after_d_step(D)
-        loss_g = method.g_loss(D, G(suite.sample_noise(B, rng)), step)
+        fake = method.fake_batch(G, suite.sample_noise(B, rng, zdim), rng)
+        loss_g = method.g_loss(D, fake, step)
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
+        method.observe(D, data, torch.cat(drawn), step + 1, rng)
 
 
 def _timed(fn) -> float:

@@ -8,6 +8,8 @@ Layout::
         curves.csv       losses and gradient norms over training
         snapshots.npz    samples and discriminator output at a few steps (for plots)
         samples.npy      final evaluation samples
+        partitions.csv   only for methods with a history (dyngan, scgan): the partition of the
+                         real data over training (baselines/dyngan.py describes the columns)
         metrics.json     final metrics; its presence marks the run finished
 
 Every file is written to a temporary name in the same directory and renamed into place, so a
@@ -115,8 +117,11 @@ class RunDir:
         metrics: dict[str, Any],
         curves: pd.DataFrame,
         snapshots: dict[str, np.ndarray],
+        partitions: pd.DataFrame | None = None,
     ) -> None:
         """Write the results; metrics.json last, because its presence means 'finished'."""
+        if partitions is not None:
+            atomic_write_text(self.path / "partitions.csv", partitions.to_csv(index=False))
         atomic_write_bytes(
             self.path / "samples.npy", _to_bytes(lambda a, f: np.save(f, a), samples)
         )
@@ -128,6 +133,14 @@ class RunDir:
 
     def read_curves(self) -> pd.DataFrame:
         return pd.read_csv(self.path / "curves.csv")
+
+    def read_partitions(self) -> pd.DataFrame | None:
+        """The partition history (None for methods without one); ``sizes`` and ``labels`` are
+        space-separated integers, read as text."""
+        path = self.path / "partitions.csv"
+        if not path.exists():
+            return None
+        return pd.read_csv(path, dtype={"sizes": str, "labels": str})
 
     def read_snapshots(self) -> dict[str, np.ndarray]:
         with np.load(self.path / "snapshots.npz") as z:

@@ -74,17 +74,34 @@ class GaussianMixtureSuite:
         exactly the same points (PacGAN trains on a fixed set of 100k samples too)."""
         return self.sample_real(self.n_train, torch.Generator().manual_seed(self.data_seed))
 
-    def sample_noise(self, n: int, gen: torch.Generator) -> torch.Tensor:
-        return torch.randn(n, self.noise_dim, generator=gen)
+    def sample_noise(self, n: int, gen: torch.Generator, dim: int | None = None) -> torch.Tensor:
+        """G's noise; ``dim`` overrides the suite's ``noise_dim`` (a method's ``net_config``)."""
+        return torch.randn(n, self.noise_dim if dim is None else dim, generator=gen)
 
     # -- networks ----------------------------------------------------------------------------
-    def build_nets(self, seed: int, pack: int = 1) -> tuple[nn.Module, nn.Module]:
+    def build_nets(
+        self,
+        seed: int,
+        pack: int = 1,
+        cond_dim: int = 0,
+        hidden: int | None = None,
+        noise_dim: int | None = None,
+    ) -> tuple[nn.Module, nn.Module]:
+        """G: noise (+ condition code) -> 2-D point; D: point (+ code) -> raw score.
+
+        ``cond_dim``, ``hidden`` and ``noise_dim`` come from the method's ``net_config`` (see
+        baselines/base.py): a code of ``cond_dim`` entries is appended to G's noise and to D's
+        input; ``hidden`` / ``noise_dim`` replace the suite's width and noise size (the depth
+        stays the suite's). The defaults build exactly the suite's own nets.
+        """
+        hidden = self.hidden if hidden is None else hidden
+        noise_dim = self.noise_dim if noise_dim is None else noise_dim
         # nn.Linear initialises from the global RNG; fork_rng confines the seeding to this block
         # so no global state leaks out of the run.
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            G = mlp(self.noise_dim, 2, self.hidden, self.depth)
-            D = ToyDiscriminator(2, self.hidden, self.depth, pack=pack)
+            G = mlp(noise_dim + cond_dim, 2, hidden, self.depth)
+            D = ToyDiscriminator(2 + cond_dim, hidden, self.depth, pack=pack)
         return G, D
 
     # -- evaluation --------------------------------------------------------------------------

@@ -1,9 +1,11 @@
 """The one training loop every method shares.
 
 Per generator step: ``n_critic`` discriminator updates on fresh real batches (indices drawn from
-the fixed training set) and fresh noise, then one generator update. All randomness (data
-indices, noise, the method's own draws) comes from one ``torch.Generator`` seeded by the run
-seed, whose state is checkpointed, so a resumed run continues bit for bit where it stopped.
+the fixed training set) and fresh noise, then one generator update, then ``method.observe``.
+All randomness (data indices, noise, the method's own draws) comes from one ``torch.Generator``
+seeded by the run seed, whose state is checkpointed with the method's own state, so a resumed
+run continues bit for bit where it stopped. How batches are drawn and what the nets see goes
+through the method's loop hooks (baselines/base.py), whose defaults are the plain GAN loop.
 """
 
 from __future__ import annotations
@@ -32,14 +34,14 @@ def grad_norm(module: torch.nn.Module) -> float:
     return float(torch.cat(grads).norm()) if grads else 0.0
 
 
-def _disc_grid(suite, D, pack: int, n: int = 80) -> tuple[np.ndarray, np.ndarray]:
-    """D's raw output on a grid; a packed D (PacGAN) sees each point repeated ``pack`` times."""
+def _disc_grid(suite, D, method, n: int = 80) -> tuple[np.ndarray, np.ndarray]:
+    """D's raw output on a grid, as ``method.disc_on`` presents plain points to D."""
     lo, hi = suite.plot_extent()
     axis = torch.linspace(lo, hi, n)
     xx, yy = torch.meshgrid(axis, axis, indexing="xy")
-    points = torch.stack([xx.flatten(), yy.flatten()], dim=1).repeat_interleave(pack, dim=0)
+    points = torch.stack([xx.flatten(), yy.flatten()], dim=1)
     with torch.no_grad():
-        out = D(points).reshape(n, n)
+        out = method.disc_on(D, points).reshape(n, n)
     return axis.numpy(), out.numpy()
 
 
@@ -49,12 +51,21 @@ def train_run(spec: RunSpec, run: RunDir, progress: ProgressFn | None = None) ->
     cfg = spec.train
     method = build_method(spec.method, spec.method_params, cfg.steps)
     data = suite.training_set()
-    G, D = suite.build_nets(spec.seed, pack=method.pack)
+    nets = method.net_config()
+    G, D = suite.build_nets(spec.seed, pack=method.pack, **nets)
     opt_g, opt_d = method.optimizers(G, D)
     rng = torch.Generator().manual_seed(spec.seed)
-    eval_noise = suite.sample_noise(
-        suite.n_eval, torch.Generator().manual_seed(derived_seed(spec.seed, 1))
-    )
+
+    def noise(n: int, gen: torch.Generator) -> torch.Tensor:
+        return suite.sample_noise(n, gen, nets.get("noise_dim"))
+
+    def samples_of(z: torch.Tensor) -> np.ndarray:
+        """Evaluation samples; any draws of the method's (e.g. conditions) use a fixed stream."""
+        with torch.no_grad():
+            gen = torch.Generator().manual_seed(derived_seed(spec.seed, 2))
+            return method.sample(G, z, gen).numpy()
+
+    eval_noise = noise(suite.n_eval, torch.Generator().manual_seed(derived_seed(spec.seed, 1)))
     snapshot_steps = set(cfg.snapshot_steps())
 
     start, curves, snapshots = 0, [], {}
@@ -65,17 +76,20 @@ def train_run(spec: RunSpec, run: RunDir, progress: ProgressFn | None = None) ->
         opt_g.load_state_dict(state["opt_g"])
         opt_d.load_state_dict(state["opt_d"])
         rng.set_state(state["rng"])
+        method.load_state_dict(state.get("method", {}))
         start, curves, snapshots = state["step"], state["curves"], state["snapshots"]
     if progress:
         progress(start)
 
-    n, B = len(data), cfg.batch_size * method.pack
+    B = cfg.batch_size * method.pack
     for step in range(start, cfg.steps):
         log = (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps
+        drawn = []
         for _ in range(method.n_critic):
-            real = data[torch.randint(n, (B,), generator=rng)]
+            real, idx = method.real_batch(data, B, rng)
+            drawn.append(idx)
             with torch.no_grad():
-                fake = G(suite.sample_noise(B, rng))
+                fake = method.fake_batch(G, noise(B, rng), rng)
             loss_d = checked_loss(
                 spec.method, "d_loss", method.d_loss(D, real, fake, step, rng), step == 0
             )
@@ -85,14 +99,14 @@ def train_run(spec: RunSpec, run: RunDir, progress: ProgressFn | None = None) ->
             method.after_d_step(D)
         if log:
             grad_d = grad_norm(D)
-        loss_g = checked_loss(
-            spec.method, "g_loss", method.g_loss(D, G(suite.sample_noise(B, rng)), step), step == 0
-        )
+        fake = method.fake_batch(G, noise(B, rng), rng)
+        loss_g = checked_loss(spec.method, "g_loss", method.g_loss(D, fake, step), step == 0)
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
 
         done = step + 1
+        method.observe(D, data, torch.cat(drawn), done, rng)
         if log:
             curves.append(
                 {
@@ -104,9 +118,8 @@ def train_run(spec: RunSpec, run: RunDir, progress: ProgressFn | None = None) ->
                 }
             )
         if done in snapshot_steps:
-            with torch.no_grad():
-                snapshots[f"samples_{done}"] = G(eval_noise[:1000]).numpy()
-            axis, grid = _disc_grid(suite, D, method.pack)
+            snapshots[f"samples_{done}"] = samples_of(eval_noise[:1000])
+            axis, grid = _disc_grid(suite, D, method)
             snapshots[f"disc_{done}"] = grid
             snapshots["axis"] = axis
         if done % cfg.checkpoint_every == 0 or done == cfg.steps:
@@ -118,6 +131,7 @@ def train_run(spec: RunSpec, run: RunDir, progress: ProgressFn | None = None) ->
                     "opt_g": opt_g.state_dict(),
                     "opt_d": opt_d.state_dict(),
                     "rng": rng.get_state(),
+                    "method": method.state_dict(),
                     "curves": curves,
                     "snapshots": snapshots,
                 }
@@ -125,11 +139,10 @@ def train_run(spec: RunSpec, run: RunDir, progress: ProgressFn | None = None) ->
         if progress:
             progress(done)
 
-    with torch.no_grad():
-        samples = G(eval_noise).numpy()
+    samples = samples_of(eval_noise)
     if not np.isfinite(samples).all():
         metrics = {"diverged": True, **{m: float("nan") for m in suite.metric_names}}
     else:
         metrics = {"diverged": False, **suite.evaluate(samples)}
-    run.finish(samples, metrics, pd.DataFrame(curves), snapshots)
+    run.finish(samples, metrics, pd.DataFrame(curves), snapshots, method.history())
     return metrics
