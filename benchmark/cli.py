@@ -64,7 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("run", help="train the missing runs of a suite, then print its table")
     r.add_argument("--suite", required=True)
-    r.add_argument("--methods", nargs="+", default=None, help="default: every registered method")
+    r.add_argument(
+        "--methods", nargs="+", default=None, help="default: the suite's five baselines; 'all'"
+    )
     r.add_argument("--seeds", nargs="+", default=["0", "1", "2"], help="e.g. 0 1 2 or 0-9")
     r.add_argument("--preset", default="default")
     r.add_argument("--workers", type=_positive_int, default=1)
@@ -138,10 +140,14 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _methods(names: Sequence[str] | None) -> list[str]:
+def _methods(names: Sequence[str] | None, suite: str | None = None) -> list[str]:
+    """--methods as given; none: the suite's default methods; ``all``: every built-in."""
     from .methods import resolve_method
 
-    names = list(names) if names else list(REGISTRY)  # plugins only when named
+    if not names:
+        names = list(get_suite(suite).default_methods) if suite else list(REGISTRY)
+    elif list(names) == ["all"]:
+        names = list(REGISTRY)
     for n in names:
         resolve_method(n)
     return names
@@ -162,7 +168,9 @@ def cmd_list(args) -> int:
 
 def _write_table(args, methods: list[str]) -> str:
     from . import plots
-    from .store import RunStore, atomic_write_text
+    from .atomic import atomic_write_text
+    from .partition_plots import partition_figure
+    from .store import RunStore
     from .tables import display_table, per_seed, render, summary
 
     suite = get_suite(args.suite)
@@ -181,6 +189,7 @@ def _write_table(args, methods: list[str]) -> str:
     if not getattr(args, "no_plots", False):
         plots.samples_figure(store, args.suite, methods, args.preset, out / "samples.png")
         plots.curves_figure(store, args.suite, methods, args.preset, out / "curves.png")
+        partition_figure(store, args.suite, methods, args.preset, out / "partitions.png")
     return render(table, args.format, caption)
 
 
@@ -189,7 +198,7 @@ def cmd_run(args) -> int:
     from .store import RunStore
 
     get_suite(args.suite)
-    methods = _methods(args.methods)
+    methods = _methods(args.methods, args.suite)
     seeds = parse_seeds(args.seeds)
     specs = plan(args.suite, methods, seeds, args.preset)
     store = RunStore(args.out)
@@ -215,7 +224,7 @@ def cmd_table(args) -> int:
             f"run store {args.out} does not exist; run `bench run --out {args.out}` first"
         )
     RunStore(args.results).ensure_writable()
-    print(_write_table(args, _methods(args.methods)), end="")
+    print(_write_table(args, _methods(args.methods, args.suite)), end="")
     return 0
 
 
@@ -271,8 +280,8 @@ def _ensure_runs(args, methods: list[str]):
 
 
 def cmd_compare(args) -> int:
+    from .atomic import atomic_write_text
     from .stats import compare, format_comparison, plot_seeds, summarize
-    from .store import atomic_write_text
 
     suite = get_suite(args.suite)
     methods = _methods([args.method, *args.against])

@@ -60,7 +60,6 @@ import json
 import math
 import os
 import pickle
-import tempfile
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -72,6 +71,7 @@ import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 from sklearn import datasets as sk_datasets
 
+from .atomic import atomic_write
 from .errors import BenchError
 
 ENV_VAR = "COLLAPSEBENCH_DATA"
@@ -405,22 +405,6 @@ def celeba_transform(img: Image.Image, image_size: int = 64, center_crop: int | 
     return np.asarray(img, dtype=np.uint8)
 
 
-def _atomic_save_npy(path: Path, array: np.ndarray) -> None:
-    """np.save to a temporary file in the same folder, fsync, os.replace (no half files; streams
-    instead of building the bytes in memory as store.atomic_write_bytes does)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, array, allow_pickle=False)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def celeba_cache_path(
     files: Sequence[Path], root: Path, image_size: int, center_crop: int | None
 ) -> Path:
@@ -493,7 +477,7 @@ def load_celeba(
         out[i] = arr.transpose(2, 0, 1)
     if cache_path is not None:
         try:
-            _atomic_save_npy(cache_path, out)
+            atomic_write(cache_path, lambda f: np.save(f, out, allow_pickle=False))
         except OSError:
             pass  # read-only data root: the cache is an optimisation only
     return torch.from_numpy(out)

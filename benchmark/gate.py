@@ -47,7 +47,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats as st
 
-from .stats import atomic_write, describe
+from .atomic import atomic_write_text
+from .stats import describe
 
 REQUIRED_COLUMNS = ("method", "metric", "mean", "std", "n")
 OPTIONAL_COLUMNS = ("abs_tol", "rel_tol")
@@ -306,7 +307,7 @@ def write_reference(path: str | Path, df: pd.DataFrame) -> Path:
     for c in OPTIONAL_COLUMNS:
         if ref[c].isna().all():
             ref = ref.drop(columns=c)
-    return atomic_write(path, lambda tmp: ref.to_csv(tmp, index=False, na_rep=""))
+    return atomic_write_text(path, ref.to_csv(index=False, na_rep=""))
 
 
 def reference_from_runs(

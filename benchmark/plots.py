@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -14,21 +12,19 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
+from .atomic import atomic_write  # noqa: E402
 from .store import RunDir, RunStore  # noqa: E402
 from .suites import get_suite  # noqa: E402
 from .tables import per_seed  # noqa: E402
 
 
 def save_figure(fig, path: Path) -> None:
-    """Atomic save: render to a temporary file in the same folder, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    os.close(fd)
+    """Render straight into an atomic write (the figure is closed either way)."""
     try:
-        fig.savefig(tmp, dpi=110, bbox_inches="tight")
-        os.replace(tmp, path)
+        atomic_write(
+            path, lambda f: fig.savefig(f, format=path.suffix[1:], dpi=110, bbox_inches="tight")
+        )
     finally:
-        Path(tmp).unlink(missing_ok=True)
         plt.close(fig)
 
 

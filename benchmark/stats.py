@@ -19,10 +19,8 @@ as "spread of the seeds", not as a calibrated 95 % CI.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -30,6 +28,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 from scipy import stats as st
+
+from .atomic import atomic_write
 
 #: Which way is better for each metric the benchmark reports.
 METRIC_DIRECTIONS: dict[str, str] = {
@@ -506,25 +506,6 @@ def format_comparison(table: pd.DataFrame) -> str:
 # --------------------------------------------------------------------------- plots
 
 
-def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
-    """Call ``write(tmp)`` on a temp file next to ``path``, then os.replace it into place.
-
-    A crash or a reader mid-write never sees a half-written file: the rename is atomic
-    within one directory.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
 def plot_seeds(
     df: pd.DataFrame,
     metrics: Sequence[str] | None,
@@ -587,7 +568,4 @@ def plot_seeds(
         ax.set_visible(False)
     axes[0].legend(loc="best", fontsize=8)
 
-    def write(tmp: Path) -> None:
-        fig.savefig(tmp, format="png", dpi=110)
-
-    return atomic_write(path, write)
+    return atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110))

@@ -18,9 +18,7 @@ kill at any moment leaves either the old file or the new one, never half a file.
 
 from __future__ import annotations
 
-import io
 import json
-import os
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,33 +29,9 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .atomic import atomic_write, atomic_write_text
 from .config import RunSpec, TrainConfig
 from .errors import BenchError
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode())
-
-
-def _to_bytes(save_fn, obj) -> bytes:
-    """Serialise with a ``save(obj, file)`` function into memory, ready for an atomic write."""
-    buf = io.BytesIO()
-    save_fn(obj, buf)
-    return buf.getvalue()
 
 
 @dataclass(frozen=True)
@@ -96,7 +70,7 @@ class RunDir:
 
     # -- checkpoints -------------------------------------------------------------------------
     def save_checkpoint(self, state: dict[str, Any]) -> None:
-        atomic_write_bytes(self.path / "checkpoint.pt", _to_bytes(torch.save, state))
+        atomic_write(self.path / "checkpoint.pt", lambda f: torch.save(state, f))
 
     def load_checkpoint(self) -> dict[str, Any] | None:
         ckpt = self.path / "checkpoint.pt"
@@ -122,13 +96,9 @@ class RunDir:
         """Write the results; metrics.json last, because its presence means 'finished'."""
         if partitions is not None:
             atomic_write_text(self.path / "partitions.csv", partitions.to_csv(index=False))
-        atomic_write_bytes(
-            self.path / "samples.npy", _to_bytes(lambda a, f: np.save(f, a), samples)
-        )
+        atomic_write(self.path / "samples.npy", lambda f: np.save(f, samples))
         atomic_write_text(self.path / "curves.csv", curves.to_csv(index=False))
-        atomic_write_bytes(
-            self.path / "snapshots.npz", _to_bytes(lambda d, f: np.savez(f, **d), snapshots)
-        )
+        atomic_write(self.path / "snapshots.npz", lambda f: np.savez(f, **snapshots))
         atomic_write_text(self.path / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True))
 
     def read_curves(self) -> pd.DataFrame:

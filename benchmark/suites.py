@@ -50,12 +50,14 @@ class GaussianMixtureSuite:
     method_defaults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     presets: Mapping[str, TrainConfig] = field(default_factory=lambda: dict(TOY_PRESETS))
     metric_names: tuple[str, ...] = ("modes_covered", "hq_fraction", "reverse_kl")
+    #: what `bench run` trains when --methods is not given (`--methods all` for every method)
+    default_methods: tuple[str, ...] = ("gan", "wgan", "wgan-gp", "greed-gan", "greed-wgan")
 
     # -- identity ----------------------------------------------------------------------------
     def params(self) -> dict[str, Any]:
         """What defines the suite's data and nets; part of every run's config hash."""
         d = asdict(self)
-        for k in ("description", "method_defaults", "presets", "metric_names"):
+        for k in ("description", "method_defaults", "presets", "metric_names", "default_methods"):
             d.pop(k)
         d["centers"] = [list(c) for c in self.centers]
         return d
