@@ -14,6 +14,12 @@ from pathlib import Path
 from typing import BinaryIO
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: str | Path, write: Callable[[BinaryIO], object]) -> Path:
     """Call ``write(f)`` with a binary file open on a temporary file, then rename it to ``path``."""
     path = Path(path)
@@ -21,6 +27,8 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], object]) -> Path:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
+            # mkstemp creates 0600; give the file the permissions a plain open() would have
+            os.fchmod(f.fileno(), 0o666 & ~_umask())
             write(f)
             f.flush()
             os.fsync(f.fileno())
