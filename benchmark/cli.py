@@ -56,6 +56,18 @@ def _positive_int(text: str) -> int:
     return v
 
 
+def _store_args(p: argparse.ArgumentParser, preset: str, results: bool = True, runs: bool = True):
+    """The options shared by every command that reads (and maybe fills) the run store."""
+    p.add_argument("--suite", required=True)
+    p.add_argument("--preset", default=preset)
+    p.add_argument("--out", default=DEFAULT_OUT, help="run store directory (default: runs)")
+    if results:
+        p.add_argument("--results", default=DEFAULT_RESULTS, help="where tables and figures go")
+    if runs:
+        p.add_argument("--workers", type=_positive_int, default=1)
+        p.add_argument("--no-progress", action="store_true")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="bench", description="collapsebench: GAN mode-collapse benchmark")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -63,23 +75,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("list", help="suites, methods and presets")
 
     r = sub.add_parser("run", help="train the missing runs of a suite, then print its table")
-    r.add_argument("--suite", required=True)
+    _store_args(r, preset="default")
     r.add_argument(
         "--methods", nargs="+", default=None, help="default: the suite's five baselines; 'all'"
     )
     r.add_argument("--seeds", nargs="+", default=["0", "1", "2"], help="e.g. 0 1 2 or 0-9")
-    r.add_argument("--preset", default="default")
-    r.add_argument("--workers", type=_positive_int, default=1)
-    r.add_argument("--out", default=DEFAULT_OUT, help="run store directory (default: runs)")
-    r.add_argument("--results", default=DEFAULT_RESULTS, help="where tables and figures go")
-    r.add_argument("--no-progress", action="store_true")
 
     t = sub.add_parser("table", help="aggregate finished runs into the suite's table")
-    t.add_argument("--suite", required=True)
+    _store_args(t, preset="default", runs=False)
     t.add_argument("--methods", nargs="+", default=None)
-    t.add_argument("--preset", default="default")
-    t.add_argument("--out", default=DEFAULT_OUT, help="run store directory (default: runs)")
-    t.add_argument("--results", default=DEFAULT_RESULTS, help="where tables and figures go")
     t.add_argument("--format", default="md", choices=["md", "csv", "latex"])
     t.add_argument("--no-plots", action="store_true")
 
@@ -97,23 +101,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     c = sub.add_parser("compare", help="a new method against baselines, with statistics")
-    c.add_argument("--suite", required=True)
+    _store_args(c, preset="default")
     c.add_argument("--method", required=True, help="the new method (name or package.module:Class)")
     c.add_argument("--against", nargs="+", default=["gan", "wgan-gp"])
     c.add_argument("--seeds", nargs="+", default=["0-4"], help="e.g. 0-9 (default 0-4)")
-    c.add_argument("--preset", default="default")
-    c.add_argument("--workers", type=_positive_int, default=1)
     c.add_argument("--alpha", type=float, default=0.05)
-    c.add_argument("--out", default=DEFAULT_OUT, help="run store directory (default: runs)")
-    c.add_argument("--results", default=DEFAULT_RESULTS, help="where tables and figures go")
-    c.add_argument("--no-progress", action="store_true")
 
     k = sub.add_parser("check", help="CI gate: current metrics vs a committed reference table")
-    k.add_argument("--suite", required=True)
+    _store_args(k, preset="smoke", results=False)
     k.add_argument("--reference", required=True, help="reference CSV (method,metric,mean,std,n)")
     k.add_argument("--methods", nargs="+", default=None, help="default: the reference's methods")
     k.add_argument("--seeds", nargs="+", default=["0", "1", "2"])
-    k.add_argument("--preset", default="smoke")
     k.add_argument(
         "--tolerance",
         action="append",
@@ -121,9 +119,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="METRIC=abs:A | rel:R | spread:F (repeatable; '*' for every metric; default spread:3)",
     )
     k.add_argument("--update", action="store_true", help="rewrite the reference from the runs")
-    k.add_argument("--workers", type=_positive_int, default=1)
-    k.add_argument("--out", default=DEFAULT_OUT, help="run store directory (default: runs)")
-    k.add_argument("--no-progress", action="store_true")
 
     d = sub.add_parser("data", help="datasets: download with torchvision when online")
     dsub = d.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
