@@ -84,7 +84,7 @@ def samples_figure(
 def curves_figure(
     store: RunStore, suite_name: str, methods: Sequence[str], preset: str, path: Path
 ):
-    """Loss and gradient-norm curves per method (mean and spread over seeds), seed 000's figures."""
+    """Loss and gradient-norm curves (seed 000's figures): mean, band = min..max over seeds."""
     runs = _runs_by_method(store, suite_name, methods, preset)
     frames = []
     for (m, s), run in runs.items():
@@ -98,7 +98,13 @@ def curves_figure(
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4))
     for ax, col in zip(axes, panels, strict=True):
         sns.lineplot(
-            data=df, x="step", y=col, hue="method", errorbar="sd", ax=ax, legend=ax is axes[0]
+            data=df,
+            x="step",
+            y=col,
+            hue="method",
+            errorbar=("pi", 100),
+            ax=ax,
+            legend=ax is axes[0],
         )
         if col.startswith("grad"):
             ax.set_yscale("log")
