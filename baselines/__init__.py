@@ -4,6 +4,7 @@ then add one line to ``REGISTRY`` below."""
 from __future__ import annotations
 
 from .base import Method, Params
+from .curriculum_wgan_gp import CurriculumWGANGP
 from .dyngan import SCGAN, DynGAN
 from .gan import GAN
 from .greed_gan import GreedGAN
@@ -31,6 +32,7 @@ REGISTRY: dict[str, type[Method]] = {
         UnrolledGAN,
         DynGAN,
         SCGAN,
+        CurriculumWGANGP,
     )
 }
 

@@ -3,6 +3,11 @@
 critic maximises  E f(x) - E f(G(z))   ->  L_D = -(E f(x) - E f(G(z)))
 L_G = -E f(G(z))
 after every critic step: w <- clip(w, -c, c);  RMSprop, lr 5e-5, n_critic = 5.
+
+``optimizer`` (seed 004) swaps RMSprop for another optimiser at the same ``lr``, for both nets:
+"rmsprop" (default, the paper's), "adam" (betas (0.5, 0.9), the WGAN-GP setting; seed 004 gives
+no constants) or "sgd" (plain SGD, momentum 0). Note: adding this field changed the config hash
+of every ``wgan`` / ``greed-wgan`` run (``method_params`` is the full ``asdict`` of the params).
 """
 
 from __future__ import annotations
@@ -10,8 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 
-from .base import Method, Params
+from .base import Method, Params, adam
+
+#: choices of ``WGANParams.optimizer``; Adam's betas are WGAN-GP's
+OPTIMIZERS = ("rmsprop", "adam", "sgd")
+ADAM_BETAS = (0.5, 0.9)
 
 
 @dataclass(frozen=True)
@@ -19,6 +29,24 @@ class WGANParams(Params):
     lr: float = 5e-5
     clip: float = 0.01
     n_critic: int = 5
+    optimizer: str = "rmsprop"
+
+    def __post_init__(self):
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(
+                f"unknown optimizer {self.optimizer!r}; valid: {', '.join(OPTIMIZERS)}"
+            )
+
+
+def make_optimizer(name: str, module: nn.Module, lr: float) -> torch.optim.Optimizer:
+    """One of ``OPTIMIZERS`` over ``module``'s parameters at learning rate ``lr``."""
+    if name == "rmsprop":
+        return torch.optim.RMSprop(module.parameters(), lr=lr)
+    if name == "adam":
+        return adam(module, lr, ADAM_BETAS)
+    if name == "sgd":
+        return torch.optim.SGD(module.parameters(), lr=lr, momentum=0.0)
+    raise ValueError(f"unknown optimizer {name!r}; valid: {', '.join(OPTIMIZERS)}")
 
 
 class WGAN(Method):
@@ -30,10 +58,8 @@ class WGAN(Method):
         self.n_critic = params.n_critic
 
     def optimizers(self, G, D):
-        lr = self.params.lr
-        return torch.optim.RMSprop(G.parameters(), lr=lr), torch.optim.RMSprop(
-            D.parameters(), lr=lr
-        )
+        p = self.params
+        return make_optimizer(p.optimizer, G, p.lr), make_optimizer(p.optimizer, D, p.lr)
 
     def critic_objective(self, D, real, fake, step, rng):
         return D(real).mean() - D(fake).mean()

@@ -137,6 +137,7 @@ RING_CENTERS = tuple(
 TOY_METHOD_DEFAULTS = {
     # gan_toy.py (Gulrajani et al.) uses lambda = 0.1 on the toy sets; the paper's 10 is for images
     "wgan-gp": {"gp_lambda": 0.1},
+    "curriculum-wgan-gp": {"gp_lambda": 0.1},
 }
 
 SUITES: dict[str, GaussianMixtureSuite] = {

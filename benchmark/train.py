@@ -6,11 +6,28 @@ All randomness (data indices, noise, the method's own draws) comes from one ``to
 seeded by the run seed, whose state is checkpointed with the method's own state, so a resumed
 run continues bit for bit where it stopped. How batches are drawn and what the nets see goes
 through the method's loop hooks (baselines/base.py), whose defaults are the plain GAN loop.
+
+curves.csv, one row every ``log_every`` generator steps (and at the last step):
+
+  loss_d, loss_g             the last critic loss and the generator loss of the step
+  grad_norm_d, grad_norm_g   L2 norm of all of D's (after its last update) / G's gradients
+  wasserstein_estimate       mean D(real) - mean D(fake) on the step's last critic batch, with D
+                             after its last update (seed 004). Raw scores: for Wasserstein
+                             losses the critic's estimate of W1; for GAN-type losses (logits)
+                             it is the logit gap, not a distance.
+  feature_diversity          mean over feature dimensions of the (population) variance of
+                             D.features on the step's generated batch (seed 004's diversity in
+                             feature space); NaN when D has no ``features``.
+
+The two seed 004 columns are extra forward passes at log steps only; D's buffers (spectral-norm
+vectors, BatchNorm statistics) are restored after them and they draw no randomness, so
+measuring does not change the run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -32,6 +49,37 @@ def derived_seed(seed: int, stream: int) -> int:
 def grad_norm(module: torch.nn.Module) -> float:
     grads = [p.grad.detach().flatten() for p in module.parameters() if p.grad is not None]
     return float(torch.cat(grads).norm()) if grads else 0.0
+
+
+@contextlib.contextmanager
+def buffers_kept(module: torch.nn.Module) -> Iterator[None]:
+    """Run a block without gradient and put ``module``'s buffers back afterwards, so a
+    measurement forward (which may update spectral-norm vectors or BatchNorm statistics in
+    training mode) leaves no trace on training."""
+    saved = [(b, b.detach().clone()) for b in module.buffers()]
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        with torch.no_grad():
+            for b, value in saved:
+                b.copy_(value)
+
+
+def wasserstein_estimate(D: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor) -> float:
+    """mean D(real) - mean D(fake) on raw scores (critic values, or logits for GAN losses)."""
+    with buffers_kept(D):
+        return float(D(real).mean() - D(fake).mean())
+
+
+def feature_diversity(D: torch.nn.Module, fake: torch.Tensor) -> float:
+    """Mean per-dimension variance (divisor N) of ``D.features`` on ``fake``; NaN if D has no
+    ``features``."""
+    if not callable(getattr(D, "features", None)):
+        return float("nan")
+    with buffers_kept(D):
+        feats = D.features(fake.detach()).flatten(1)
+        return float(feats.var(dim=0, correction=0).mean())
 
 
 def _disc_grid(suite, D, method, n: int = 80) -> tuple[np.ndarray, np.ndarray]:
@@ -99,6 +147,7 @@ def train_run(spec: RunSpec, run: RunDir, progress: ProgressFn | None = None) ->
             method.after_d_step(D)
         if log:
             grad_d = grad_norm(D)
+            w_est = wasserstein_estimate(D, real, fake)
         fake = method.fake_batch(G, noise(B, rng), rng)
         loss_g = checked_loss(spec.method, "g_loss", method.g_loss(D, fake, step), step == 0)
         opt_g.zero_grad(set_to_none=True)
@@ -115,6 +164,8 @@ def train_run(spec: RunSpec, run: RunDir, progress: ProgressFn | None = None) ->
                     "loss_g": loss_g.item(),
                     "grad_norm_d": grad_d,
                     "grad_norm_g": grad_norm(G),
+                    "wasserstein_estimate": w_est,
+                    "feature_diversity": feature_diversity(D, fake),
                 }
             )
         if done in snapshot_steps:
