@@ -29,10 +29,16 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+#: field metadata key: a parameter added after runs already exist marks itself with
+#: ``field(default=..., metadata={OMIT_IF_DEFAULT: True})``; while it holds its default (which must
+#: reproduce the old behaviour) it is left out of the run config, so existing run keys stay valid.
+OMIT_IF_DEFAULT = "omit_if_default"
+
 
 @dataclass(frozen=True)
 class Params:
-    """Hyper-parameters of a method. Subclasses add fields; every field lands in the run config."""
+    """Hyper-parameters of a method. Subclasses add fields; every field lands in the run config
+    (and so in the run key), except ``OMIT_IF_DEFAULT`` fields at their default."""
 
 
 class Method:

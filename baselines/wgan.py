@@ -12,12 +12,12 @@ of every ``wgan`` / ``greed-wgan`` run (``method_params`` is the full ``asdict``
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
-from .base import Method, Params, adam
+from .base import OMIT_IF_DEFAULT, Method, Params, adam
 
 #: choices of ``WGANParams.optimizer``; Adam's betas are WGAN-GP's
 OPTIMIZERS = ("rmsprop", "adam", "sgd")
@@ -29,7 +29,8 @@ class WGANParams(Params):
     lr: float = 5e-5
     clip: float = 0.01
     n_critic: int = 5
-    optimizer: str = "rmsprop"
+    # added after runs existed: left out of the run key while at its default (see base.py)
+    optimizer: str = field(default="rmsprop", metadata={OMIT_IF_DEFAULT: True})
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:

@@ -15,6 +15,7 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from ..baselines import REGISTRY, Method
+from ..baselines.base import OMIT_IF_DEFAULT
 from .errors import BenchError
 
 ENTRY_POINT_GROUP = "collapsebench.methods"
@@ -87,7 +88,11 @@ def method_params(name: str, suite_defaults: dict[str, Any] | None = None) -> di
         params = cls.Params(**{k: v for k, v in (suite_defaults or {}).items() if k in known})
     except (TypeError, ValueError) as exc:
         raise BenchError(f"method {name}: bad parameters: {exc}") from None
-    return asdict(params)
+    values = asdict(params)
+    for f in fields(params):
+        if f.metadata.get(OMIT_IF_DEFAULT) and values[f.name] == f.default:
+            del values[f.name]
+    return values
 
 
 def build_method(name: str, params: dict[str, Any], total_steps: int) -> Method:

@@ -128,3 +128,18 @@ def test_config_mismatch_is_reported(tmp_path):
 
 def test_snapshot_steps_cover_the_run():
     assert TrainConfig(steps=4000, n_snapshots=4).snapshot_steps() == [1000, 2000, 3000, 4000]
+
+
+def test_parameter_added_later_keeps_old_run_keys():
+    """wgan's `optimizer` (seed 004) arrived after runs existed: at its default it stays out of
+    the run config, so the key equals one built without the field; set, it makes a new key."""
+    from collapsebench.benchmark.methods import build_method, method_params
+
+    params = method_params("wgan")
+    assert "optimizer" not in params
+    legacy = dataclasses.replace(smoke_spec("wgan"), method_params=dict(params))
+    assert legacy.config_hash() == smoke_spec("wgan").config_hash()
+    adam = dataclasses.replace(legacy, method_params=method_params("wgan", {"optimizer": "adam"}))
+    assert adam.config_hash() != legacy.config_hash()
+    method = build_method("wgan", params, total_steps=10)
+    assert method.params.optimizer == "rmsprop"
