@@ -154,6 +154,11 @@ def cmd_list(args) -> int:
         print(f"  {s.name:<14} {s.description}")
         for name, tc in s.presets.items():
             print(f"      preset {name:<8} {tc.steps} generator steps, batch {tc.batch_size}")
+    from .image_eval import IMAGE_PROTOCOLS
+
+    print("evaluation-only suites (bench evaluate):")
+    for name, proto in IMAGE_PROTOCOLS.items():
+        print(f"  {name:<14} images; features: {proto.extractor}, MS-SSIM {proto.msssim_protocol}")
     print("methods:")
     for name, cls in REGISTRY.items():
         doc = (sys.modules[cls.__module__].__doc__ or "").strip().splitlines()[0]

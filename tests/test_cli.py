@@ -230,6 +230,9 @@ def test_list(capsys):
     for name in (
         "gaussians25",
         "ring8",
+        "digits-perclass",
+        "dyngan",
+        "curriculum-wgan-gp",
         "gan",
         "wgan",
         "wgan-gp",
