@@ -48,6 +48,9 @@ class Method:
     n_critic: int = 1
     #: samples packed into one discriminator input (PacGAN); the loop draws batch x pack samples
     pack: int = 1
+    #: image suites: BatchNorm in D. A per-sample gradient penalty must set False (batch
+    #: statistics couple the samples whose gradients it penalises, Gulrajani et al. Sec. 4)
+    d_batchnorm: bool = True
 
     def __init__(self, params: Params, total_steps: int):
         self.params = params

@@ -34,6 +34,7 @@ def gradient_penalty(D, real, fake, rng) -> torch.Tensor:
 class WGANGP(Method):
     name = "wgan-gp"
     Params = WGANGPParams
+    d_batchnorm = False
 
     def __init__(self, params, total_steps):
         super().__init__(params, total_steps)

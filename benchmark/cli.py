@@ -66,6 +66,32 @@ def _store_args(p: argparse.ArgumentParser, preset: str, results: bool = True, r
     if runs:
         p.add_argument("--workers", type=_positive_int, default=1)
         p.add_argument("--no-progress", action="store_true")
+        p.add_argument(
+            "--classes", nargs="+", default=None, help="per-class suites: these classes only"
+        )
+    p.add_argument(
+        "--data-root", default=None, help="image data files (default: $COLLAPSEBENCH_DATA)"
+    )
+    p.add_argument("--arch", default=None, help="image suites: dcgan (default), resnet, densenet")
+    p.add_argument("--width", type=_positive_int, default=None, help="image suites: ngf = ndf")
+
+
+def _suite_options(args) -> dict:
+    return {k: v for k in ("arch", "width") if (v := getattr(args, k, None)) is not None}
+
+
+def _plan(args, methods: list[str], seeds: list[int]):
+    from .runner import plan
+
+    return plan(
+        args.suite,
+        methods,
+        seeds,
+        args.preset,
+        classes=getattr(args, "classes", None),
+        suite_options=_suite_options(args),
+        data_root=args.data_root,
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -96,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(optional 'labels' in the .npz for per-class rows) or a folder of PNGs",
     )
     e.add_argument("--json", action="store_true")
+    e.add_argument("--data-root", default=None, help="image data (default: $COLLAPSEBENCH_DATA)")
     e.add_argument(
         "--pairs", type=_positive_int, default=10_000, help="image pairs for MS-SSIM (images)"
     )
@@ -119,6 +146,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="METRIC=abs:A | rel:R | spread:F (repeatable; '*' for every metric; default spread:3)",
     )
     k.add_argument("--update", action="store_true", help="rewrite the reference from the runs")
+
+    w = sub.add_parser(
+        "critic", help="independent Wasserstein critic over training (image suites, Fig. 4)"
+    )
+    _store_args(w, preset="default", runs=False)
+    w.add_argument("--methods", nargs="+", default=None)
+    w.add_argument("--critic-steps", type=_positive_int, default=500)
+    w.add_argument("--no-progress", action="store_true")
 
     d = sub.add_parser("data", help="datasets: download with torchvision when online")
     dsub = d.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
@@ -151,14 +186,16 @@ def _methods(names: Sequence[str] | None, suite: str | None = None) -> list[str]
 def cmd_list(args) -> int:
     print("suites:")
     for s in SUITES.values():
-        print(f"  {s.name:<14} {s.description}")
+        print(f"  {s.name:<17} {s.description}")
         for name, tc in s.presets.items():
             print(f"      preset {name:<8} {tc.steps} generator steps, batch {tc.batch_size}")
     from .image_eval import IMAGE_PROTOCOLS
 
-    print("evaluation-only suites (bench evaluate):")
-    for name, proto in IMAGE_PROTOCOLS.items():
-        print(f"  {name:<14} images; features: {proto.extractor}, MS-SSIM {proto.msssim_protocol}")
+    extra = {n: p for n, p in IMAGE_PROTOCOLS.items() if n not in SUITES}
+    if extra:
+        print("evaluation-only suites (bench evaluate):")
+        for name, proto in extra.items():
+            print(f"  {name:<14} images; features: {proto.extractor}, {proto.msssim_protocol}")
     print("methods:")
     for name, cls in REGISTRY.items():
         doc = (sys.modules[cls.__module__].__doc__ or "").strip().splitlines()[0]
@@ -175,6 +212,10 @@ def _write_table(args, methods: list[str]) -> str:
 
     suite = get_suite(args.suite)
     store = RunStore(args.out)
+    if suite.kind == "image":
+        from .image_tables import write_image_tables
+
+        return write_image_tables(args, store, methods, _suite_options(args))
     df = per_seed(store, args.suite, methods, args.preset)
     summ = summary(df, suite.metric_names, methods)
     table = display_table(summ, args.suite, suite.metric_names)
@@ -194,22 +235,29 @@ def _write_table(args, methods: list[str]) -> str:
 
 
 def cmd_run(args) -> int:
-    from .runner import execute, plan
+    from .runner import execute
     from .store import RunStore
 
-    get_suite(args.suite)
+    suite = get_suite(args.suite)
     methods = _methods(args.methods, args.suite)
     seeds = parse_seeds(args.seeds)
-    specs = plan(args.suite, methods, seeds, args.preset)
+    specs = _plan(args, methods, seeds)
     store = RunStore(args.out)
     store.ensure_writable()
+    suite.with_overrides(_suite_options(args)).check_ready(args.data_root)
     skipped = [s for s in specs if store.run_dir(s).finished]
     if skipped:
         print(
             f"{len(skipped)} of {len(specs)} runs already finished in {args.out}; skipping them",
             file=sys.stderr,
         )
-    execute(store, specs, workers=args.workers, progress=not args.no_progress)
+    execute(
+        store,
+        specs,
+        workers=args.workers,
+        progress=not args.no_progress,
+        data_root=args.data_root,
+    )
     args.format = "md"
     print(_write_table(args, methods))
     return 0
@@ -245,6 +293,8 @@ def cmd_evaluate(args) -> int:
 
     if args.suite in IMAGE_PROTOCOLS:
         return _evaluate_images(args)
+    if args.suite in SUITES and get_suite(args.suite).kind == "image":
+        return _evaluate_image_suite(args)
     if args.suite not in SUITES:
         valid = ", ".join([*SUITES, *IMAGE_PROTOCOLS])
         raise BenchError(f"unknown suite {args.suite!r}; valid suites for evaluate: {valid}")
@@ -262,7 +312,7 @@ def cmd_evaluate(args) -> int:
 
 def _ensure_runs(args, methods: list[str]):
     """Run whatever is missing for (methods x seeds) and return the per-seed table."""
-    from .runner import execute, plan
+    from .runner import execute
     from .store import RunStore
     from .tables import per_seed
 
@@ -271,12 +321,19 @@ def _ensure_runs(args, methods: list[str]):
     store.ensure_writable()
     execute(
         store,
-        plan(args.suite, methods, seeds, args.preset),
+        _plan(args, methods, seeds),
         args.workers,
         progress=not args.no_progress,
+        data_root=args.data_root,
     )
-    df = per_seed(store, args.suite, methods, args.preset)
-    return df[df["seed"].isin(seeds)].drop(columns=["run_dir", "diverged"], errors="ignore")
+    df = per_seed(store, args.suite, methods, args.preset, _suite_options(args))
+    df = df[df["seed"].isin(seeds)].drop(columns=["run_dir", "diverged"], errors="ignore")
+    if "class" in df.columns:
+        # per-class suites: one number per (method, seed), the mean over the classes trained, so
+        # the statistics see independent seeds and never treat classes as replicates
+        metrics = list(get_suite(args.suite).metric_names)
+        df = df.groupby(["method", "seed"], as_index=False)[metrics].mean()
+    return df
 
 
 def cmd_compare(args) -> int:
@@ -357,6 +414,68 @@ def _evaluate_images(args) -> int:
     return 0
 
 
+def cmd_critic(args) -> int:
+    from .atomic import atomic_write_text
+    from .critic_curve import critic_curve
+    from .image_plots import critic_figure
+    from .store import RunStore
+    from .tables import per_seed
+
+    suite = get_suite(args.suite)
+    if suite.kind != "image":
+        raise BenchError(
+            f"bench critic scores image-suite generator snapshots; {args.suite} is a toy suite "
+            "(its table already has the critic's curve in curves.png)"
+        )
+    methods = _methods(args.methods, args.suite)
+    df = per_seed(RunStore(args.out), args.suite, methods, args.preset, _suite_options(args))
+    curve = critic_curve(
+        df, args.suite, args.data_root, args.critic_steps, progress=not args.no_progress
+    )
+    out = Path(args.results) / args.suite / args.preset
+    atomic_write_text(out / "critic.csv", curve.to_csv(index=False))
+    critic_figure(curve, args.suite, out / "critic.png")
+    last = curve[curve["step"] == curve.groupby(["method", "seed"])["step"].transform("max")]
+    per_seed_w = last.groupby(["method", "seed"])["w"].mean()
+    summary = per_seed_w.groupby("method").agg(["mean", "std", "count"])
+    print(summary.to_markdown(floatfmt=".4f"))
+    print(f"\nW at the last snapshot (mean over classes per seed); curve: {out / 'critic.png'}")
+    return 0
+
+
+def _evaluate_image_suite(args) -> int:
+    """An image suite's metrics on any sample set: one row per labelled class (per-class suites;
+    labels index the suite's classes), else one row against all real images."""
+    import dataclasses
+
+    import pandas as pd
+    import torch
+
+    from .image_eval import load_samples
+
+    suite = dataclasses.replace(get_suite(args.suite), n_pairs=args.pairs)
+    images, labels = load_samples(args.samples)
+    rows = []
+    if suite.per_class and labels is not None:
+        names = suite.classes(args.data_root)
+        bad = sorted(set(labels.tolist()) - set(range(len(names))))
+        if bad:
+            raise BenchError(
+                f"labels {bad} are not classes of {args.suite}; valid: 0..{len(names) - 1}"
+            )
+        for c in sorted(set(labels.tolist())):
+            sel = images[torch.from_numpy(labels == c)]
+            rows.append({"class": names[c], **suite.evaluate(sel, names[c], args.data_root)})
+    else:
+        rows.append({"class": "all", **suite.evaluate(images, None, args.data_root)})
+    table = pd.DataFrame(rows)
+    if args.json:
+        print(table.to_json(orient="records"))
+    else:
+        print(table.to_markdown(index=False, floatfmt=".4g"))
+    return 0
+
+
 def cmd_data(args) -> int:
     from .data import download
 
@@ -383,6 +502,7 @@ COMMANDS = {
     "evaluate": cmd_evaluate,
     "compare": cmd_compare,
     "check": cmd_check,
+    "critic": cmd_critic,
     "data": cmd_data,
     "perf": cmd_perf,
 }

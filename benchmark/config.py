@@ -35,17 +35,26 @@ class RunSpec:
     train: TrainConfig
     method_params: dict[str, Any] = field(default_factory=dict)
     suite_params: dict[str, Any] = field(default_factory=dict)
+    #: the class a per-class suite's model is trained on (seed 003 Sec. 4.4); None elsewhere,
+    #: and then left out of the config so runs of the other suites keep their keys
+    cls: str | None = None
 
     def config(self) -> dict[str, Any]:
-        return asdict(self)
+        cfg = asdict(self)
+        if cfg["cls"] is None:
+            del cfg["cls"]
+        return cfg
 
     def config_hash(self) -> str:
-        """Hash of everything but the seed: runs of one configuration share it across seeds."""
+        """Hash of everything but the seed and the class: runs of one configuration share it
+        across seeds and (per-class suites) classes; the run directory names both."""
         cfg = self.config()
         cfg.pop("seed")
+        cfg.pop("cls", None)
         blob = json.dumps(cfg, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:10]
 
     @property
     def label(self) -> str:
-        return f"{self.suite}/{self.method}/seed{self.seed}"
+        cls = "" if self.cls is None else f"/{self.cls}"
+        return f"{self.suite}/{self.method}{cls}/seed{self.seed}"

@@ -5,9 +5,10 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import queue as queue_mod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from tqdm.auto import tqdm
@@ -21,26 +22,67 @@ from .train import train_run
 
 
 def plan(
-    suite_name: str, methods: Sequence[str], seeds: Sequence[int], preset: str
+    suite_name: str,
+    methods: Sequence[str],
+    seeds: Sequence[int],
+    preset: str,
+    classes: Sequence[str | None] | None = None,
+    suite_options: Mapping[str, Any] | None = None,
+    data_root: str | None = None,
 ) -> list[RunSpec]:
-    suite = get_suite(suite_name)
+    """One spec per (method, class, seed). ``classes`` (per-class suites): None means every
+    class (CIFAR-10's names are read from the data); ``suite_options``: e.g.
+    ``{"arch": "resnet"}`` for image suites."""
+    suite = get_suite(suite_name).with_overrides(suite_options or {})
     if preset not in suite.presets:
         raise BenchError(
             f"unknown preset {preset!r} for suite {suite_name}; valid presets: "
             f"{', '.join(suite.presets)}"
         )
+    if classes is None:
+        classes = suite.classes(data_root) if suite.per_class else (None,)
+    elif not suite.per_class:
+        raise BenchError(f"--classes applies to per-class suites only; {suite_name} is not one")
+    else:
+        valid = suite.classes(data_root)
+        bad = [c for c in classes if c not in valid]
+        if bad:
+            raise BenchError(f"unknown class(es) {bad} for {suite_name}; valid: {', '.join(valid)}")
+    return _specs(suite, methods, seeds, preset, classes)
+
+
+def config_hashes(
+    suite_name: str,
+    methods: Sequence[str],
+    preset: str,
+    suite_options: Mapping[str, Any] | None = None,
+) -> set[tuple[str, str]]:
+    """(method, config hash) of the current configuration: what a table may aggregate. The hash
+    leaves out seed and class, so no data need be read to compute it."""
+    suite = get_suite(suite_name).with_overrides(suite_options or {})
+    if preset not in suite.presets:
+        raise BenchError(
+            f"unknown preset {preset!r} for suite {suite_name}; valid presets: "
+            f"{', '.join(suite.presets)}"
+        )
+    return {(s.method, s.config_hash()) for s in _specs(suite, methods, [0], preset, [None])}
+
+
+def _specs(suite, methods, seeds, preset, classes) -> list[RunSpec]:
     train = suite.presets[preset]
     return [
         RunSpec(
-            suite=suite_name,
+            suite=suite.name,
             method=m,
             seed=s,
             preset=preset,
             train=train,
             method_params=method_params(m, dict(suite.method_defaults.get(m, {}))),
-            suite_params=suite.params(),
+            suite_params=suite.params(preset),
+            cls=c,
         )
         for m in methods
+        for c in classes
         for s in seeds
     ]
 
@@ -59,7 +101,9 @@ class _DirectSink:
         self.bars.update(*item)
 
 
-def _execute(spec: RunSpec, root: str, threads: int, progress_queue=None) -> dict:
+def _execute(
+    spec: RunSpec, root: str, threads: int, progress_queue=None, data_root: str | None = None
+) -> dict:
     """Run one spec (in a worker process or in-process) with its share of the cores."""
     torch.set_num_threads(threads)
     run = RunStore(root).run_dir(spec)
@@ -70,7 +114,7 @@ def _execute(spec: RunSpec, root: str, threads: int, progress_queue=None) -> dic
         if progress_queue is not None and (done % every == 0 or done == spec.train.steps):
             progress_queue.put((spec.label, done, spec.train.steps))
 
-    return train_run(spec, run, report)
+    return train_run(spec, run, report, data_root)
 
 
 @dataclass
@@ -116,7 +160,11 @@ class _Bars:
 
 
 def execute(
-    store: RunStore, specs: Sequence[RunSpec], workers: int = 1, progress: bool = True
+    store: RunStore,
+    specs: Sequence[RunSpec],
+    workers: int = 1,
+    progress: bool = True,
+    data_root: str | None = None,
 ) -> dict[str, dict]:
     """Run every spec not yet finished; finished runs are skipped, never recomputed."""
     if workers < 1:
@@ -129,22 +177,23 @@ def execute(
         if workers == 1 or len(todo) <= 1:
             sink = _DirectSink(bars)
             for spec in todo:
-                results[spec.label] = _execute(spec, str(store.root), threads, sink)
+                results[spec.label] = _execute(spec, str(store.root), threads, sink, data_root)
         else:
-            results.update(_execute_pool(store, todo, workers, threads, bars))
+            results.update(_execute_pool(store, todo, workers, threads, bars, data_root))
     finally:
         bars.close()
     return results
 
 
-def _execute_pool(store, todo, workers, threads, bars) -> dict[str, dict]:
+def _execute_pool(store, todo, workers, threads, bars, data_root) -> dict[str, dict]:
     ctx = mp.get_context("spawn")
     results: dict[str, dict] = {}
     with ctx.Manager() as manager:
         q = manager.Queue()
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
             futures = {
-                pool.submit(_execute, spec, str(store.root), threads, q): spec for spec in todo
+                pool.submit(_execute, spec, str(store.root), threads, q, data_root): spec
+                for spec in todo
             }
             pending = set(futures)
             try:

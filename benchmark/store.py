@@ -2,12 +2,14 @@
 
 Layout::
 
-    ROOT/<suite>/<method>/seed<k>-<hash>/
+    ROOT/<suite>/<method>/seed<k>-<hash>/          (per-class suites: seed<k>-<class>-<hash>/)
         config.json      the full RunSpec (written first)
         checkpoint.pt    latest checkpoint: nets, optimisers, RNG state, curves, snapshots
         curves.csv       losses and gradient norms over training
         snapshots.npz    samples and discriminator output at a few steps (for plots)
-        samples.npy      final evaluation samples
+        generators/      image suites: G's weights at each snapshot step (step<k>.pt), for the
+                         independent-critic curve over training (seed 003 Fig. 4)
+        samples.npy      final evaluation samples (image suites: uint8 N×C×H×W)
         partitions.csv   only for methods with a history (dyngan, scgan): the partition of the
                          real data over training (baselines/dyngan.py describes the columns)
         metrics.json     final metrics; its presence marks the run finished
@@ -84,6 +86,18 @@ class RunDir:
                 f"({exc.__class__.__name__}); move the directory aside to rerun"
             ) from None
 
+    def save_generator(self, step: int, state: dict[str, Any]) -> None:
+        atomic_write(self.path / "generators" / f"step{step}.pt", lambda f: torch.save(state, f))
+
+    def generator_steps(self) -> list[int]:
+        gdir = self.path / "generators"
+        if not gdir.is_dir():
+            return []
+        return sorted(int(p.stem[4:]) for p in gdir.glob("step*.pt") if p.stem[4:].isdigit())
+
+    def load_generator(self, step: int) -> dict[str, Any]:
+        return torch.load(self.path / "generators" / f"step{step}.pt", map_location="cpu")
+
     # -- results -----------------------------------------------------------------------------
     def finish(
         self,
@@ -140,7 +154,10 @@ class RunStore:
 
     def run_dir(self, spec: RunSpec) -> RunDir:
         method_dir = spec.method.replace(":", "__")  # plugin paths: package.module:Class
-        return RunDir(self.root / spec.suite / method_dir / f"seed{spec.seed}-{spec.config_hash()}")
+        cls = "" if spec.cls is None else f"{_safe(spec.cls)}-"
+        return RunDir(
+            self.root / spec.suite / method_dir / f"seed{spec.seed}-{cls}{spec.config_hash()}"
+        )
 
     def records(self, suite: str) -> Iterator[RunRecord]:
         """Every finished run of ``suite`` in the store."""
@@ -152,6 +169,11 @@ class RunStore:
             if not run.finished:
                 continue
             yield RunRecord(spec_from_config(run.read_config(), path), run)
+
+
+def _safe(name: str) -> str:
+    """A class name as a path component (CIFAR's are plain words; guard anything else)."""
+    return "".join(c if c.isalnum() or c in "._" else "_" for c in name)
 
 
 def spec_from_config(cfg: dict[str, Any], path: Path | None = None) -> RunSpec:

@@ -18,6 +18,7 @@ from torch import nn
 from ..metrics.coverage import mode_coverage
 from .config import TrainConfig
 from .errors import BenchError
+from .image_suites import IMAGE_SUITES, ImageSuite
 from .nets import ToyDiscriminator, mlp
 
 TOY_PRESETS: dict[str, TrainConfig] = {
@@ -52,15 +53,41 @@ class GaussianMixtureSuite:
     metric_names: tuple[str, ...] = ("modes_covered", "hq_fraction", "reverse_kl")
     #: what `bench run` trains when --methods is not given (`--methods all` for every method)
     default_methods: tuple[str, ...] = ("gan", "wgan", "wgan-gp", "greed-gan", "greed-wgan")
+    kind: str = "toy"
+    per_class: bool = False
+    OVERRIDABLE = ()
 
     # -- identity ----------------------------------------------------------------------------
-    def params(self) -> dict[str, Any]:
+    def params(self, preset: str | None = None) -> dict[str, Any]:
         """What defines the suite's data and nets; part of every run's config hash."""
         d = asdict(self)
-        for k in ("description", "method_defaults", "presets", "metric_names", "default_methods"):
+        for k in (
+            "description",
+            "method_defaults",
+            "presets",
+            "metric_names",
+            "default_methods",
+            "kind",
+            "per_class",
+        ):
             d.pop(k)
         d["centers"] = [list(c) for c in self.centers]
         return d
+
+    def resolve(self, params: Mapping[str, Any]) -> GaussianMixtureSuite:
+        """The suite a run's config describes: toy suites have no per-run options."""
+        return self
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> GaussianMixtureSuite:
+        if overrides:
+            raise BenchError(f"suite {self.name} has no options to set; got {sorted(overrides)}")
+        return self
+
+    def classes(self, data_root=None) -> tuple[None]:
+        return (None,)
+
+    def check_ready(self, data_root=None) -> None:
+        """Nothing to load: the mixture is generated."""
 
     # -- data --------------------------------------------------------------------------------
     def centers_array(self) -> np.ndarray:
@@ -71,7 +98,7 @@ class GaussianMixtureSuite:
         idx = torch.randint(len(c), (n,), generator=gen)
         return c[idx] + self.std * torch.randn(n, 2, generator=gen)
 
-    def training_set(self) -> torch.Tensor:
+    def training_set(self, cls: str | None = None, data_root=None) -> torch.Tensor:
         """Fixed training set drawn from the suite's own seed: every method and run seed sees
         exactly the same points (PacGAN trains on a fixed set of 100k samples too)."""
         return self.sample_real(self.n_train, torch.Generator().manual_seed(self.data_seed))
@@ -88,13 +115,15 @@ class GaussianMixtureSuite:
         cond_dim: int = 0,
         hidden: int | None = None,
         noise_dim: int | None = None,
+        d_batchnorm: bool = True,
     ) -> tuple[nn.Module, nn.Module]:
         """G: noise (+ condition code) -> 2-D point; D: point (+ code) -> raw score.
 
         ``cond_dim``, ``hidden`` and ``noise_dim`` come from the method's ``net_config`` (see
         baselines/base.py): a code of ``cond_dim`` entries is appended to G's noise and to D's
         input; ``hidden`` / ``noise_dim`` replace the suite's width and noise size (the depth
-        stays the suite's). The defaults build exactly the suite's own nets.
+        stays the suite's). The defaults build exactly the suite's own nets. The toy D has no
+        BatchNorm, so ``d_batchnorm`` changes nothing here.
         """
         hidden = self.hidden if hidden is None else hidden
         noise_dim = self.noise_dim if noise_dim is None else noise_dim
@@ -121,7 +150,22 @@ class GaussianMixtureSuite:
             raise BenchError(f"{what} contains NaN or infinite values")
         return arr
 
-    def evaluate(self, samples: np.ndarray) -> dict[str, float]:
+    def snapshot(self, D: nn.Module, method) -> dict[str, np.ndarray]:
+        """D's raw output on a grid over the plane (seed 003 Fig. 3's contours)."""
+        lo, hi = self.plot_extent()
+        n = 80
+        axis = torch.linspace(lo, hi, n)
+        xx, yy = torch.meshgrid(axis, axis, indexing="xy")
+        points = torch.stack([xx.flatten(), yy.flatten()], dim=1)
+        with torch.no_grad():
+            out = method.disc_on(D, points).reshape(n, n)
+        return {"disc": out.numpy(), "axis": axis.numpy()}
+
+    @staticmethod
+    def to_stored(samples: torch.Tensor | np.ndarray) -> np.ndarray:
+        return np.asarray(samples)
+
+    def evaluate(self, samples: np.ndarray, cls: str | None = None, data_root=None) -> dict:
         cov = mode_coverage(self.validate_samples(samples), self.centers_array(), self.std)
         return cov.as_dict()
 
@@ -140,7 +184,7 @@ TOY_METHOD_DEFAULTS = {
     "curriculum-wgan-gp": {"gp_lambda": 0.1},
 }
 
-SUITES: dict[str, GaussianMixtureSuite] = {
+TOY_SUITES: dict[str, GaussianMixtureSuite] = {
     s.name: s
     for s in (
         GaussianMixtureSuite(
@@ -161,7 +205,10 @@ SUITES: dict[str, GaussianMixtureSuite] = {
 }
 
 
-def get_suite(name: str) -> GaussianMixtureSuite:
+SUITES: dict[str, GaussianMixtureSuite | ImageSuite] = {**TOY_SUITES, **IMAGE_SUITES}
+
+
+def get_suite(name: str) -> GaussianMixtureSuite | ImageSuite:
     if name not in SUITES:
         raise BenchError(f"unknown suite {name!r}; valid suites: {', '.join(SUITES)}")
     return SUITES[name]

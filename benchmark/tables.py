@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .errors import BenchError
-from .runner import plan
+from .runner import config_hashes
 from .store import RunStore
 
 #: PacGAN (Lin et al. 2018) Table 1, as published: mean ± std over 10 trials, 2,500 samples.
@@ -30,19 +31,27 @@ PUBLISHED: dict[str, dict[str, dict[str, tuple[float, float | None]]]] = {
 }
 
 
-def per_seed(store: RunStore, suite: str, methods: Sequence[str], preset: str) -> pd.DataFrame:
+def per_seed(
+    store: RunStore,
+    suite: str,
+    methods: Sequence[str],
+    preset: str,
+    suite_options: Mapping[str, Any] | None = None,
+) -> pd.DataFrame:
     """Long table of finished runs of the *current* configuration: one row per (method, seed).
 
     Runs of another configuration (older code defaults, other presets) share neither hash nor
     table, so a table never mixes budgets.
     """
-    hashes = {(s.method, s.config_hash()) for s in plan(suite, methods, [0], preset)}
+    hashes = config_hashes(suite, methods, preset, suite_options)
     rows = []
     for rec in store.records(suite):
         if (rec.spec.method, rec.spec.config_hash()) in hashes:
+            cls = {} if rec.spec.cls is None else {"class": rec.spec.cls}
             rows.append(
                 {
                     "method": rec.spec.method,
+                    **cls,
                     "seed": rec.spec.seed,
                     **rec.run.read_metrics(),
                     "run_dir": str(rec.run.path),
@@ -98,5 +107,6 @@ def render(table: pd.DataFrame, fmt: str, caption: str) -> str:
     if fmt == "latex":
         return table.to_latex(caption=caption, escape=True)
     if fmt == "md":
-        return f"{table.to_markdown()}\n\n{caption}\n"
+        # numbers stay as written (0.2940, not 0.294): the cells are already formatted
+        return f"{table.to_markdown(disable_numparse=True)}\n\n{caption}\n"
     raise BenchError(f"unknown --format {fmt!r}; valid formats: md, csv, latex")

@@ -82,25 +82,19 @@ def feature_diversity(D: torch.nn.Module, fake: torch.Tensor) -> float:
         return float(feats.var(dim=0, correction=0).mean())
 
 
-def _disc_grid(suite, D, method, n: int = 80) -> tuple[np.ndarray, np.ndarray]:
-    """D's raw output on a grid, as ``method.disc_on`` presents plain points to D."""
-    lo, hi = suite.plot_extent()
-    axis = torch.linspace(lo, hi, n)
-    xx, yy = torch.meshgrid(axis, axis, indexing="xy")
-    points = torch.stack([xx.flatten(), yy.flatten()], dim=1)
-    with torch.no_grad():
-        out = method.disc_on(D, points).reshape(n, n)
-    return axis.numpy(), out.numpy()
-
-
-def train_run(spec: RunSpec, run: RunDir, progress: ProgressFn | None = None) -> dict:
-    """Train (or resume) one run and write its results to ``run``; returns the metrics."""
-    suite = get_suite(spec.suite)
+def train_run(
+    spec: RunSpec, run: RunDir, progress: ProgressFn | None = None, data_root=None
+) -> dict:
+    """Train (or resume) one run and write its results to ``run``; returns the metrics.
+    ``data_root`` locates image data files (not part of the run's identity)."""
+    suite = get_suite(spec.suite).resolve(spec.suite_params)
     cfg = spec.train
     method = build_method(spec.method, spec.method_params, cfg.steps)
-    data = suite.training_set()
+    data = suite.training_set(spec.cls, data_root)
     nets = method.net_config()
-    G, D = suite.build_nets(spec.seed, pack=method.pack, **nets)
+    G, D = suite.build_nets(
+        spec.seed, pack=method.pack, d_batchnorm=getattr(method, "d_batchnorm", True), **nets
+    )
     opt_g, opt_d = method.optimizers(G, D)
     rng = torch.Generator().manual_seed(spec.seed)
 
@@ -111,7 +105,11 @@ def train_run(spec: RunSpec, run: RunDir, progress: ProgressFn | None = None) ->
         """Evaluation samples; any draws of the method's (e.g. conditions) use a fixed stream."""
         with torch.no_grad():
             gen = torch.Generator().manual_seed(derived_seed(spec.seed, 2))
-            return method.sample(G, z, gen).numpy()
+            G.eval()  # BatchNorm in G: evaluate with running statistics, train with batch ones
+            try:
+                return torch.cat([method.sample(G, c, gen) for c in z.split(1000)]).numpy()
+            finally:
+                G.train()
 
     eval_noise = noise(suite.n_eval, torch.Generator().manual_seed(derived_seed(spec.seed, 1)))
     snapshot_steps = set(cfg.snapshot_steps())
@@ -169,10 +167,13 @@ def train_run(spec: RunSpec, run: RunDir, progress: ProgressFn | None = None) ->
                 }
             )
         if done in snapshot_steps:
-            snapshots[f"samples_{done}"] = samples_of(eval_noise[:1000])
-            axis, grid = _disc_grid(suite, D, method)
-            snapshots[f"disc_{done}"] = grid
-            snapshots["axis"] = axis
+            snap = samples_of(eval_noise[: 1000 if suite.kind == "toy" else 64])
+            if np.isfinite(snap).all():
+                snapshots[f"samples_{done}"] = suite.to_stored(snap)
+            for key, value in suite.snapshot(D, method).items():
+                snapshots["axis" if key == "axis" else f"{key}_{done}"] = value
+            if suite.kind == "image":
+                run.save_generator(done, G.state_dict())
         if done % cfg.checkpoint_every == 0 or done == cfg.steps:
             run.save_checkpoint(
                 {
@@ -194,6 +195,7 @@ def train_run(spec: RunSpec, run: RunDir, progress: ProgressFn | None = None) ->
     if not np.isfinite(samples).all():
         metrics = {"diverged": True, **{m: float("nan") for m in suite.metric_names}}
     else:
-        metrics = {"diverged": False, **suite.evaluate(samples)}
+        samples = suite.to_stored(samples)
+        metrics = {"diverged": False, **suite.evaluate(samples, spec.cls, data_root)}
     run.finish(samples, metrics, pd.DataFrame(curves), snapshots, method.history())
     return metrics

@@ -1,0 +1,251 @@
+"""Tables and figures of the image suites, laid out like seed 003's.
+
+* per-class suites (Tables 2-4): one table per metric, classes as rows, methods as columns
+  (mean ± std over seeds), the real images' MS-SSIM as the ground-truth column, seed 003's
+  published values in adjacent columns labelled "(seed 003, published)", and a last row with the
+  mean over classes;
+* CelebA (Table 1): methods as rows, MS-SSIM, plus the ground-truth row;
+* stacked suites: methods as rows, modes covered and KL (natural log and log10), with the
+  published Stacked-MNIST rows labelled as MNIST numbers.
+
+Every caption names the feature extractor, the sample sizes and the MS-SSIM protocol, so an
+Inception number and a digits-classifier number are never read as one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .atomic import atomic_write_text
+from .errors import BenchError
+from .suites import get_suite
+from .tables import per_seed, render
+
+#: our method names -> seed 003's column names
+SEED003_NAMES = {
+    "gan": "DCGAN",
+    "greed-gan": "DCGAN-Ours",
+    "wgan": "WGAN",
+    "greed-wgan": "WGAN-Ours",
+}
+CIFAR10_ORDER = (
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+)
+# seed 003 Tables 2 and 3 (MS-SSIM; Table 3 heads its WGAN column "WCGAN", a typo) and Table 4
+# (Inception Score), per CIFAR-10 class in the order above; one model per class, no seeds given
+_T2_3 = {
+    "gan": (0.1116, 0.1169, 0.0789, 0.0607, 0.0854, 0.0572, 0.0993, 0.0712, 0.1416, 0.1478),
+    "greed-gan": (0.1001, 0.1125, 0.0709, 0.0589, 0.0808, 0.0542, 0.0990, 0.0696, 0.1299, 0.1521),
+    "wgan": (0.0899, 0.1038, 0.0647, 0.0537, 0.0610, 0.0474, 0.0498, 0.0636, 0.0691, 0.1395),
+    "greed-wgan": (0.0936, 0.1019, 0.0635, 0.0446, 0.0603, 0.0457, 0.0452, 0.0556, 0.0681, 0.1438),
+}
+_T4 = {
+    "gan": (4.46, 3.72, 4.44, 4.21, 3.98, 4.79, 3.63, 4.43, 3.68, 3.19),
+    "greed-gan": (4.45, 3.74, 4.32, 4.15, 4.11, 4.89, 3.46, 4.30, 3.58, 3.20),
+    "wgan": (4.54, 3.47, 4.77, 4.41, 4.16, 4.97, 3.63, 4.39, 3.82, 3.07),
+    "greed-wgan": (4.56, 3.35, 4.72, 4.51, 4.26, 5.04, 3.59, 4.37, 3.87, 3.10),
+}
+PUBLISHED_PER_CLASS: dict[str, dict[str, dict[str, dict[str, float]]]] = {
+    "seed003-cifar10": {
+        "ms_ssim": {m: dict(zip(CIFAR10_ORDER, v, strict=True)) for m, v in _T2_3.items()},
+        "inception_score": {m: dict(zip(CIFAR10_ORDER, v, strict=True)) for m, v in _T4.items()},
+    }
+}
+#: seed 003 Table 1 (CelebA, MS-SSIM)
+PUBLISHED_CELEBA = {
+    "gan": 0.3150,
+    "greed-gan": 0.3083,
+    "wgan": 0.2945,
+    "greed-wgan": 0.2913,
+    "ground truth": 0.2940,
+}
+#: Stacked-MNIST (modes, KL) as quoted in the issue from PacGAN Table 3 / VEEGAN; MNIST numbers
+PUBLISHED_STACKED = {
+    "Unrolled GAN (Stacked-MNIST, published)": (48.7, 4.32),
+    "VEEGAN (Stacked-MNIST, published)": (150.0, 2.95),
+    "PacGAN (Stacked-MNIST, published)": (1000.0, 0.06),
+}
+METRIC_LABELS = {
+    "ms_ssim": "MS-SSIM (lower = more diverse)",
+    "inception_score": "Inception Score",
+    "fid": "FID",
+    "kid": "KID",
+    "precision": "precision",
+    "recall": "recall",
+}
+
+
+def _cell(values: pd.Series, digits: int) -> str:
+    v = values.dropna()
+    if v.empty:
+        return ""
+    s = f"{v.mean():.{digits}f}"
+    if len(v) > 1:
+        s += f" ± {v.std(ddof=1):.{digits}f}"
+    return s
+
+
+def _digits(metric: str) -> int:
+    return 4 if metric in ("ms_ssim", "kid", "precision", "recall") else 2
+
+
+def class_order(classes: Sequence[str]) -> list[str]:
+    canon = {c: i for i, c in enumerate(CIFAR10_ORDER)}
+    return sorted(set(classes), key=lambda c: (canon.get(c, len(canon)), _natural(c)))
+
+
+def _natural(c: str) -> tuple:
+    return (0, int(c), "") if c.isdigit() else (1, 0, c)
+
+
+def per_class_table(
+    df: pd.DataFrame, metric: str, methods: Sequence[str], published: str | None
+) -> pd.DataFrame:
+    """Classes as rows; per method mean ± std over seeds; published columns beside ours."""
+    d = _digits(metric)
+    classes = class_order(df["class"])
+    pub = PUBLISHED_PER_CLASS.get(published or "", {}).get(metric, {})
+    rows: dict[str, dict[str, str]] = {}
+    for c in [*classes, "mean over classes"]:
+        row: dict[str, str] = {}
+        for m in methods:
+            sub = df[df["method"] == m]
+            if sub.empty:
+                continue
+            if c == "mean over classes":
+                # per seed, the mean over classes; then mean ± std over seeds
+                vals = sub.groupby("seed")[metric].mean()
+            else:
+                vals = sub[sub["class"] == c][metric]
+            row[m] = _cell(vals, d)
+            if m in pub:
+                label = f"{SEED003_NAMES.get(m, m)} (seed 003, published)"
+                if c == "mean over classes":
+                    row[label] = f"{np.mean(list(pub[m].values())):.{d}f}"
+                else:
+                    row[label] = f"{pub[m][c]:.{d}f}" if c in pub[m] else ""
+        if metric == "ms_ssim":
+            # the real images' MS-SSIM depends on the class only (same for every run of it)
+            real = df.groupby("class")["ms_ssim_real"].first()
+            v = real.mean() if c == "mean over classes" else real.get(c, np.nan)
+            row["real data (ground truth)"] = f"{v:.{d}f}"
+        rows[c] = row
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "class"
+    return table
+
+
+def methods_table(
+    df: pd.DataFrame, metrics: Sequence[str], methods: Sequence[str], suite
+) -> pd.DataFrame:
+    """Methods as rows (CelebA's Table 1, stacked modes/KL), seeds aggregated."""
+    rows: dict[str, dict[str, str]] = {}
+    for m in methods:
+        sub = df[df["method"] == m]
+        if sub.empty:
+            continue
+        row = {k: _cell(sub[k], 1 if k == "modes_covered" else _digits(k)) for k in metrics}
+        row["seeds"] = str(sub["seed"].nunique())
+        rows[m] = row
+    if suite.stacked:
+        for label, (modes, kl) in PUBLISHED_STACKED.items():
+            rows[label] = {"modes_covered": f"{modes:g}", "kl": f"{kl:.2f}", "seeds": "published"}
+    else:
+        if "ms_ssim_real" in df:
+            rows["ground truth (real data)"] = {"ms_ssim": f"{df['ms_ssim_real'].iloc[0]:.4f}"}
+        if suite.published == "seed003-celeba":
+            for m, v in PUBLISHED_CELEBA.items():
+                name = SEED003_NAMES.get(m, m)
+                rows[f"{name} (seed 003 Table 1, published)"] = {
+                    "ms_ssim": f"{v:.4f}",
+                    "seeds": "published",
+                }
+    table = pd.DataFrame.from_dict(rows, orient="index").fillna("")
+    table.index.name = "method"
+    return table
+
+
+def caption(suite, preset: str, df: pd.DataFrame) -> str:
+    first = df.iloc[0]
+    if suite.stacked:
+        return (
+            f"{suite.name}, preset {preset}: mean ± std over seeds; modes = distinct predicted "
+            f"digit triples (of 1,000) among {int(first['n_generated'])} samples, each channel "
+            f"labelled by the {first['classifier']} classifier (held-out accuracy "
+            f"{first['classifier_accuracy']:.3f}); kl = KL(generated triples || uniform) in nats, "
+            "kl_log10 the same in log10. Published rows are Stacked-MNIST numbers (MNIST, not "
+            "sklearn digits): compare shapes, not values."
+        )
+    return (
+        f"{suite.name}, preset {preset}: mean ± std over seeds. IS/FID/KID/precision-recall on "
+        f"{first['extractor']} features, {int(first['n_generated'])} generated vs "
+        f"{'the class' if 'class' in df else 'all'}'s real training images "
+        f"({'per class' if 'class' in df else int(first['n_reference'])}); MS-SSIM: protocol "
+        f"{first['msssim_protocol']}, {int(first['n_pairs'])} random pairs, lower = more "
+        "diverse; real data = the same measure on real images."
+        + _PUBLISHED_NOTE.get(suite.published or "", "")
+    )
+
+
+_PUBLISHED_NOTE = {
+    "seed003-cifar10": " Published columns: seed 003 Tables 2-4 (Inception IS on CIFAR-10; its "
+    "MS-SSIM protocol and sample sizes are not stated), one model per class, no seeds reported.",
+    "seed003-celeba": " Published rows: seed 003 Table 1 (CelebA 64×64, DCGAN architecture; "
+    "MS-SSIM protocol and sample sizes not stated), one run each.",
+}
+
+
+def write_image_tables(
+    args, store, methods: Sequence[str], suite_options: Mapping[str, Any] | None = None
+) -> str:
+    """Write every table and figure of an image suite under results/<suite>/<preset>/ and
+    return the main table(s) rendered in ``args.format``."""
+    from . import image_plots
+
+    suite = get_suite(args.suite).with_overrides(suite_options or {})
+    df = per_seed(store, args.suite, methods, args.preset, suite_options)
+    if df.empty:
+        raise BenchError(
+            "no finished runs of this configuration in the store; run `bench run` first"
+        )
+    if df["diverged"].any():
+        df = df.copy()  # diverged runs keep NaN metrics: the cells show what is left
+    methods = [m for m in methods if m in set(df["method"])]
+    out = Path(args.results) / args.suite / args.preset
+    cap = caption(suite, args.preset, df[~df["diverged"]] if (~df["diverged"]).any() else df)
+    printed = []
+    if suite.per_class:
+        for metric in suite.metric_names:
+            t = per_class_table(df, metric, methods, suite.published)
+            label = METRIC_LABELS[metric]
+            if metric == "inception_score" and df["extractor"].iloc[0] != "inception-v3-compat":
+                label = f"Inception Score computed with the {df['extractor'].iloc[0]} classifier"
+            c = f"{label}. {cap}"
+            atomic_write_text(out / f"table_{metric}.md", render(t, "md", c))
+            atomic_write_text(out / f"table_{metric}.csv", render(t, "csv", c))
+            if metric in ("ms_ssim", "inception_score", "fid"):
+                printed.append(f"## {label}\n\n" + render(t, args.format, c))
+    else:
+        t = methods_table(df, suite.metric_names, methods, suite)
+        atomic_write_text(out / "table.md", render(t, "md", cap))
+        atomic_write_text(out / "table.csv", render(t, "csv", cap))
+        printed.append(render(t, args.format, cap))
+    atomic_write_text(out / "per_seed.csv", df.drop(columns="run_dir").to_csv(index=False))
+    if not getattr(args, "no_plots", False):
+        image_plots.samples_figure(df, suite, out / "samples.png")
+        image_plots.curves_figure(df, out / "curves.png")
+    return "\n".join(printed)

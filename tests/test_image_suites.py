@@ -1,0 +1,540 @@
+"""Image suites end to end on the smoke preset: digits (real, offline), CIFAR-10 and CelebA from
+fixtures in their on-disk formats (with a random-valued Inception weights file), stacked digits;
+per-class splitting, run keys, tables with published columns, the independent-critic curve."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from PIL import Image
+from sklearn.datasets import load_digits as sk_load_digits
+from test_data import NAMES, _write_cifar
+from test_fidelity import _write_random_inception_weights
+
+from collapsebench.benchmark.cli import main
+from collapsebench.benchmark.errors import BenchError
+from collapsebench.benchmark.image_suites import ImageBatches, StackedBatches
+from collapsebench.benchmark.runner import plan
+from collapsebench.benchmark.suites import get_suite
+from collapsebench.metrics import fidelity as fi
+
+
+def _run(args: list[str], capsys) -> tuple[int, str, str]:
+    rc = main(args)
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+# -- data and keys -------------------------------------------------------------------------------
+def test_per_class_training_set_holds_exactly_that_class():
+    suite = get_suite("digits-perclass")
+    sk = sk_load_digits()
+    for cls in ("0", "7"):
+        data = suite.training_set(cls)
+        n = int((sk.target == int(cls)).sum())
+        assert len(data) == n
+        # the same images as the class's real images, in [-1, 1]
+        real = suite.real_images(cls).float() / 127.5 - 1
+        batch = data[torch.arange(n)]
+        assert torch.equal(batch, real)
+        assert batch.min() >= -1 and batch.max() <= 1
+    # sklearn's own 8x8 images of the class, block-averaged, agree with ours (independent check
+    # that no other class leaked in): the classes' mean images differ, ours match sklearn's
+    ours = suite.real_images("7").float().mean(0)[0]
+    theirs = torch.from_numpy(sk.images[sk.target == 7].mean(0) * 255 / 16)
+    small = torch.nn.functional.adaptive_avg_pool2d(ours[None, None], 8)[0, 0]
+    assert torch.corrcoef(torch.stack([small.flatten(), theirs.flatten().float()]))[0, 1] > 0.95
+
+
+def test_stacked_batches_compose_channels():
+    imgs = torch.arange(4 * 2 * 2, dtype=torch.uint8).reshape(4, 1, 2, 2) * 10
+    triples = torch.tensor([[0, 1, 2], [3, 3, 0]])
+    b = StackedBatches(imgs, triples)[torch.tensor([1])]
+    assert b.shape == (1, 3, 2, 2)
+    expect = torch.stack([imgs[3, 0], imgs[3, 0], imgs[0, 0]]).float() / 127.5 - 1
+    assert torch.equal(b[0], expect)
+    assert torch.equal(ImageBatches(imgs)[torch.tensor([2])], imgs[2:3].float() / 127.5 - 1)
+
+
+def test_toy_run_keys_are_unchanged_by_per_class_support():
+    # dc8cf6014e is the key of the gaussians25 default GAN runs made before classes existed
+    (spec,) = plan("gaussians25", ["gan"], [0], "default")
+    assert "cls" not in spec.config()
+    assert spec.config_hash() == "dc8cf6014e"
+
+
+def test_per_class_plan_and_keys():
+    specs = plan("digits-perclass", ["gan", "wgan-gp"], [0, 1], "smoke", classes=["3", "5"])
+    assert {(s.method, s.cls, s.seed) for s in specs} == {
+        (m, c, k) for m in ("gan", "wgan-gp") for c in ("3", "5") for k in (0, 1)
+    }
+    # one configuration hash per method across classes and seeds; the class is in the label
+    assert len({s.config_hash() for s in specs if s.method == "gan"}) == 1
+    assert specs[0].label == "digits-perclass/gan/3/seed0"
+    with pytest.raises(BenchError, match="unknown class"):
+        plan("digits-perclass", ["gan"], [0], "smoke", classes=["seven"])
+    with pytest.raises(BenchError, match="per-class suites only"):
+        plan("stacked-digits", ["gan"], [0], "smoke", classes=["3"])
+    with pytest.raises(BenchError, match="unknown --arch"):
+        plan("digits-perclass", ["gan"], [0], "smoke", suite_options={"arch": "vgg"})
+
+
+def test_gradient_penalty_methods_get_a_batchnorm_free_discriminator():
+    suite = get_suite("digits-perclass")
+    _, d_gan = suite.build_nets(0, d_batchnorm=True)
+    _, d_gp = suite.build_nets(0, d_batchnorm=False)
+    bn = torch.nn.BatchNorm2d
+    assert any(isinstance(m, bn) for m in d_gan.modules())
+    assert not any(isinstance(m, bn) for m in d_gp.modules())
+
+
+# -- digits-perclass end to end ------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def digits_store(tmp_path_factory):
+    root = tmp_path_factory.mktemp("digits")
+    out, results = root / "runs", root / "results"
+    rc = main(
+        [
+            "run",
+            "--suite",
+            "digits-perclass",
+            "--preset",
+            "smoke",
+            "--methods",
+            "gan",
+            "wgan-gp",
+            "--seeds",
+            "0",
+            "1",
+            "--classes",
+            "2",
+            "8",
+            "--out",
+            str(out),
+            "--results",
+            str(results),
+            "--no-progress",
+        ]
+    )
+    assert rc == 0
+    return out, results
+
+
+def test_digits_perclass_runs_store_and_tables(digits_store):
+    out, results = digits_store
+    dirs = sorted(p.name for p in (out / "digits-perclass" / "gan").iterdir())
+    assert [d.split("-")[:2] for d in dirs] == [
+        ["seed0", "2"],
+        ["seed0", "8"],
+        ["seed1", "2"],
+        ["seed1", "8"],
+    ]
+    (run,) = (out / "digits-perclass" / "wgan-gp").glob("seed0-2-*")
+    metrics = json.loads((run / "metrics.json").read_text())
+    for k in ("ms_ssim", "ms_ssim_real", "inception_score", "fid", "kid", "precision", "recall"):
+        assert np.isfinite(metrics[k]), k
+    assert metrics["extractor"] == "digits-cnn" and metrics["msssim_protocol"] == "clamped"
+    assert metrics["n_generated"] == 40
+    samples = np.load(run / "samples.npy")
+    assert samples.dtype == np.uint8 and samples.shape == (40, 1, 32, 32)
+    assert sorted(p.name for p in (run / "generators").iterdir()) == ["step3.pt", "step6.pt"]
+    assert json.loads((run / "config.json").read_text())["cls"] == "2"
+
+    table = (results / "digits-perclass" / "smoke" / "table_ms_ssim.md").read_text()
+    assert "| 2 " in table and "| 8 " in table and "mean over classes" in table
+    assert "real data (ground truth)" in table
+    assert "published" not in table.split("\n\n")[0]  # digits have no published numbers
+    per_seed = pd.read_csv(results / "digits-perclass" / "smoke" / "per_seed.csv")
+    assert len(per_seed) == 8 and set(per_seed["class"]) == {2, 8}
+    # the table's cell is the mean ± std over the two seeds of that class
+    sel = per_seed[(per_seed["method"] == "gan") & (per_seed["class"] == 2)]["ms_ssim"]
+    csv = pd.read_csv(results / "digits-perclass" / "smoke" / "table_ms_ssim.csv", index_col=0)
+    assert csv.loc["2", "gan"] == f"{sel.mean():.4f} ± {sel.std(ddof=1):.4f}"
+    assert (results / "digits-perclass" / "smoke" / "samples.png").stat().st_size > 0
+
+
+def test_real_data_msssim_is_lower_than_a_collapsed_set():
+    """The ground-truth column reads as the issue says: real images of one class are more
+    diverse than copies of one image with a little noise."""
+    suite = get_suite("digits-perclass")
+    real = suite.real_images("4")
+    gen = torch.Generator().manual_seed(0)
+    collapsed = (real[:1].float() + 8 * torch.randn((60, *real.shape[1:]), generator=gen)).clamp(
+        0, 255
+    )
+    m_real = suite.evaluate(real[:60].numpy(), "4")["ms_ssim"]
+    m_coll = suite.evaluate(collapsed.to(torch.uint8).numpy(), "4")["ms_ssim"]
+    assert m_coll > m_real + 0.2
+
+
+def test_independent_critic_curve_over_snapshots(digits_store, capsys):
+    out, results = digits_store
+    rc, text, err = _run(
+        [
+            "critic",
+            "--suite",
+            "digits-perclass",
+            "--preset",
+            "smoke",
+            "--out",
+            str(out),
+            "--results",
+            str(results),
+            "--critic-steps",
+            "5",
+            "--methods",
+            "gan",
+            "wgan-gp",
+            "--no-progress",
+        ],
+        capsys,
+    )
+    assert rc == 0, err
+    curve = pd.read_csv(results / "digits-perclass" / "smoke" / "critic.csv")
+    # every method x class x seed x snapshot step scored once
+    assert len(curve) == 2 * 2 * 2 * 2
+    assert set(curve["step"]) == {3, 6} and curve["w"].notna().all()
+    assert "gan" in text and (results / "digits-perclass" / "smoke" / "critic.png").exists()
+    rc, _, err = _run(["critic", "--suite", "gaussians25", "--out", str(out)], capsys)
+    assert rc == 2 and "toy suite" in err
+
+
+def test_compare_on_a_per_class_suite_uses_one_number_per_seed(digits_store, capsys):
+    out, results = digits_store
+    rc, text, err = _run(
+        [
+            "compare",
+            "--suite",
+            "digits-perclass",
+            "--preset",
+            "smoke",
+            "--method",
+            "wgan-gp",
+            "--against",
+            "gan",
+            "--seeds",
+            "0",
+            "1",
+            "--classes",
+            "2",
+            "8",
+            "--out",
+            str(out),
+            "--results",
+            str(results),
+            "--no-progress",
+        ],
+        capsys,
+    )
+    assert rc == 0, err
+    assert "no test possible" in text  # two seeds, not four "replicates"
+
+
+# -- CIFAR-10 and CelebA from fixtures -----------------------------------------------------------
+@pytest.fixture
+def inception_weights(tmp_path, monkeypatch):
+    path = tmp_path / "weights" / fi.INCEPTION_WEIGHTS_FILE
+    path.parent.mkdir()
+    _write_random_inception_weights(path, monkeypatch)
+    monkeypatch.setenv(fi.WEIGHTS_ENV, str(path))
+    monkeypatch.setenv("COLLAPSEBENCH_CACHE", str(tmp_path / "cache"))
+    return path
+
+
+@pytest.mark.slow
+def test_cifar10_perclass_smoke_on_fixture_with_published_columns(
+    tmp_path, inception_weights, capsys
+):
+    _write_cifar(tmp_path / "data", n_train_batches=5, per_batch=40)
+    args = [
+        "run",
+        "--suite",
+        "cifar10-perclass",
+        "--preset",
+        "smoke",
+        "--methods",
+        "gan",
+        "greed-gan",
+        "--seeds",
+        "0",
+        "--classes",
+        "airplane",
+        "cat",
+        "--data-root",
+        str(tmp_path / "data"),
+        "--out",
+        str(tmp_path / "runs"),
+        "--results",
+        str(tmp_path / "results"),
+        "--no-progress",
+        "--width",
+        "8",
+    ]
+    rc, text, err = _run(args, capsys)
+    assert rc == 0, err
+    assert "DCGAN (seed 003, published)" in text and "DCGAN-Ours (seed 003, published)" in text
+    csv = pd.read_csv(
+        tmp_path / "results" / "cifar10-perclass" / "smoke" / "table_ms_ssim.csv", index_col=0
+    )
+    assert csv.loc["airplane", "DCGAN (seed 003, published)"] == 0.1116
+    assert csv.loc["cat", "DCGAN-Ours (seed 003, published)"] == 0.0589
+    isc = pd.read_csv(
+        tmp_path / "results" / "cifar10-perclass" / "smoke" / "table_inception_score.csv",
+        index_col=0,
+    )
+    assert isc.loc["cat", "DCGAN (seed 003, published)"] == 4.21
+    m = json.loads(
+        next((tmp_path / "runs" / "cifar10-perclass" / "gan").glob("*/metrics.json")).read_text()
+    )
+    assert m["extractor"] == "inception-v3-compat" and m["n_generated"] == 20
+    # the same Inception path through `bench evaluate`, one row per labelled class
+    rng = np.random.default_rng(1)
+    npz = tmp_path / "gen.npz"
+    np.savez(
+        npz,
+        images=rng.integers(0, 256, (20, 32, 32, 3), dtype=np.uint8),
+        labels=np.array([0] * 10 + [3] * 10),
+    )
+    rc, text, err = _run(
+        [
+            "evaluate",
+            "--suite",
+            "cifar10-perclass",
+            "--samples",
+            str(npz),
+            "--data-root",
+            str(tmp_path / "data"),
+            "--pairs",
+            "20",
+            "--json",
+        ],
+        capsys,
+    )
+    assert rc == 0, err
+    rows = json.loads(text)
+    assert [r["class"] for r in rows] == ["airplane", "cat"]
+    assert all(r["extractor"] == "inception-v3-compat" and r["n_generated"] == 10 for r in rows)
+
+
+def test_cifar10_errors_are_one_line(tmp_path, inception_weights, capsys):
+    base = ["run", "--suite", "cifar10-perclass", "--preset", "smoke", "--no-progress"]
+    rc, _, err = _run([*base, "--data-root", str(tmp_path / "none")], capsys)
+    assert rc == 2 and "cifar-10-batches-py" in err and len(err.strip().splitlines()) == 1
+    _write_cifar(tmp_path / "data", n_train_batches=5, per_batch=4)
+    rc, _, err = _run(
+        [*base, "--data-root", str(tmp_path / "data"), "--classes", "airplan"], capsys
+    )
+    assert rc == 2 and "airplan" in err and "airplane" in err
+    # a truncated pickle batch is named, not a traceback
+    batch = tmp_path / "data" / "cifar-10-batches-py" / "data_batch_3"
+    batch.write_bytes(batch.read_bytes()[:100])
+    rc, _, err = _run([*base, "--data-root", str(tmp_path / "data")], capsys)
+    assert rc == 2 and "data_batch_3" in err and len(err.strip().splitlines()) == 1
+
+
+def test_inception_suite_without_weights_stops_before_training(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv(fi.WEIGHTS_ENV, raising=False)
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    _write_cifar(tmp_path / "data", n_train_batches=5, per_batch=4)
+    rc, _, err = _run(
+        [
+            "run",
+            "--suite",
+            "cifar10-perclass",
+            "--preset",
+            "smoke",
+            "--data-root",
+            str(tmp_path / "data"),
+            "--out",
+            str(tmp_path / "runs"),
+            "--no-progress",
+        ],
+        capsys,
+    )
+    assert rc == 2 and fi.INCEPTION_WEIGHTS_FILE in err
+    assert not (tmp_path / "runs" / "cifar10-perclass").exists()
+
+
+@pytest.mark.slow
+def test_celeba64_smoke_table1_layout(tmp_path, inception_weights, capsys):
+    folder = tmp_path / "data" / "celeba" / "img_align_celeba"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for i in range(24):
+        Image.fromarray(rng.integers(0, 256, (218, 178, 3), dtype=np.uint8)).save(
+            folder / f"{i:06d}.jpg"
+        )
+    rc, text, err = _run(
+        [
+            "run",
+            "--suite",
+            "celeba64",
+            "--preset",
+            "smoke",
+            "--methods",
+            "gan",
+            "--seeds",
+            "0",
+            "--data-root",
+            str(tmp_path / "data"),
+            "--out",
+            str(tmp_path / "runs"),
+            "--results",
+            str(tmp_path / "results"),
+            "--no-progress",
+            "--width",
+            "8",
+        ],
+        capsys,
+    )
+    assert rc == 0, err
+    assert "ground truth (real data)" in text
+    assert "ground truth (seed 003 Table 1, published)" in text and "0.2940" in text
+    samples = np.load(next((tmp_path / "runs" / "celeba64" / "gan").glob("*/samples.npy")))
+    assert samples.shape == (20, 3, 64, 64) and samples.dtype == np.uint8
+    # Fig. 4: the fixed critic over the stored generator snapshots (no classes here)
+    rc, text, err = _run(
+        [
+            "critic",
+            "--suite",
+            "celeba64",
+            "--preset",
+            "smoke",
+            "--methods",
+            "gan",
+            "--data-root",
+            str(tmp_path / "data"),
+            "--out",
+            str(tmp_path / "runs"),
+            "--results",
+            str(tmp_path / "results"),
+            "--width",
+            "8",
+            "--critic-steps",
+            "2",
+            "--no-progress",
+        ],
+        capsys,
+    )
+    assert rc == 0, err
+    curve = pd.read_csv(tmp_path / "results" / "celeba64" / "smoke" / "critic.csv")
+    assert list(curve["step"]) == [2, 4] and "class" not in curve
+
+
+# -- stacked digits ------------------------------------------------------------------------------
+def test_stacked_digits_smoke_and_table(tmp_path, capsys):
+    rc, text, err = _run(
+        [
+            "run",
+            "--suite",
+            "stacked-digits",
+            "--preset",
+            "smoke",
+            "--methods",
+            "gan",
+            "--seeds",
+            "0",
+            "--out",
+            str(tmp_path / "runs"),
+            "--results",
+            str(tmp_path / "results"),
+            "--no-progress",
+        ],
+        capsys,
+    )
+    assert rc == 0, err
+    m = json.loads(
+        next((tmp_path / "runs" / "stacked-digits" / "gan").glob("*/metrics.json")).read_text()
+    )
+    assert 1 <= m["modes_covered"] <= 100 and m["n_generated"] == 100
+    assert m["kl_log10"] == pytest.approx(m["kl"] / np.log(10))
+    assert "PacGAN (Stacked-MNIST, published)" in text and "nats" in text
+
+
+def test_stacked_evaluation_counts_modes_of_real_stacks():
+    """Real stacks built from known digits: the classifier's triples recover the number of
+    distinct modes (hand-built: 7 distinct triples)."""
+    suite = get_suite("stacked-digits")
+    sk = sk_load_digits()
+    imgs = get_suite("digits-perclass").real_images()  # all 1,797 images, 1 channel
+    first = {d: int(np.flatnonzero(sk.target == d)[0]) for d in range(10)}
+    triples = [(0, 1, 2), (3, 4, 5), (6, 7, 8), (9, 9, 9), (1, 1, 1), (0, 0, 0), (2, 5, 8)]
+    rows = [t for t in triples for _ in range(3)]
+    stacks = torch.stack([torch.cat([imgs[first[d]] for d in t]) for t in rows])
+    m = suite.evaluate(stacks.numpy())
+    assert m["modes_covered"] == 7
+    # 7 equally likely modes out of 1000: KL = log(1000 / 7)
+    assert m["kl"] == pytest.approx(np.log(1000 / 7), rel=1e-9)
+
+
+def test_resnet_and_densenet_are_suite_options(tmp_path, capsys):
+    for arch in ("resnet", "densenet"):
+        rc, _, err = _run(
+            [
+                "run",
+                "--suite",
+                "digits-perclass",
+                "--preset",
+                "smoke",
+                "--methods",
+                "gan",
+                "--seeds",
+                "0",
+                "--classes",
+                "1",
+                "--arch",
+                arch,
+                "--out",
+                str(tmp_path / "runs"),
+                "--results",
+                str(tmp_path / "results"),
+                "--no-progress",
+            ],
+            capsys,
+        )
+        assert rc == 0, err
+    configs = [
+        json.loads(p.read_text())["suite_params"]["arch"]
+        for p in (tmp_path / "runs" / "digits-perclass" / "gan").glob("*/config.json")
+    ]
+    assert sorted(configs) == ["densenet", "resnet"]  # two keys, two directories
+    rc, _, err = _run(["run", "--suite", "gaussians25", "--arch", "resnet"], capsys)
+    assert rc == 2 and "no options" in err
+
+
+def test_evaluate_stacked_samples_from_any_tool(tmp_path, capsys):
+    sk = sk_load_digits()
+    imgs = get_suite("digits-perclass").real_images()
+    first = {d: int(np.flatnonzero(sk.target == d)[0]) for d in range(10)}
+    stacks = torch.stack([torch.cat([imgs[first[d]] for d in (k, k, 9 - k)]) for k in range(10)])
+    path = tmp_path / "stacks.npy"
+    np.save(path, stacks.permute(0, 2, 3, 1).numpy())  # N×H×W×C is accepted too
+    rc, text, err = _run(
+        ["evaluate", "--suite", "stacked-digits", "--samples", str(path), "--json"], capsys
+    )
+    assert rc == 0, err
+    (row,) = json.loads(text)
+    assert row["modes_covered"] == 10 and row["kl"] == pytest.approx(np.log(100))
+
+
+def test_image_suites_listed(capsys):
+    rc, text, _ = _run(["list"], capsys)
+    assert rc == 0
+    for name in ("cifar10-perclass", "celeba64", "digits-perclass", "stacked-digits"):
+        assert name in text
+    assert NAMES[0] == "airplane"
+
+
+def test_wrong_image_size_is_one_line():
+    suite = get_suite("digits-perclass")
+    with pytest.raises(BenchError, match="1×32×32"):
+        suite.evaluate(np.zeros((4, 1, 16, 16), np.uint8), "3")
+
+
+def test_image_batches_stay_uint8_in_memory():
+    data = get_suite("digits-perclass").training_set("1")
+    assert isinstance(data, ImageBatches) and data.images.dtype == torch.uint8
