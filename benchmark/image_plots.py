@@ -29,8 +29,8 @@ def _show(ax, img: np.ndarray) -> None:
 
 
 def samples_figure(df: pd.DataFrame, suite, path: Path) -> None:
-    """One panel per method; per-class suites: one row of samples per class (seed 0, or the
-    lowest seed present); otherwise four rows of the lowest seed's samples."""
+    """One panel per method (in ``df``'s order); per-class suites: one row of samples per class
+    (the lowest seed present); otherwise four rows of the lowest seed's samples."""
     methods = list(dict.fromkeys(df["method"]))
     seed = int(df["seed"].min())
     rows = class_order(df["class"]) if "class" in df else [None]
@@ -57,7 +57,7 @@ def samples_figure(df: pd.DataFrame, suite, path: Path) -> None:
             if j == 0 and rows != [None]:
                 ax.set_ylabel(rows[i], rotation=0, ha="right", va="center", fontsize=7)
         axes[0][j].set_title(m, fontsize=9)
-    fig.suptitle(f"{suite.name}: final samples, seed {seed}", fontsize=9)
+    fig.suptitle(f"{suite.name}: final samples, seed {seed}", fontsize=9, y=1.02)
     save_figure(fig, path)
 
 

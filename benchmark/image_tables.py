@@ -100,6 +100,8 @@ def _cell(values: pd.Series, digits: int) -> str:
 
 
 def _digits(metric: str) -> int:
+    if metric in ("kl", "kl_log10"):
+        return 3
     return 4 if metric in ("ms_ssim", "kid", "precision", "recall") else 2
 
 
@@ -222,9 +224,12 @@ def write_image_tables(
         raise BenchError(
             "no finished runs of this configuration in the store; run `bench run` first"
         )
-    if df["diverged"].any():
-        df = df.copy()  # diverged runs keep NaN metrics: the cells show what is left
     methods = [m for m in methods if m in set(df["method"])]
+    # rows in the order the methods were asked for (the store lists them alphabetically)
+    df = df.assign(_order=df["method"].map(methods.index)).sort_values(
+        ["_order", "seed"], kind="stable"
+    )
+    df = df.drop(columns="_order").reset_index(drop=True)
     out = Path(args.results) / args.suite / args.preset
     cap = caption(suite, args.preset, df[~df["diverged"]] if (~df["diverged"]).any() else df)
     printed = []
