@@ -351,6 +351,23 @@ _STACKED_PRESETS = _presets(
     TrainConfig(steps=100_000, batch_size=64, log_every=200, checkpoint_every=5000, n_snapshots=10),
 )
 
+STACKED_DIGITS = ImageSuite(
+    name="stacked-digits",
+    description="three digits as R, G, B -> 1,000 modes (Stacked-MNIST protocol, offline)",
+    dataset="digits",
+    image_size=32,
+    channels=3,
+    stacked=True,
+    width=16,
+    extractor=digits_classifier.EXTRACTOR_NAME,
+    n_train=128_000,
+    eval_sizes={"smoke": 100, "default": 26_000, "paper": 26_000},
+    presets=_STACKED_PRESETS,
+    method_defaults=IMAGE_METHOD_DEFAULTS,
+    default_methods=("gan", "wgan-gp", "greed-gan"),
+    published="pacgan-stacked-mnist",
+)
+
 IMAGE_SUITES: dict[str, ImageSuite] = {
     s.name: s
     for s in (
@@ -391,36 +408,13 @@ IMAGE_SUITES: dict[str, ImageSuite] = {
             presets=_DIGITS_PRESETS,
             method_defaults=IMAGE_METHOD_DEFAULTS,
         ),
-        ImageSuite(
-            name="stacked-digits",
-            description="three digits as R, G, B -> 1,000 modes (Stacked-MNIST protocol, offline)",
-            dataset="digits",
-            image_size=32,
-            channels=3,
-            stacked=True,
-            width=16,
-            extractor=digits_classifier.EXTRACTOR_NAME,
-            n_train=128_000,
-            eval_sizes={"smoke": 100, "default": 26_000, "paper": 26_000},
-            presets=_STACKED_PRESETS,
-            method_defaults=IMAGE_METHOD_DEFAULTS,
-            default_methods=("gan", "wgan-gp", "greed-gan"),
-            published="pacgan-stacked-mnist",
-        ),
-        ImageSuite(
+        STACKED_DIGITS,
+        replace(
+            STACKED_DIGITS,
             name="stacked-mnist",
             description="three MNIST digits as R, G, B -> 1,000 modes (VEEGAN/PacGAN)",
             dataset="mnist",
-            image_size=32,
-            channels=3,
-            stacked=True,
-            extractor=digits_classifier.EXTRACTOR_NAME,
-            n_train=128_000,
-            eval_sizes={"smoke": 100, "default": 26_000, "paper": 26_000},
-            presets=_STACKED_PRESETS,
-            method_defaults=IMAGE_METHOD_DEFAULTS,
-            default_methods=("gan", "wgan-gp", "greed-gan"),
-            published="pacgan-stacked-mnist",
+            width=64,
         ),
     )
 }
