@@ -19,6 +19,11 @@ curves.csv, one row every ``log_every`` generator steps (and at the last step):
                              D.features on the step's generated batch (seed 004's diversity in
                              feature space); NaN when D has no ``features``.
 
+Snapshots (``n_snapshots`` evenly spaced steps): the first 1,000 evaluation samples and D's output
+on a grid (toy suites), or 64 images and G's weights in ``generators/`` (image suites, for the
+independent-critic curve). Evaluation samples are drawn with G in eval mode (BatchNorm running
+statistics), then G goes back to training mode.
+
 The two seed 004 columns are extra forward passes at log steps only; D's buffers (spectral-norm
 vectors, BatchNorm statistics) are restored after them and they draw no randomness, so
 measuring does not change the run.
