@@ -182,14 +182,15 @@ class ImageSuite:
         them, or (stacked) the fixed training stacks."""
         s = self._load(data_root)
         if self.stacked:
-            return self._stacks(s)[0]
+            return s.images[:, 0][self._triples(s)]
         if cls is None:
             return s.images
         return data_mod.per_class(s.images, s.labels, cls, s.class_names)[0]
 
-    def _stacks(self, s: data_mod.ImageSet) -> tuple[torch.Tensor, torch.Tensor]:
+    def _triples(self, s: data_mod.ImageSet) -> torch.Tensor:
+        """The fixed training stacks as (n_train, 3) image indices, drawn from the suite's seed."""
         gen = torch.Generator().manual_seed(self.data_seed)
-        return data_mod.stack_channels(s.images, s.labels, self.n_train, gen)
+        return torch.randint(len(s.images), (self.n_train, 3), generator=gen)
 
     def training_set(self, cls: str | None = None, data_root=None):
         if self.per_class and cls is None:
@@ -198,9 +199,7 @@ class ImageSuite:
             raise BenchError(f"suite {self.name} has no per-class runs; got class {cls!r}")
         s = self._load(data_root)
         if self.stacked:
-            gen = torch.Generator().manual_seed(self.data_seed)
-            triples = torch.randint(len(s.images), (self.n_train, 3), generator=gen)
-            return StackedBatches(s.images, triples)
+            return StackedBatches(s.images, self._triples(s))
         if cls is None:
             return ImageBatches(s.images)
         return ImageBatches(data_mod.per_class(s.images, s.labels, cls, s.class_names)[0])
