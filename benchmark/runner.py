@@ -33,12 +33,7 @@ def plan(
     """One spec per (method, class, seed). ``classes`` (per-class suites): None means every
     class (CIFAR-10's names are read from the data); ``suite_options``: e.g.
     ``{"arch": "resnet"}`` for image suites."""
-    suite = get_suite(suite_name).with_overrides(suite_options or {})
-    if preset not in suite.presets:
-        raise BenchError(
-            f"unknown preset {preset!r} for suite {suite_name}; valid presets: "
-            f"{', '.join(suite.presets)}"
-        )
+    suite = _suite(suite_name, preset, suite_options)
     if classes is None:
         classes = suite.classes(data_root) if suite.per_class else (None,)
     elif not suite.per_class:
@@ -59,13 +54,19 @@ def config_hashes(
 ) -> set[tuple[str, str]]:
     """(method, config hash) of the current configuration: what a table may aggregate. The hash
     leaves out seed and class, so no data need be read to compute it."""
+    suite = _suite(suite_name, preset, suite_options)
+    return {(s.method, s.config_hash()) for s in _specs(suite, methods, [0], preset, [None])}
+
+
+def _suite(suite_name: str, preset: str, suite_options: Mapping[str, Any] | None):
+    """The suite with the user's options applied, after checking the preset exists."""
     suite = get_suite(suite_name).with_overrides(suite_options or {})
     if preset not in suite.presets:
         raise BenchError(
             f"unknown preset {preset!r} for suite {suite_name}; valid presets: "
             f"{', '.join(suite.presets)}"
         )
-    return {(s.method, s.config_hash()) for s in _specs(suite, methods, [0], preset, [None])}
+    return suite
 
 
 def _specs(suite, methods, seeds, preset, classes) -> list[RunSpec]:
