@@ -437,9 +437,12 @@ def cmd_critic(args) -> int:
     critic_figure(curve, args.suite, out / "critic.png")
     last = curve[curve["step"] == curve.groupby(["method", "seed"])["step"].transform("max")]
     per_seed_w = last.groupby(["method", "seed"])["w"].mean()
-    summary = per_seed_w.groupby("method").agg(["mean", "std", "count"])
-    print(summary.to_markdown(floatfmt=".4f"))
-    print(f"\nW at the last snapshot (mean over classes per seed); curve: {out / 'critic.png'}")
+    summary = per_seed_w.groupby("method", sort=False).agg(["mean", "std", "count"])
+    summary = summary.rename(columns={"count": "seeds"}).reindex(
+        [m for m in methods if m in summary.index]
+    )
+    print(summary.to_markdown(floatfmt=(".4f", ".4f", ".4f", ".0f")))
+    print(f"\nW at the last snapshot (per-class suites: mean over classes per seed); {out}")
     return 0
 
 
