@@ -23,6 +23,23 @@ from collapsebench.benchmark.suites import get_suite
 from collapsebench.metrics import fidelity as fi
 
 
+def _argv(command: str, suite: str, out, results, *extra: str, preset: str = "smoke") -> list:
+    """A store command's argv: suite, preset, run store, results folder, no progress bars."""
+    return [
+        command,
+        "--suite",
+        suite,
+        "--preset",
+        preset,
+        "--out",
+        str(out),
+        "--results",
+        str(results),
+        "--no-progress",
+        *extra,
+    ]
+
+
 def _run(args: list[str], capsys) -> tuple[int, str, str]:
     rc = main(args)
     out = capsys.readouterr()
@@ -103,12 +120,11 @@ def digits_store(tmp_path_factory):
     root = tmp_path_factory.mktemp("digits")
     out, results = root / "runs", root / "results"
     rc = main(
-        [
+        _argv(
             "run",
-            "--suite",
             "digits-perclass",
-            "--preset",
-            "smoke",
+            out,
+            results,
             "--methods",
             "gan",
             "wgan-gp",
@@ -118,12 +134,7 @@ def digits_store(tmp_path_factory):
             "--classes",
             "2",
             "8",
-            "--out",
-            str(out),
-            "--results",
-            str(results),
-            "--no-progress",
-        ]
+        )
     )
     assert rc == 0
     return out, results
@@ -179,23 +190,17 @@ def test_real_data_msssim_is_lower_than_a_collapsed_set():
 def test_independent_critic_curve_over_snapshots(digits_store, capsys):
     out, results = digits_store
     rc, text, err = _run(
-        [
+        _argv(
             "critic",
-            "--suite",
             "digits-perclass",
-            "--preset",
-            "smoke",
-            "--out",
-            str(out),
-            "--results",
-            str(results),
+            out,
+            results,
             "--critic-steps",
             "5",
             "--methods",
             "gan",
             "wgan-gp",
-            "--no-progress",
-        ],
+        ),
         capsys,
     )
     assert rc == 0, err
@@ -211,12 +216,11 @@ def test_independent_critic_curve_over_snapshots(digits_store, capsys):
 def test_compare_on_a_per_class_suite_uses_one_number_per_seed(digits_store, capsys):
     out, results = digits_store
     rc, text, err = _run(
-        [
+        _argv(
             "compare",
-            "--suite",
             "digits-perclass",
-            "--preset",
-            "smoke",
+            out,
+            results,
             "--method",
             "wgan-gp",
             "--against",
@@ -227,12 +231,7 @@ def test_compare_on_a_per_class_suite_uses_one_number_per_seed(digits_store, cap
             "--classes",
             "2",
             "8",
-            "--out",
-            str(out),
-            "--results",
-            str(results),
-            "--no-progress",
-        ],
+        ),
         capsys,
     )
     assert rc == 0, err
@@ -255,12 +254,11 @@ def test_cifar10_perclass_smoke_on_fixture_with_published_columns(
     tmp_path, inception_weights, capsys
 ):
     _write_cifar(tmp_path / "data", n_train_batches=5, per_batch=40)
-    args = [
+    args = _argv(
         "run",
-        "--suite",
         "cifar10-perclass",
-        "--preset",
-        "smoke",
+        tmp_path / "runs",
+        tmp_path / "results",
         "--methods",
         "gan",
         "greed-gan",
@@ -271,14 +269,9 @@ def test_cifar10_perclass_smoke_on_fixture_with_published_columns(
         "cat",
         "--data-root",
         str(tmp_path / "data"),
-        "--out",
-        str(tmp_path / "runs"),
-        "--results",
-        str(tmp_path / "results"),
-        "--no-progress",
         "--width",
         "8",
-    ]
+    )
     rc, text, err = _run(args, capsys)
     assert rc == 0, err
     assert "DCGAN (seed 003, published)" in text and "DCGAN-Ours (seed 003, published)" in text
@@ -374,26 +367,20 @@ def test_celeba64_smoke_table1_layout(tmp_path, inception_weights, capsys):
             folder / f"{i:06d}.jpg"
         )
     rc, text, err = _run(
-        [
+        _argv(
             "run",
-            "--suite",
             "celeba64",
-            "--preset",
-            "smoke",
+            tmp_path / "runs",
+            tmp_path / "results",
             "--methods",
             "gan",
             "--seeds",
             "0",
             "--data-root",
             str(tmp_path / "data"),
-            "--out",
-            str(tmp_path / "runs"),
-            "--results",
-            str(tmp_path / "results"),
-            "--no-progress",
             "--width",
             "8",
-        ],
+        ),
         capsys,
     )
     assert rc == 0, err
@@ -403,26 +390,20 @@ def test_celeba64_smoke_table1_layout(tmp_path, inception_weights, capsys):
     assert samples.shape == (20, 3, 64, 64) and samples.dtype == np.uint8
     # Fig. 4: the fixed critic over the stored generator snapshots (no classes here)
     rc, text, err = _run(
-        [
+        _argv(
             "critic",
-            "--suite",
             "celeba64",
-            "--preset",
-            "smoke",
+            tmp_path / "runs",
+            tmp_path / "results",
             "--methods",
             "gan",
             "--data-root",
             str(tmp_path / "data"),
-            "--out",
-            str(tmp_path / "runs"),
-            "--results",
-            str(tmp_path / "results"),
             "--width",
             "8",
             "--critic-steps",
             "2",
-            "--no-progress",
-        ],
+        ),
         capsys,
     )
     assert rc == 0, err
@@ -433,22 +414,16 @@ def test_celeba64_smoke_table1_layout(tmp_path, inception_weights, capsys):
 # -- stacked digits ------------------------------------------------------------------------------
 def test_stacked_digits_smoke_and_table(tmp_path, capsys):
     rc, text, err = _run(
-        [
+        _argv(
             "run",
-            "--suite",
             "stacked-digits",
-            "--preset",
-            "smoke",
+            tmp_path / "runs",
+            tmp_path / "results",
             "--methods",
             "gan",
             "--seeds",
             "0",
-            "--out",
-            str(tmp_path / "runs"),
-            "--results",
-            str(tmp_path / "results"),
-            "--no-progress",
-        ],
+        ),
         capsys,
     )
     assert rc == 0, err
@@ -479,12 +454,11 @@ def test_stacked_evaluation_counts_modes_of_real_stacks():
 def test_resnet_and_densenet_are_suite_options(tmp_path, capsys):
     for arch in ("resnet", "densenet"):
         rc, _, err = _run(
-            [
+            _argv(
                 "run",
-                "--suite",
                 "digits-perclass",
-                "--preset",
-                "smoke",
+                tmp_path / "runs",
+                tmp_path / "results",
                 "--methods",
                 "gan",
                 "--seeds",
@@ -493,12 +467,7 @@ def test_resnet_and_densenet_are_suite_options(tmp_path, capsys):
                 "1",
                 "--arch",
                 arch,
-                "--out",
-                str(tmp_path / "runs"),
-                "--results",
-                str(tmp_path / "results"),
-                "--no-progress",
-            ],
+            ),
             capsys,
         )
         assert rc == 0, err
