@@ -72,11 +72,11 @@ def summary(df: pd.DataFrame, metrics: Sequence[str], methods: Sequence[str]) ->
     return out.loc[order]
 
 
-def _fmt(mean: float, std: float | None, pct: bool) -> str:
+def _fmt(mean: float, std: float | None, pct: bool, count: bool = False) -> str:
     if mean is None or (isinstance(mean, float) and np.isnan(mean)):
         return ""
     scale = 100.0 if pct else 1.0
-    digits = 1 if pct else (1 if mean >= 5 else 3)
+    digits = 1 if pct or count else (1 if mean >= 5 else 3)
     s = f"{mean * scale:.{digits}f}"
     if std is not None and not np.isnan(std):
         s += f" ± {std * scale:.{digits}f}"
@@ -89,7 +89,10 @@ def display_table(summ: pd.DataFrame, suite: str, metrics: Sequence[str]) -> pd.
     header = {m: (m.replace("hq_fraction", "hq_%")) for m in metrics}
     rows = {}
     for method, r in summ.iterrows():
-        cells = {header[m]: _fmt(r[("mean", m)], r[("std", m)], pct[m]) for m in metrics}
+        cells = {
+            header[m]: _fmt(r[("mean", m)], r[("std", m)], pct[m], m == "modes_covered")
+            for m in metrics
+        }
         cells["seeds"] = str(int(r[("n", metrics[0])]))
         rows[method] = cells
     for label, vals in PUBLISHED.get(suite, {}).items():
