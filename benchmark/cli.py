@@ -74,10 +74,37 @@ def _store_args(p: argparse.ArgumentParser, preset: str, results: bool = True, r
     )
     p.add_argument("--arch", default=None, help="image suites: dcgan (default), resnet, densenet")
     p.add_argument("--width", type=_positive_int, default=None, help="image suites: ngf = ndf")
+    p.add_argument(
+        "--set",
+        dest="method_set",
+        nargs="+",
+        action="extend",
+        default=None,
+        metavar="[METHOD.]NAME=VALUE",
+        help="method parameters, e.g. optimizer=adam or wgan.lr=1e-4 (a new run configuration)",
+    )
 
 
 def _suite_options(args) -> dict:
     return {k: v for k in ("arch", "width") if (v := getattr(args, k, None)) is not None}
+
+
+def _method_options(args, methods: Sequence[str]) -> dict:
+    from .methods import parse_method_options
+
+    return parse_method_options(getattr(args, "method_set", None), methods)
+
+
+def results_dir(args) -> Path:
+    from .tables import results_dir as _results_dir
+
+    return _results_dir(
+        args.results,
+        args.suite,
+        args.preset,
+        _suite_options(args),
+        getattr(args, "method_set", None),
+    )
 
 
 def _plan(args, methods: list[str], seeds: list[int]):
@@ -91,6 +118,7 @@ def _plan(args, methods: list[str], seeds: list[int]):
         classes=getattr(args, "classes", None),
         suite_options=_suite_options(args),
         data_root=args.data_root,
+        method_options=_method_options(args, methods),
     )
 
 
@@ -106,6 +134,28 @@ def build_parser() -> argparse.ArgumentParser:
         "--methods", nargs="+", default=None, help="default: the suite's five baselines; 'all'"
     )
     r.add_argument("--seeds", nargs="+", default=["0", "1", "2"], help="e.g. 0 1 2 or 0-9")
+
+    v = sub.add_parser(
+        "variants", help="seed 004: one method under optimiser / network variants, one table"
+    )
+    v.add_argument("--suite", required=True)
+    v.add_argument("--preset", default="default")
+    v.add_argument("--method", default="wgan")
+    v.add_argument(
+        "--vary",
+        nargs="+",
+        default=None,
+        metavar="NAME=BASELINE,OTHER,...",
+        help="axes (suite options or method parameters); default optimizer=rmsprop,adam,sgd "
+        "and, on image suites, arch=dcgan,resnet,densenet",
+    )
+    v.add_argument("--seeds", nargs="+", default=["0", "1", "2"])
+    v.add_argument("--classes", nargs="+", default=None, help="per-class suites: these only")
+    v.add_argument("--out", default=DEFAULT_OUT)
+    v.add_argument("--results", default=DEFAULT_RESULTS)
+    v.add_argument("--workers", type=_positive_int, default=1)
+    v.add_argument("--no-progress", action="store_true")
+    v.add_argument("--data-root", default=None)
 
     t = sub.add_parser("table", help="aggregate finished runs into the suite's table")
     _store_args(t, preset="default", runs=False)
@@ -215,22 +265,25 @@ def _write_table(args, methods: list[str]) -> str:
     if suite.kind == "image":
         from .image_tables import write_image_tables
 
-        return write_image_tables(args, store, methods, _suite_options(args))
-    df = per_seed(store, args.suite, methods, args.preset)
+        return write_image_tables(
+            args, store, methods, _suite_options(args), _method_options(args, methods)
+        )
+    df = per_seed(store, args.suite, methods, args.preset, None, _method_options(args, methods))
     summ = summary(df, suite.metric_names, methods)
     table = display_table(summ, args.suite, suite.metric_names)
     caption = (
         f"{args.suite}, preset {args.preset}: mean ± std over seeds of {suite.n_eval} samples; "
         f"hq = within 3 std of the nearest mode; reverse KL = KL(mode histogram || uniform), nats."
     )
-    out = Path(args.results) / args.suite / args.preset
+    out = results_dir(args)
     atomic_write_text(out / "table.md", render(table, "md", caption))
     atomic_write_text(out / "table.csv", render(table, "csv", caption))
     atomic_write_text(out / "per_seed.csv", df.drop(columns="run_dir").to_csv(index=False))
     if not getattr(args, "no_plots", False):
-        plots.samples_figure(store, args.suite, methods, args.preset, out / "samples.png")
-        plots.curves_figure(store, args.suite, methods, args.preset, out / "curves.png")
-        partition_figure(store, args.suite, methods, args.preset, out / "partitions.png")
+        plots.samples_figure(df, args.suite, methods, args.preset, out / "samples.png")
+        plots.curves_figure(df, out / "curves.png")
+        plots.curriculum_figure(df, out / "curriculum.png")
+        partition_figure(df, args.suite, methods, out / "partitions.png")
     return render(table, args.format, caption)
 
 
@@ -260,6 +313,53 @@ def cmd_run(args) -> int:
     )
     args.format = "md"
     print(_write_table(args, methods))
+    return 0
+
+
+def cmd_variants(args) -> int:
+    from . import variants as V
+    from .atomic import atomic_write_text
+    from .runner import execute
+    from .store import RunStore
+    from .tables import render
+
+    suite = get_suite(args.suite)
+    method = _methods([args.method])[0]
+    seeds = parse_seeds(args.seeds)
+    variant_list = V.variants(V.parse_axes(args.vary, args.suite), args.suite, method)
+    by_variant = V.plan_variants(
+        args.suite, method, variant_list, seeds, args.preset, args.data_root
+    )
+    if args.classes is not None:
+        if not suite.per_class:
+            raise BenchError(f"--classes applies to per-class suites only; {args.suite} is not one")
+        by_variant = {k: [s for s in v if s.cls in args.classes] for k, v in by_variant.items()}
+        if not any(by_variant.values()):
+            valid = ", ".join(suite.classes(args.data_root))
+            raise BenchError(f"unknown class(es) {args.classes} for {args.suite}; valid: {valid}")
+    for v in variant_list:
+        suite.with_overrides(v.suite_options).check_ready(args.data_root)
+    store = RunStore(args.out)
+    store.ensure_writable()
+    specs = [s for v in by_variant.values() for s in v]
+    done = sum(store.run_dir(s).finished for s in specs)
+    if done:
+        print(
+            f"{done} of {len(specs)} runs already finished in {args.out}; skipping them",
+            file=sys.stderr,
+        )
+    execute(store, specs, args.workers, progress=not args.no_progress, data_root=args.data_root)
+    df, curves = V.collect(store, by_variant)
+    table = V.variant_table(df, suite.metric_names)
+    cap = V.caption(args.suite, method, args.preset)
+    out = Path(args.results) / args.suite / args.preset
+    stem = f"variants-{method.replace(':', '__')}"
+    atomic_write_text(out / f"{stem}.md", render(table, "md", cap))
+    atomic_write_text(out / f"{stem}.csv", render(table, "csv", cap))
+    atomic_write_text(out / f"{stem}-per_seed.csv", df.to_csv(index=False))
+    V.curves_figure(curves, out / f"{stem}-curves.png", f"{args.suite}: {method} variants")
+    print(render(table, "md", cap))
+    print(f"written: {out / (stem + '.md')}, {out / (stem + '-curves.png')}")
     return 0
 
 
@@ -326,7 +426,14 @@ def _ensure_runs(args, methods: list[str]):
         progress=not args.no_progress,
         data_root=args.data_root,
     )
-    df = per_seed(store, args.suite, methods, args.preset, _suite_options(args))
+    df = per_seed(
+        store,
+        args.suite,
+        methods,
+        args.preset,
+        _suite_options(args),
+        _method_options(args, methods),
+    )
     df = df[df["seed"].isin(seeds)].drop(columns=["run_dir", "diverged"], errors="ignore")
     if "class" in df.columns:
         # per-class suites: one number per (method, seed), the mean over the classes trained, so
@@ -349,7 +456,7 @@ def cmd_compare(args) -> int:
         summ = summarize(df, metrics)
     except ValueError as exc:
         raise BenchError(str(exc)) from None
-    out = Path(args.results) / args.suite / args.preset
+    out = results_dir(args)
     stem = f"compare-{args.method.replace(':', '__')}"
     atomic_write_text(out / f"{stem}.csv", table.to_csv(index=False))
     plot_seeds(df, metrics, out / f"{stem}.png")
@@ -428,11 +535,18 @@ def cmd_critic(args) -> int:
             "(its table already has the critic's curve in curves.png)"
         )
     methods = _methods(args.methods, args.suite)
-    df = per_seed(RunStore(args.out), args.suite, methods, args.preset, _suite_options(args))
+    df = per_seed(
+        RunStore(args.out),
+        args.suite,
+        methods,
+        args.preset,
+        _suite_options(args),
+        _method_options(args, methods),
+    )
     curve = critic_curve(
         df, args.suite, args.data_root, args.critic_steps, progress=not args.no_progress
     )
-    out = Path(args.results) / args.suite / args.preset
+    out = results_dir(args)
     atomic_write_text(out / "critic.csv", curve.to_csv(index=False))
     critic_figure(curve, args.suite, out / "critic.png")
     last = curve[curve["step"] == curve.groupby(["method", "seed"])["step"].transform("max")]
@@ -502,6 +616,7 @@ COMMANDS = {
     "list": cmd_list,
     "run": cmd_run,
     "table": cmd_table,
+    "variants": cmd_variants,
     "evaluate": cmd_evaluate,
     "compare": cmd_compare,
     "check": cmd_check,

@@ -15,7 +15,6 @@ Inception number and a digits-classifier number are never read as one.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,7 +23,7 @@ import pandas as pd
 from .atomic import atomic_write_text
 from .errors import BenchError
 from .suites import get_suite
-from .tables import per_seed, render
+from .tables import per_seed, render, results_dir
 
 #: our method names -> seed 003's column names
 SEED003_NAMES = {
@@ -195,8 +194,12 @@ def caption(suite, preset: str, df: pd.DataFrame) -> str:
     return (
         f"{suite.name}, preset {preset}: mean ± std over seeds. IS/FID/KID/precision-recall on "
         f"{first['extractor']} features, {int(first['n_generated'])} generated vs "
-        f"{'the class' if 'class' in df else 'all'}'s real training images "
-        f"({'per class' if 'class' in df else int(first['n_reference'])}); MS-SSIM: protocol "
+        + (
+            "the class's real training images (per class)"
+            if "class" in df
+            else f"all {int(first['n_reference'])} real training images"
+        )
+        + f"; MS-SSIM: protocol "
         f"{first['msssim_protocol']}, {int(first['n_pairs'])} random pairs, lower = more "
         "diverse; real data = the same measure on real images."
         + _PUBLISHED_NOTE.get(suite.published or "", "")
@@ -212,14 +215,18 @@ _PUBLISHED_NOTE = {
 
 
 def write_image_tables(
-    args, store, methods: Sequence[str], suite_options: Mapping[str, Any] | None = None
+    args,
+    store,
+    methods: Sequence[str],
+    suite_options: Mapping[str, Any] | None = None,
+    method_options: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> str:
     """Write every table and figure of an image suite under results/<suite>/<preset>/ and
     return the main table(s) rendered in ``args.format``."""
     from . import image_plots
 
     suite = get_suite(args.suite).with_overrides(suite_options or {})
-    df = per_seed(store, args.suite, methods, args.preset, suite_options)
+    df = per_seed(store, args.suite, methods, args.preset, suite_options, method_options)
     if df.empty:
         raise BenchError(
             "no finished runs of this configuration in the store; run `bench run` first"
@@ -230,7 +237,9 @@ def write_image_tables(
         ["_order", "seed"], kind="stable"
     )
     df = df.drop(columns="_order").reset_index(drop=True)
-    out = Path(args.results) / args.suite / args.preset
+    out = results_dir(
+        args.results, args.suite, args.preset, suite_options, getattr(args, "method_set", None)
+    )
     cap = caption(suite, args.preset, df[~df["diverged"]] if (~df["diverged"]).any() else df)
     printed = []
     if suite.per_class:

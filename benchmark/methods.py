@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from collections.abc import Sequence
 from dataclasses import asdict, fields, is_dataclass
 from importlib.metadata import entry_points
 from typing import Any
@@ -111,3 +112,56 @@ def checked_loss(method_name: str, what: str, loss: Any, first_step: bool) -> An
     if first_step and not torch.isfinite(loss):
         raise BenchError(f"method {method_name}: {what} returned a non-finite value on step 1")
     return loss
+
+
+def _coerce(method: str, name: str, default: Any, text: str) -> Any:
+    """``text`` as the type of the parameter's default (the Params dataclasses are the schema)."""
+    kind = type(default)
+    try:
+        if kind is bool:
+            low = text.lower()
+            if low not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError
+            return low in ("true", "1", "yes")
+        if kind in (int, float, str):
+            return kind(text)
+    except ValueError:
+        raise BenchError(
+            f"--set {method}.{name}={text}: {name} takes a {kind.__name__} value"
+        ) from None
+    raise BenchError(f"--set {name}: {kind.__name__} parameters cannot be set from the CLI")
+
+
+def parse_method_options(
+    tokens: Sequence[str] | None, methods: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """``--set [METHOD.]NAME=VALUE`` items -> {method: {name: value}}.
+
+    Without ``METHOD.`` a setting applies to every listed method that has the parameter (so
+    ``--set optimizer=adam`` reaches both wgan and greed-wgan); a name no listed method has is
+    an error naming the valid ones. Values take the type of the parameter's default."""
+    out: dict[str, dict[str, Any]] = {}
+    for tok in tokens or ():
+        lhs, sep, text = tok.partition("=")
+        if not sep or not lhs or not text:
+            raise BenchError(f"bad --set {tok!r}: write NAME=VALUE or METHOD.NAME=VALUE")
+        target, dot, name = lhs.rpartition(".")
+        if dot and target not in methods:
+            raise BenchError(
+                f"--set {tok}: method {target!r} is not among the methods run "
+                f"({', '.join(methods)})"
+            )
+        targets = [target] if dot else list(methods)
+        hit = False
+        for m in targets:
+            defaults = {f.name: f.default for f in fields(resolve_method(m).Params)}
+            if name in defaults:
+                out.setdefault(m, {})[name] = _coerce(m, name, defaults[name], text)
+                hit = True
+        if not hit:
+            valid = sorted({f.name for m in targets for f in fields(resolve_method(m).Params)})
+            raise BenchError(
+                f"--set {tok}: no parameter {name!r} in {', '.join(targets)}; "
+                f"valid: {', '.join(valid)}"
+            )
+    return out

@@ -13,9 +13,8 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from .atomic import atomic_write  # noqa: E402
-from .store import RunDir, RunStore  # noqa: E402
+from .store import RunDir  # noqa: E402
 from .suites import get_suite  # noqa: E402
-from .tables import per_seed  # noqa: E402
 
 
 def save_figure(fig, path: Path) -> None:
@@ -28,21 +27,22 @@ def save_figure(fig, path: Path) -> None:
         plt.close(fig)
 
 
-def _runs_by_method(store: RunStore, suite: str, methods: Sequence[str], preset: str):
-    df = per_seed(store, suite, methods, preset)
+def _runs_by_method(df: pd.DataFrame) -> dict[tuple[str, int], RunDir]:
+    """(method, seed) -> run directory, from a ``tables.per_seed`` frame."""
     if df.empty:
         return {}
     return {(r.method, r.seed): RunDir(Path(r.run_dir)) for r in df.itertuples()}
 
 
 def samples_figure(
-    store: RunStore, suite_name: str, methods: Sequence[str], preset: str, path: Path
+    df: pd.DataFrame, suite_name: str, methods: Sequence[str], preset: str, path: Path
 ):
     """Rows = methods (lowest seed), columns = training steps, last column the real data.
     Green: generated samples; orange crosses: true means; contours: the discriminator's raw
-    output (for a packed PacGAN discriminator, on each point repeated m times)."""
+    output (for a packed PacGAN discriminator, on each point repeated m times). ``df`` is the
+    ``tables.per_seed`` frame of the runs to draw."""
     suite = get_suite(suite_name)
-    runs = _runs_by_method(store, suite_name, methods, preset)
+    runs = _runs_by_method(df)
     chosen = {}
     for (m, _seed), run in sorted(runs.items(), key=lambda kv: kv[0][1]):
         chosen.setdefault(m, run)
@@ -81,24 +81,30 @@ def samples_figure(
     return path
 
 
-def curves_figure(
-    store: RunStore, suite_name: str, methods: Sequence[str], preset: str, path: Path
-):
-    """Loss and gradient-norm curves (seed 000's figures): mean, band = min..max over seeds."""
-    runs = _runs_by_method(store, suite_name, methods, preset)
+def _curves(df: pd.DataFrame, methods: Sequence[str] | None = None) -> pd.DataFrame | None:
+    """Every run's curves.csv stacked, with method and seed columns; None when there are none."""
     frames = []
-    for (m, s), run in runs.items():
-        c = run.read_curves()
-        c["method"], c["seed"] = m, s
-        frames.append(c)
-    if not frames:
+    for (m, s), run in _runs_by_method(df).items():
+        if methods is None or m in methods:
+            c = run.read_curves()
+            c["method"], c["seed"] = m, s
+            frames.append(c)
+    return pd.concat(frames, ignore_index=True) if frames else None
+
+
+def curves_figure(
+    df: pd.DataFrame, path: Path, methods: Sequence[str] | None = None, title: str | None = None
+):
+    """Loss and gradient-norm curves (seed 000's figures): mean, band = min..max over seeds.
+    ``methods``: only these (e.g. seed 000's GAN vs curriculum WGAN-GP); None: every method."""
+    curves = _curves(df, methods)
+    if curves is None:
         return None
-    df = pd.concat(frames, ignore_index=True)
     panels = ["loss_d", "loss_g", "grad_norm_d", "grad_norm_g"]
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4))
     for ax, col in zip(axes, panels, strict=True):
         sns.lineplot(
-            data=df,
+            data=curves,
             x="step",
             y=col,
             hue="method",
@@ -109,5 +115,27 @@ def curves_figure(
         if col.startswith("grad"):
             ax.set_yscale("log")
         ax.set_title(col)
+    if title:
+        fig.suptitle(title, fontsize=10)
     save_figure(fig, path)
     return path
+
+
+#: seed 000 (Xiong et al. 2025) compares GAN with its simple-to-complex WGAN-GP by gradient-norm
+#: (Fig. 1) and D / G loss curves (Figs. 2-3); plain WGAN-GP is drawn too when it was run, so
+#: the curriculum's own effect can be told from WGAN-GP's
+SEED000_METHODS = ("gan", "wgan-gp", "curriculum-wgan-gp")
+
+
+def curriculum_figure(df: pd.DataFrame, path: Path):
+    """Seed 000's Figs. 1-3 from real runs; None unless gan and curriculum-wgan-gp both ran."""
+    have = set(df["method"]) if not df.empty else set()
+    if not {"gan", "curriculum-wgan-gp"} <= have:
+        return None
+    return curves_figure(
+        df,
+        path,
+        methods=[m for m in SEED000_METHODS if m in have],
+        title="seed 000, Figs. 1-3: GAN vs simple-to-complex WGAN-GP "
+        "(mean, band = min..max over seeds)",
+    )

@@ -20,6 +20,9 @@ from .store import RunStore
 from .suites import get_suite
 from .train import train_run
 
+#: per-method parameter overrides, {method: {param: value}} (methods.parse_method_options)
+MethodOptions = Mapping[str, Mapping[str, Any]]
+
 
 def plan(
     suite_name: str,
@@ -29,10 +32,12 @@ def plan(
     classes: Sequence[str | None] | None = None,
     suite_options: Mapping[str, Any] | None = None,
     data_root: str | None = None,
+    method_options: MethodOptions | None = None,
 ) -> list[RunSpec]:
     """One spec per (method, class, seed). ``classes`` (per-class suites): None means every
     class (CIFAR-10's names are read from the data); ``suite_options``: e.g.
-    ``{"arch": "resnet"}`` for image suites."""
+    ``{"arch": "resnet"}`` for image suites; ``method_options``: {method: {param: value}} over
+    the suite's method defaults (``bench --set``)."""
     suite = _suite(suite_name, preset, suite_options)
     if classes is None:
         classes = suite.classes(data_root) if suite.per_class else (None,)
@@ -43,7 +48,7 @@ def plan(
         bad = [c for c in classes if c not in valid]
         if bad:
             raise BenchError(f"unknown class(es) {bad} for {suite_name}; valid: {', '.join(valid)}")
-    return _specs(suite, methods, seeds, preset, classes)
+    return _specs(suite, methods, seeds, preset, classes, method_options)
 
 
 def config_hashes(
@@ -51,11 +56,15 @@ def config_hashes(
     methods: Sequence[str],
     preset: str,
     suite_options: Mapping[str, Any] | None = None,
+    method_options: MethodOptions | None = None,
 ) -> set[tuple[str, str]]:
     """(method, config hash) of the current configuration: what a table may aggregate. The hash
     leaves out seed and class, so no data need be read to compute it."""
     suite = _suite(suite_name, preset, suite_options)
-    return {(s.method, s.config_hash()) for s in _specs(suite, methods, [0], preset, [None])}
+    return {
+        (s.method, s.config_hash())
+        for s in _specs(suite, methods, [0], preset, [None], method_options)
+    }
 
 
 def _suite(suite_name: str, preset: str, suite_options: Mapping[str, Any] | None):
@@ -69,8 +78,9 @@ def _suite(suite_name: str, preset: str, suite_options: Mapping[str, Any] | None
     return suite
 
 
-def _specs(suite, methods, seeds, preset, classes) -> list[RunSpec]:
+def _specs(suite, methods, seeds, preset, classes, method_options=None) -> list[RunSpec]:
     train = suite.presets[preset]
+    opts = method_options or {}
     return [
         RunSpec(
             suite=suite.name,
@@ -78,7 +88,7 @@ def _specs(suite, methods, seeds, preset, classes) -> list[RunSpec]:
             seed=s,
             preset=preset,
             train=train,
-            method_params=method_params(m, dict(suite.method_defaults.get(m, {}))),
+            method_params=method_params(m, {**suite.method_defaults.get(m, {}), **opts.get(m, {})}),
             suite_params=suite.params(preset),
             cls=c,
         )

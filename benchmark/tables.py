@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,19 +33,35 @@ PUBLISHED: dict[str, dict[str, dict[str, tuple[float, float | None]]]] = {
 }
 
 
+def results_dir(
+    results: str | Path,
+    suite: str,
+    preset: str,
+    suite_options: Mapping[str, Any] | None = None,
+    method_set: Sequence[str] | None = None,
+) -> Path:
+    """results/<suite>/<preset>/, plus one folder level naming any non-default option, so the
+    table of ``--arch resnet`` or ``--set optimizer=adam`` never overwrites the default one."""
+    out = Path(results) / suite / preset
+    parts = [f"{k}-{v}" for k, v in sorted((suite_options or {}).items())]
+    parts += [re.sub(r"[^A-Za-z0-9.+-]", "-", s) for s in method_set or ()]
+    return out / "_".join(parts) if parts else out
+
+
 def per_seed(
     store: RunStore,
     suite: str,
     methods: Sequence[str],
     preset: str,
     suite_options: Mapping[str, Any] | None = None,
+    method_options: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> pd.DataFrame:
     """Long table of finished runs of the *current* configuration: one row per (method, seed).
 
     Runs of another configuration (older code defaults, other presets) share neither hash nor
     table, so a table never mixes budgets.
     """
-    hashes = config_hashes(suite, methods, preset, suite_options)
+    hashes = config_hashes(suite, methods, preset, suite_options, method_options)
     rows = []
     for rec in store.records(suite):
         if (rec.spec.method, rec.spec.config_hash()) in hashes:
