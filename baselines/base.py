@@ -146,5 +146,6 @@ def interpolates(
 ) -> torch.Tensor:
     """x_hat = (1 - t) x + t y, with t ~ U[0, t_max] drawn per sample (seed 003 Eq. 5)."""
     shape = (real.shape[0],) + (1,) * (real.dim() - 1)
-    t = torch.rand(shape, generator=rng, device=real.device, dtype=real.dtype) * t_max
+    # drawn on the CPU stream, then moved: the same t on every device
+    t = torch.rand(shape, generator=rng, dtype=real.dtype).to(real.device) * t_max
     return (1 - t) * real + t * fake

@@ -78,9 +78,17 @@ class CurriculumWGANGP(WGANGP):
         return p.start_fraction + (1 - p.start_fraction) * min(1.0, step / ramp)
 
     def easy_order(self, data: torch.Tensor) -> torch.Tensor:
-        """Row indices of ``data`` from smallest to largest norm (computed once per data set)."""
+        """Row indices of ``data`` from smallest to largest norm (computed once per data set), on
+        the CPU. Norms are taken in chunks of rows, so image sets stored as uint8
+        (``ImageBatches``) are never materialised as floats all at once."""
         if self._data is not data:
-            norms = data.flatten(1).norm(dim=1)
+            n, chunk = len(data), 4096
+            norms = torch.cat(
+                [
+                    data[torch.arange(i, min(i + chunk, n))].flatten(1).norm(dim=1).cpu()
+                    for i in range(0, n, chunk)
+                ]
+            )
             self._order = torch.argsort(norms, stable=True)
             self._data = data
         return self._order

@@ -241,10 +241,12 @@ class PartitionedGAN(GAN):
         if self.labels is None:
             self._start(len(data))
         idx = torch.randint(len(data), (batch,), generator=rng)
-        return torch.cat([data[idx], self.code(self.labels[idx])], dim=1), idx
+        x = data[idx]
+        return torch.cat([x, self.code(self.labels[idx]).to(x.device)], dim=1), idx
 
     def _conditioned(self, G, noise, rng):
         c = self.code(torch.multinomial(self.prior, len(noise), replacement=True, generator=rng))
+        c = c.to(noise.device)
         return G(torch.cat([noise, c], dim=1)), c
 
     def fake_batch(self, G, noise, rng):
@@ -255,16 +257,18 @@ class PartitionedGAN(GAN):
 
     def disc_on(self, D, x):
         """Prior-weighted mean of D's raw output over the parts in use."""
-        out = torch.zeros(len(x))
+        out = torch.zeros(len(x), device=x.device)
         for c in torch.nonzero(self.prior > 0).flatten().tolist():
-            codes = self.code(torch.full((len(x),), c))
+            codes = self.code(torch.full((len(x),), c, device=x.device))
             out = out + float(self.prior[c]) * D(torch.cat([x, codes], dim=1))
         return out
 
     def observe(self, D, data, idx, done, rng):
         u = torch.unique(idx)
         with torch.no_grad():
-            d = torch.sigmoid(D(torch.cat([data[u], self.code(self.labels[u])], dim=1))).double()
+            x = data[u]
+            codes = self.code(self.labels[u]).to(x.device)
+            d = torch.sigmoid(D(torch.cat([x, codes], dim=1))).double().cpu()
         old = self.scores[u]
         lam = self.params.score_rate
         self.scores[u] = torch.where(torch.isnan(old), d, (1 - lam) * old + lam * d)
@@ -332,9 +336,9 @@ class PartitionedGAN(GAN):
                 f"{self.name} needs a discriminator with a .features(x) method "
                 "(benchmark/nets.py ToyDiscriminator)"
             )
-        zeros = torch.zeros(len(data), self.params.k_max)
+        zeros = torch.zeros(len(data), self.params.k_max, device=data.device)
         with torch.no_grad():
-            feats = D.features(torch.cat([data, zeros], dim=1)).double().numpy()
+            feats = D.features(torch.cat([data, zeros], dim=1)).double().cpu().numpy()
         return feats if np.isfinite(feats).all() else None
 
     def _relabel(self, new_labels: np.ndarray, active: int) -> None:

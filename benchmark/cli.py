@@ -64,8 +64,7 @@ def _store_args(p: argparse.ArgumentParser, preset: str, results: bool = True, r
     if results:
         p.add_argument("--results", default=DEFAULT_RESULTS, help="where tables and figures go")
     if runs:
-        p.add_argument("--workers", type=_positive_int, default=1)
-        p.add_argument("--no-progress", action="store_true")
+        _exec_args(p)
         p.add_argument(
             "--classes", nargs="+", default=None, help="per-class suites: these classes only"
         )
@@ -82,6 +81,47 @@ def _store_args(p: argparse.ArgumentParser, preset: str, results: bool = True, r
         default=None,
         metavar="[METHOD.]NAME=VALUE",
         help="method parameters, e.g. optimizer=adam or wgan.lr=1e-4 (a new run configuration)",
+    )
+
+
+def _exec_args(p: argparse.ArgumentParser) -> None:
+    """How runs are executed: never part of a run's identity (benchmark/runtime.py)."""
+    p.add_argument("--workers", type=_positive_int, default=1)
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument(
+        "--executor",
+        default="local",
+        help="local (default: this machine's process pool) or ray (one Ray task per run)",
+    )
+    p.add_argument("--address", default=None, help="--executor ray: auto or HOST:PORT")
+    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
+    p.add_argument(
+        "--fast",
+        action="store_true",
+        help="CUDA: non-deterministic kernels, cuDNN autotuning, TF32 (not bit-reproducible)",
+    )
+    p.add_argument(
+        "--no-amp", action="store_true", help="CUDA image suites: no bf16 autocast / channels_last"
+    )
+
+
+def _execute(args, store, specs) -> dict:
+    """Train the missing runs of ``specs`` as the command line asks (executor, device, ...)."""
+    from .runner import EXECUTORS, execute
+    from .runtime import runtime_for
+
+    if args.executor not in EXECUTORS:
+        raise BenchError(f"unknown --executor {args.executor!r}; valid: {', '.join(EXECUTORS)}")
+    runtime = runtime_for(get_suite(args.suite).kind, args.device, args.no_amp, args.fast)
+    return execute(
+        store,
+        specs,
+        workers=args.workers,
+        progress=not args.no_progress,
+        data_root=args.data_root,
+        executor=args.executor,
+        address=args.address,
+        runtime=runtime,
     )
 
 
@@ -153,8 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--classes", nargs="+", default=None, help="per-class suites: these only")
     v.add_argument("--out", default=DEFAULT_OUT)
     v.add_argument("--results", default=DEFAULT_RESULTS)
-    v.add_argument("--workers", type=_positive_int, default=1)
-    v.add_argument("--no-progress", action="store_true")
+    _exec_args(v)
     v.add_argument("--data-root", default=None)
 
     t = sub.add_parser("table", help="aggregate finished runs into the suite's table")
@@ -211,11 +250,31 @@ def build_parser() -> argparse.ArgumentParser:
     dl.add_argument("name", help="cifar10, mnist, celeba or digits")
     dl.add_argument("--data-root", default=None, help="default: $COLLAPSEBENCH_DATA or ~/.cache")
 
-    f = sub.add_parser("perf", help="throughput: harness vs bare PyTorch loop, workers 2 vs 1")
+    f = sub.add_parser(
+        "perf", help="throughput: harness vs bare PyTorch loop, workers 2 vs 1; or stacked models"
+    )
     f.add_argument("--suite", default="gaussians25")
     f.add_argument("--method", default="wgan-gp")
     f.add_argument("--steps", type=_positive_int, default=100)
     f.add_argument("--repeats", type=_positive_int, default=3)
+    f.add_argument(
+        "--batch-models",
+        type=_positive_int,
+        default=None,
+        metavar="K",
+        help="instead: K seeds as one stacked model vs K sequential bare loops (gan, wgan-gp)",
+    )
+    f.add_argument(
+        "--device",
+        default="cpu",
+        help="with --batch-models: cpu, cuda[:N] or auto (default cpu)",
+    )
+    f.add_argument(
+        "--threads",
+        type=_positive_int,
+        default=None,
+        help="with --batch-models: torch CPU threads (default: all cores)",
+    )
     f.add_argument("--json", action="store_true")
     return p
 
@@ -288,7 +347,6 @@ def _write_table(args, methods: list[str]) -> str:
 
 
 def cmd_run(args) -> int:
-    from .runner import execute
     from .store import RunStore
 
     suite = get_suite(args.suite)
@@ -304,13 +362,7 @@ def cmd_run(args) -> int:
             f"{len(skipped)} of {len(specs)} runs already finished in {args.out}; skipping them",
             file=sys.stderr,
         )
-    execute(
-        store,
-        specs,
-        workers=args.workers,
-        progress=not args.no_progress,
-        data_root=args.data_root,
-    )
+    _execute(args, store, specs)
     args.format = "md"
     print(_write_table(args, methods))
     return 0
@@ -319,7 +371,6 @@ def cmd_run(args) -> int:
 def cmd_variants(args) -> int:
     from . import variants as V
     from .atomic import atomic_write_text
-    from .runner import execute
     from .store import RunStore
     from .tables import render
 
@@ -348,7 +399,7 @@ def cmd_variants(args) -> int:
             f"{done} of {len(specs)} runs already finished in {args.out}; skipping them",
             file=sys.stderr,
         )
-    execute(store, specs, args.workers, progress=not args.no_progress, data_root=args.data_root)
+    _execute(args, store, specs)
     df, curves = V.collect(store, by_variant)
     table = V.variant_table(df, suite.metric_names)
     cap = V.caption(args.suite, method, args.preset)
@@ -412,20 +463,13 @@ def cmd_evaluate(args) -> int:
 
 def _ensure_runs(args, methods: list[str]):
     """Run whatever is missing for (methods x seeds) and return the per-seed table."""
-    from .runner import execute
     from .store import RunStore
     from .tables import per_seed
 
     seeds = parse_seeds(args.seeds)
     store = RunStore(args.out)
     store.ensure_writable()
-    execute(
-        store,
-        _plan(args, methods, seeds),
-        args.workers,
-        progress=not args.no_progress,
-        data_root=args.data_root,
-    )
+    _execute(args, store, _plan(args, methods, seeds))
     df = per_seed(
         store,
         args.suite,
@@ -601,9 +645,22 @@ def cmd_data(args) -> int:
 
 
 def cmd_perf(args) -> int:
-    from .perf import run_perf
+    from .perf import run_perf, run_perf_stacked
 
-    result = run_perf(args.suite, args.method, steps=args.steps, repeats=args.repeats)
+    if args.batch_models is not None:
+        result = run_perf_stacked(
+            args.suite,
+            args.method,
+            args.batch_models,
+            steps=args.steps,
+            repeats=args.repeats,
+            device=args.device,
+            threads=args.threads,
+        )
+    elif args.device != "cpu" or args.threads is not None:
+        raise BenchError("bench perf: --device and --threads apply with --batch-models only")
+    else:
+        result = run_perf(args.suite, args.method, steps=args.steps, repeats=args.repeats)
     if args.json:
         print(json.dumps(result, indent=2))
     else:

@@ -4,6 +4,10 @@ The bare loop uses the same networks, optimisers, loss functions, batch size and
 in a plain ``for`` loop with no run store, no logging, no checkpoints and no progress reporting:
 the ratio isolates what the harness costs. Harness and bare runs alternate and the medians are
 compared, so drift on a shared machine hits both sides alike.
+
+``--batch-models K`` measures something else: K seeds trained as one stacked model
+(benchmark/stacked.py) against the same K seeds as K bare loops one after the other, in the same
+process on the same device, alternating, medians; both count generator steps summed over models.
 """
 
 from __future__ import annotations
@@ -18,17 +22,20 @@ import torch
 
 from .methods import build_method
 from .runner import execute, plan, threads_per_worker
+from .runtime import resolve_device
+from .stacked import check_specs, train_stacked
 from .store import RunStore
 from .suites import get_suite
 from .train import train_run
 
 
-def bare_loop(spec) -> None:
+def bare_loop(spec, device: str = "cpu") -> None:
     suite = get_suite(spec.suite)
     method = build_method(spec.method, spec.method_params, spec.train.steps)
-    data = suite.training_set()
+    data = suite.training_set().to(device)
     nets = method.net_config()
     G, D = suite.build_nets(spec.seed, pack=method.pack, **nets)
+    G, D = G.to(device), D.to(device)
     opt_g, opt_d = method.optimizers(G, D)
     rng = torch.Generator().manual_seed(spec.seed)
     B = spec.train.batch_size * method.pack
@@ -39,18 +46,20 @@ def bare_loop(spec) -> None:
             real, idx = method.real_batch(data, B, rng)
             drawn.append(idx)
             with torch.no_grad():
-                fake = method.fake_batch(G, suite.sample_noise(B, rng, zdim), rng)
+                fake = method.fake_batch(G, suite.sample_noise(B, rng, zdim).to(device), rng)
             loss_d = method.d_loss(D, real, fake, step, rng)
             opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             opt_d.step()
             method.after_d_step(D)
-        fake = method.fake_batch(G, suite.sample_noise(B, rng, zdim), rng)
+        fake = method.fake_batch(G, suite.sample_noise(B, rng, zdim).to(device), rng)
         loss_g = method.g_loss(D, fake, step)
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
         method.observe(D, data, torch.cat(drawn), step + 1, rng)
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def _timed(fn) -> float:
@@ -107,4 +116,59 @@ def run_perf(suite_name: str, method: str, steps: int = 200, repeats: int = 3) -
         "workers1_gen_steps_per_s": round(n_runs * steps / walls[1], 2),
         "workers2_gen_steps_per_s": round(n_runs * steps / walls[2], 2),
         "workers2_vs_workers1_ratio": round(walls[1] / walls[2], 3),
+    }
+
+
+def run_perf_stacked(
+    suite_name: str,
+    method: str,
+    batch_models: int,
+    steps: int = 200,
+    repeats: int = 3,
+    device: str | None = "cpu",
+    threads: int | None = None,
+) -> dict:
+    """K stacked models vs K sequential bare loops: generator steps/s summed over the models.
+    ``threads``: torch CPU threads (default: all cores, as ``run_perf``)."""
+    dev = resolve_device(device)
+    suite = get_suite(suite_name)
+    train = dataclasses.replace(suite.presets["default"], steps=steps, n_snapshots=1)
+    specs = [
+        dataclasses.replace(s, train=train)
+        for s in plan(suite_name, [method], list(range(batch_models)), "default")
+    ]
+    check_specs(specs)  # an unsupported method fails before any timing
+    torch.set_num_threads(threads or threads_per_worker(1))
+
+    def sequential(specs=specs) -> None:
+        for s in specs:
+            bare_loop(s, dev)
+
+    def stacked(specs=specs) -> None:
+        train_stacked(specs, dev, eval_samples=False)
+
+    # warm-up both paths (allocator, kernel selection, vmap tracing caches)
+    short = [dataclasses.replace(s, train=dataclasses.replace(train, steps=3)) for s in specs]
+    sequential(short)
+    stacked(short)
+    stacked_t, sequential_t = [], []
+    for _ in range(repeats):
+        stacked_t.append(_timed(stacked))
+        sequential_t.append(_timed(sequential))
+    total = batch_models * steps
+    stacked_sps = total / statistics.median(stacked_t)
+    sequential_sps = total / statistics.median(sequential_t)
+    return {
+        "suite": suite_name,
+        "method": method,
+        "device": dev,
+        "cpu_count": os.cpu_count(),
+        "threads": torch.get_num_threads(),
+        "batch_models": batch_models,
+        "generator_steps_per_model": steps,
+        "batch_size": train.batch_size,
+        "repeats": repeats,
+        "stacked_steps_per_s": round(stacked_sps, 2),
+        "sequential_steps_per_s": round(sequential_sps, 2),
+        "stacked_over_sequential": round(stacked_sps / sequential_sps, 3),
     }

@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 from .config import RunSpec
 from .errors import BenchError
 from .methods import method_params
+from .runtime import Runtime
 from .store import RunStore
 from .suites import get_suite
 from .train import train_run
@@ -113,9 +114,15 @@ class _DirectSink:
 
 
 def _execute(
-    spec: RunSpec, root: str, threads: int, progress_queue=None, data_root: str | None = None
+    spec: RunSpec,
+    root: str,
+    threads: int,
+    progress_queue=None,
+    data_root: str | None = None,
+    runtime: Runtime | None = None,
 ) -> dict:
-    """Run one spec (in a worker process or in-process) with its share of the cores."""
+    """Run one spec (in a worker process, a Ray task or in-process) with its share of the
+    cores."""
     torch.set_num_threads(threads)
     run = RunStore(root).run_dir(spec)
     run.write_config(spec)
@@ -125,7 +132,7 @@ def _execute(
         if progress_queue is not None and (done % every == 0 or done == spec.train.steps):
             progress_queue.put((spec.label, done, spec.train.steps))
 
-    return train_run(spec, run, report, data_root)
+    return train_run(spec, run, report, data_root, runtime)
 
 
 @dataclass
@@ -170,40 +177,61 @@ class _Bars:
         self.overall.close()
 
 
+EXECUTORS = ("local", "ray")
+
+
 def execute(
     store: RunStore,
     specs: Sequence[RunSpec],
     workers: int = 1,
     progress: bool = True,
     data_root: str | None = None,
+    executor: str = "local",
+    address: str | None = None,
+    runtime: Runtime | None = None,
 ) -> dict[str, dict]:
-    """Run every spec not yet finished; finished runs are skipped, never recomputed."""
+    """Run every spec not yet finished; finished runs are skipped, never recomputed.
+
+    ``executor``: "local" (in-process, or a pool of ``workers`` processes) or "ray" (one Ray
+    task per run on the cluster at ``address``; None starts a local one). Each run gets
+    ``cpu_count // workers`` torch threads either way, so both give the same numbers."""
     if workers < 1:
         raise BenchError(f"--workers must be a positive integer; got {workers}")
+    if executor not in EXECUTORS:
+        raise BenchError(f"unknown executor {executor!r}; valid: {', '.join(EXECUTORS)}")
+    if address is not None and executor != "ray":
+        raise BenchError("--address applies to --executor ray only")
     todo = [s for s in specs if not store.run_dir(s).finished]
     bars = _Bars(total=sum(s.train.steps for s in todo), enabled=progress)
     results: dict[str, dict] = {}
     threads = threads_per_worker(workers)
     try:
-        if workers == 1 or len(todo) <= 1:
+        if executor == "ray":
+            from .ray_executor import execute_ray
+
+            if todo:
+                results.update(execute_ray(store, todo, threads, bars, data_root, address, runtime))
+        elif workers == 1 or len(todo) <= 1:
             sink = _DirectSink(bars)
             for spec in todo:
-                results[spec.label] = _execute(spec, str(store.root), threads, sink, data_root)
+                results[spec.label] = _execute(
+                    spec, str(store.root), threads, sink, data_root, runtime
+                )
         else:
-            results.update(_execute_pool(store, todo, workers, threads, bars, data_root))
+            results.update(_execute_pool(store, todo, workers, threads, bars, data_root, runtime))
     finally:
         bars.close()
     return results
 
 
-def _execute_pool(store, todo, workers, threads, bars, data_root) -> dict[str, dict]:
+def _execute_pool(store, todo, workers, threads, bars, data_root, runtime) -> dict[str, dict]:
     ctx = mp.get_context("spawn")
     results: dict[str, dict] = {}
     with ctx.Manager() as manager:
         q = manager.Queue()
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
             futures = {
-                pool.submit(_execute, spec, str(store.root), threads, q, data_root): spec
+                pool.submit(_execute, spec, str(store.root), threads, q, data_root, runtime): spec
                 for spec in todo
             }
             pending = set(futures)

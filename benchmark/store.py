@@ -12,6 +12,8 @@ Layout::
         samples.npy      final evaluation samples (image suites: uint8 N×C×H×W)
         partitions.csv   only for methods with a history (dyngan, scgan): the partition of the
                          real data over training (baselines/dyngan.py describes the columns)
+        runtime.json     device, bf16 autocast, channels_last, determinism and threads of every
+                         (re)start of the run (not part of its key)
         metrics.json     final metrics; its presence marks the run finished
 
 Every file is written to a temporary name in the same directory and renamed into place, so a
@@ -85,6 +87,13 @@ class RunDir:
                 f"corrupted run directory {self.path}: checkpoint.pt is unreadable "
                 f"({exc.__class__.__name__}); move the directory aside to rerun"
             ) from None
+
+    def record_runtime(self, entry: dict[str, Any]) -> None:
+        """Append where and how this (re)start computes to runtime.json (a list, one entry per
+        start): not part of the run's key, kept so every number can be traced to its hardware."""
+        path = self.path / "runtime.json"
+        entries = json.loads(path.read_text()) if path.exists() else []
+        atomic_write_text(path, json.dumps([*entries, entry], indent=2))
 
     def save_generator(self, step: int, state: dict[str, Any]) -> None:
         atomic_write(self.path / "generators" / f"step{step}.pt", lambda f: torch.save(state, f))

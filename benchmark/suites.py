@@ -157,9 +157,10 @@ class GaussianMixtureSuite:
         axis = torch.linspace(lo, hi, n)
         xx, yy = torch.meshgrid(axis, axis, indexing="xy")
         points = torch.stack([xx.flatten(), yy.flatten()], dim=1)
+        points = points.to(next(D.parameters()).device)
         with torch.no_grad():
             out = method.disc_on(D, points).reshape(n, n)
-        return {"disc": out.numpy(), "axis": axis.numpy()}
+        return {"disc": out.cpu().numpy(), "axis": axis.numpy()}
 
     @staticmethod
     def to_stored(samples: torch.Tensor | np.ndarray) -> np.ndarray:

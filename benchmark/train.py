@@ -40,6 +40,7 @@ import torch
 
 from .config import RunSpec
 from .methods import build_method, checked_loss
+from .runtime import Runtime, applied
 from .store import RunDir
 from .suites import get_suite
 
@@ -88,23 +89,40 @@ def feature_diversity(D: torch.nn.Module, fake: torch.Tensor) -> float:
 
 
 def train_run(
-    spec: RunSpec, run: RunDir, progress: ProgressFn | None = None, data_root=None
+    spec: RunSpec,
+    run: RunDir,
+    progress: ProgressFn | None = None,
+    data_root=None,
+    runtime: Runtime | None = None,
 ) -> dict:
     """Train (or resume) one run and write its results to ``run``; returns the metrics.
-    ``data_root`` locates image data files (not part of the run's identity)."""
+    ``data_root`` locates image data files and ``runtime`` says where and how to compute
+    (benchmark/runtime.py); neither is part of the run's identity. Every random draw comes from
+    CPU generators and is moved to the device, so the random streams are the same on every
+    device."""
+    rt = runtime or Runtime()
+    with applied(rt):
+        return _train(spec, run, progress, data_root, rt)
+
+
+def _train(spec: RunSpec, run: RunDir, progress, data_root, rt: Runtime) -> dict:
+    device = torch.device(rt.device)
     suite = get_suite(spec.suite).resolve(spec.suite_params)
     cfg = spec.train
     method = build_method(spec.method, spec.method_params, cfg.steps)
-    data = suite.training_set(spec.cls, data_root)
+    data = suite.training_set(spec.cls, data_root).to(device)
     nets = method.net_config()
     G, D = suite.build_nets(
         spec.seed, pack=method.pack, d_batchnorm=getattr(method, "d_batchnorm", True), **nets
     )
+    G, D = G.to(device), D.to(device)
+    if rt.channels_last:
+        G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
     opt_g, opt_d = method.optimizers(G, D)
     rng = torch.Generator().manual_seed(spec.seed)
 
     def noise(n: int, gen: torch.Generator) -> torch.Tensor:
-        return suite.sample_noise(n, gen, nets.get("noise_dim"))
+        return suite.sample_noise(n, gen, nets.get("noise_dim")).to(device)
 
     def samples_of(z: torch.Tensor) -> np.ndarray:
         """Evaluation samples; any draws of the method's (e.g. conditions) use a fixed stream."""
@@ -112,7 +130,8 @@ def train_run(
             gen = torch.Generator().manual_seed(derived_seed(spec.seed, 2))
             G.eval()  # BatchNorm in G: evaluate with running statistics, train with batch ones
             try:
-                return torch.cat([method.sample(G, c, gen) for c in z.split(1000)]).numpy()
+                chunks = [method.sample(G, c.to(device), gen).cpu() for c in z.split(1000)]
+                return torch.cat(chunks).numpy()
             finally:
                 G.train()
 
@@ -129,6 +148,7 @@ def train_run(
         rng.set_state(state["rng"])
         method.load_state_dict(state.get("method", {}))
         start, curves, snapshots = state["step"], state["curves"], state["snapshots"]
+    run.record_runtime({"start_step": start, **rt.as_dict(), "threads": torch.get_num_threads()})
     if progress:
         progress(start)
 
@@ -139,27 +159,32 @@ def train_run(
         for _ in range(method.n_critic):
             real, idx = method.real_batch(data, B, rng)
             drawn.append(idx)
-            with torch.no_grad():
+            with torch.no_grad(), rt.autocast():
                 fake = method.fake_batch(G, noise(B, rng), rng)
-            loss_d = checked_loss(
-                spec.method, "d_loss", method.d_loss(D, real, fake, step, rng), step == 0
-            )
+            with rt.autocast():
+                loss_d = checked_loss(
+                    spec.method, "d_loss", method.d_loss(D, real, fake, step, rng), step == 0
+                )
             opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             opt_d.step()
             method.after_d_step(D)
         if log:
             grad_d = grad_norm(D)
-            w_est = wasserstein_estimate(D, real, fake)
-        fake = method.fake_batch(G, noise(B, rng), rng)
-        loss_g = checked_loss(spec.method, "g_loss", method.g_loss(D, fake, step), step == 0)
+            with rt.autocast():  # fake is bf16 under autocast: D must see it the same way
+                w_est = wasserstein_estimate(D, real, fake)
+        with rt.autocast():
+            fake = method.fake_batch(G, noise(B, rng), rng)
+            loss_g = checked_loss(spec.method, "g_loss", method.g_loss(D, fake, step), step == 0)
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
 
         done = step + 1
-        method.observe(D, data, torch.cat(drawn), done, rng)
+        method.observe(D, data, torch.cat(drawn).cpu(), done, rng)
         if log:
+            with rt.autocast():
+                diversity = feature_diversity(D, fake)
             curves.append(
                 {
                     "step": done,
@@ -168,7 +193,7 @@ def train_run(
                     "grad_norm_d": grad_d,
                     "grad_norm_g": grad_norm(G),
                     "wasserstein_estimate": w_est,
-                    "feature_diversity": feature_diversity(D, fake),
+                    "feature_diversity": diversity,
                 }
             )
         if done in snapshot_steps:

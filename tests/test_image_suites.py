@@ -276,12 +276,18 @@ def test_cifar10_perclass_smoke_on_fixture_with_published_columns(
     assert rc == 0, err
     assert "DCGAN (seed 003, published)" in text and "DCGAN-Ours (seed 003, published)" in text
     csv = pd.read_csv(
-        tmp_path / "results" / "cifar10-perclass" / "smoke" / "table_ms_ssim.csv", index_col=0
+        tmp_path / "results" / "cifar10-perclass" / "smoke" / "width-8" / "table_ms_ssim.csv",
+        index_col=0,
     )
     assert csv.loc["airplane", "DCGAN (seed 003, published)"] == 0.1116
     assert csv.loc["cat", "DCGAN-Ours (seed 003, published)"] == 0.0589
     isc = pd.read_csv(
-        tmp_path / "results" / "cifar10-perclass" / "smoke" / "table_inception_score.csv",
+        tmp_path
+        / "results"
+        / "cifar10-perclass"
+        / "smoke"
+        / "width-8"
+        / "table_inception_score.csv",
         index_col=0,
     )
     assert isc.loc["cat", "DCGAN (seed 003, published)"] == 4.21
@@ -407,7 +413,7 @@ def test_celeba64_smoke_table1_layout(tmp_path, inception_weights, capsys):
         capsys,
     )
     assert rc == 0, err
-    curve = pd.read_csv(tmp_path / "results" / "celeba64" / "smoke" / "critic.csv")
+    curve = pd.read_csv(tmp_path / "results" / "celeba64" / "smoke" / "width-8" / "critic.csv")
     assert list(curve["step"]) == [2, 4] and "class" not in curve
 
 

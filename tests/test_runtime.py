@@ -1,0 +1,98 @@
+"""Device selection and the bf16 / channels_last switches (benchmark/runtime.py), on the CPU.
+
+CUDA is faked where only the decision is tested (torch.cuda.is_available patched); nothing here
+needs a GPU."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from test_cli import one_line_error
+
+from collapsebench.benchmark import runtime as R
+from collapsebench.benchmark.errors import BenchError
+from collapsebench.benchmark.runner import execute, plan
+from collapsebench.benchmark.store import RunStore
+
+
+def _fake_cuda(monkeypatch, n: int = 1) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: n)
+
+
+def test_auto_is_cpu_without_a_gpu_and_cuda_with_one(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert R.resolve_device("auto") == "cpu" and R.resolve_device(None) == "cpu"
+    _fake_cuda(monkeypatch, n=2)
+    assert R.resolve_device("auto") == "cuda"
+    assert R.resolve_device("cuda:1") == "cuda:1"
+    with pytest.raises(BenchError, match=r"only 2 GPU\(s\) visible \(cuda:0..cuda:1\)"):
+        R.resolve_device("cuda:2")
+
+
+def test_bad_devices_name_the_valid_ones(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(BenchError, match="CUDA is not available here.*use --device cpu or auto"):
+        R.resolve_device("cuda")
+    for bad in ("tpu", "cuda:x", "gpu"):
+        with pytest.raises(BenchError, match="valid: auto, cpu, cuda, cuda:N"):
+            R.resolve_device(bad)
+
+
+def test_amp_and_channels_last_only_for_image_suites_on_cuda(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert R.runtime_for("image", "auto") == R.Runtime("cpu", False, False, True)
+    _fake_cuda(monkeypatch)
+    assert R.runtime_for("image", "auto") == R.Runtime("cuda", True, True, True)
+    assert R.runtime_for("image", "cuda", no_amp=True) == R.Runtime("cuda", False, False, True)
+    assert R.runtime_for("toy", "cuda") == R.Runtime("cuda", False, False, True)
+    assert R.runtime_for("toy", "cuda", fast=True).deterministic is False
+
+
+def test_cpu_bf16_autocast_really_computes_in_bf16():
+    lin = torch.nn.Linear(4, 3)
+    with R.Runtime("cpu", amp=True).autocast():
+        assert lin(torch.ones(2, 4)).dtype == torch.bfloat16
+    with R.Runtime("cpu", amp=False).autocast():
+        assert lin(torch.ones(2, 4)).dtype == torch.float32
+
+
+def test_bad_device_and_executor_are_one_line_errors(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    base = ["run", "--suite", "gaussians25", "--preset", "smoke", "--methods", "gan"]
+    base += ["--seeds", "0", "--out", str(tmp_path / "r"), "--no-progress"]
+    assert "CUDA is not available" in one_line_error(capsys, [*base, "--device", "cuda"])
+    assert "valid: auto, cpu, cuda, cuda:N" in one_line_error(capsys, [*base, "--device", "tpu"])
+    err = one_line_error(capsys, [*base, "--executor", "dask"])
+    assert "unknown --executor 'dask'; valid: local, ray" in err
+    assert not any((tmp_path / "r").rglob("metrics.json"))
+
+
+def _digits_run(root, runtime):
+    spec = plan("digits", ["gan"], [0], "smoke")[0]
+    store = RunStore(root)
+    execute(store, [spec], progress=False, runtime=runtime)
+    run = store.run_dir(spec)
+    return run, json.loads((run.path / "runtime.json").read_text())
+
+
+def test_image_run_under_cpu_bf16_and_channels_last(tmp_path):
+    """The switches are honoured end to end (recorded in runtime.json, a finished run with sane
+    samples) and are not part of the run's identity (same run directory name)."""
+    plain, rec_plain = _digits_run(tmp_path / "fp32", None)
+    mixed, rec_mixed = _digits_run(
+        tmp_path / "bf16", R.Runtime("cpu", amp=True, channels_last=True)
+    )
+    assert plain.path.name == mixed.path.name
+    assert [r["amp"] for r in rec_plain] == [False] and [r["amp"] for r in rec_mixed] == [True]
+    assert rec_mixed[0]["channels_last"] is True and rec_mixed[0]["start_step"] == 0
+    a, b = np.load(plain.path / "samples.npy"), np.load(mixed.path / "samples.npy")
+    assert a.shape == b.shape and a.dtype == b.dtype == np.uint8
+    # bf16 rounding changes the training, so the two runs are not bit-identical ...
+    assert not np.array_equal(a, b)
+    # ... while both stay finished runs with finite metrics
+    for run in (plain, mixed):
+        assert all(np.isfinite(v) for v in run.read_metrics().values() if isinstance(v, float))
