@@ -275,6 +275,21 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="with --batch-models: torch CPU threads (default: all cores)",
     )
+    f.add_argument(
+        "--executor",
+        default=None,
+        help="ray: the same runs through --executor local and --executor ray, as a ratio",
+    )
+    f.add_argument("--address", default=None, help="with --executor ray: auto or HOST:PORT")
+    f.add_argument(
+        "--runs", type=_positive_int, default=4, help="with --executor: runs per measurement"
+    )
+    f.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=None,
+        help="with --executor: parallel runs for both executors (default: one per core)",
+    )
     f.add_argument("--json", action="store_true")
     return p
 
@@ -645,9 +660,26 @@ def cmd_data(args) -> int:
 
 
 def cmd_perf(args) -> int:
-    from .perf import run_perf, run_perf_stacked
+    from .perf import run_perf, run_perf_executor, run_perf_stacked
 
-    if args.batch_models is not None:
+    if args.executor is not None and args.batch_models is not None:
+        raise BenchError("bench perf: use --executor or --batch-models, not both")
+    if args.executor is not None:
+        if args.executor != "ray":
+            raise BenchError(
+                f"bench perf: --executor {args.executor!r} is not measurable; valid: ray "
+                "(it is compared with local)"
+            )
+        result = run_perf_executor(
+            args.suite,
+            args.method,
+            runs=args.runs,
+            steps=args.steps,
+            repeats=args.repeats,
+            workers=args.workers,
+            address=args.address,
+        )
+    elif args.batch_models is not None:
         result = run_perf_stacked(
             args.suite,
             args.method,

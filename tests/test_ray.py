@@ -128,3 +128,14 @@ def test_bad_ray_inputs_are_one_line_errors(tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "ray", None)  # as if not installed
     err = one_line_error(capsys, [*base, "--executor", "ray"])
     assert "pip install -e '.[ray]'" in err
+
+
+def test_perf_compares_ray_with_local(cluster, capsys):
+    argv = ["perf", "--suite", "ring8", "--method", "gan", "--executor", "ray", "--json"]
+    assert main([*argv, "--steps", "3", "--runs", "2", "--workers", "2", "--repeats", "1"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["runs"] == 2 and out["workers"] == 2 and out["threads_per_run"] == 1
+    assert out["local_gen_steps_per_s"] > 0 and out["ray_gen_steps_per_s"] > 0
+    ratio = out["ray_gen_steps_per_s"] / out["local_gen_steps_per_s"]  # of 2-decimal values
+    assert out["ray_vs_local_ratio"] == pytest.approx(ratio, abs=0.05)
+    assert ray.is_initialized()  # the test's cluster was reused, not shut down

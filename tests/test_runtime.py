@@ -96,3 +96,10 @@ def test_image_run_under_cpu_bf16_and_channels_last(tmp_path):
     # ... while both stay finished runs with finite metrics
     for run in (plain, mixed):
         assert all(np.isfinite(v) for v in run.read_metrics().values() if isinstance(v, float))
+
+
+def test_perf_executor_bad_inputs_are_one_line_errors(capsys):
+    err = one_line_error(capsys, ["perf", "--executor", "local"])
+    assert "--executor 'local' is not measurable; valid: ray" in err
+    err = one_line_error(capsys, ["perf", "--executor", "ray", "--batch-models", "2"])
+    assert "use --executor or --batch-models, not both" in err
