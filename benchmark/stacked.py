@@ -16,6 +16,11 @@ Each model k is the sequential run of seed k (the bare loop in benchmark/perf.py
 * its losses are per-model means, and the K losses are summed before ``backward``, so no gradient
   mixes models; the gradient penalty differentiates each model's critic output with respect to
   that model's own interpolates only;
+* the losses are GAN's and WGAN-GP's own equations restated over a (K, B, ...) batch, not calls
+  to the methods' ``d_loss``/``g_loss``: those draw the penalty's mixing weights from one
+  generator and average over the whole batch, where here each model draws from its own seed's
+  generator and keeps its own mean (the equality tests against ``train_run`` pin the two
+  together);
 * one optimiser of the method's own kind and hyper-parameters updates the stacked parameters.
   Adam is elementwise, so one Adam over (K, ...) tensors is K independent Adams.
 
