@@ -103,6 +103,14 @@ def _exec_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--no-amp", action="store_true", help="CUDA image suites: no bf16 autocast / channels_last"
     )
+    p.add_argument(
+        "--batch-models",
+        type=_positive_int,
+        default=None,
+        metavar="K",
+        help="train up to K runs of one configuration (seeds, classes) as one stacked model "
+        "(gan, greed-gan, wgan, greed-wgan, wgan-gp; other methods run one at a time)",
+    )
 
 
 def _execute(args, store, specs) -> dict:
@@ -122,6 +130,7 @@ def _execute(args, store, specs) -> dict:
         executor=args.executor,
         address=args.address,
         runtime=runtime,
+        batch_models=args.batch_models,
     )
 
 
@@ -262,8 +271,10 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_int,
         default=None,
         metavar="K",
-        help="instead: K seeds as one stacked model vs K sequential bare loops (gan, wgan-gp)",
+        help="instead: K runs (seeds; classes first on per-class suites) as one stacked model "
+        "vs K sequential bare loops",
     )
+    f.add_argument("--data-root", default=None, help="image data (default: $COLLAPSEBENCH_DATA)")
     f.add_argument(
         "--device",
         default="cpu",
@@ -688,6 +699,7 @@ def cmd_perf(args) -> int:
             repeats=args.repeats,
             device=args.device,
             threads=args.threads,
+            data_root=args.data_root,
         )
     elif args.device != "cpu" or args.threads is not None:
         raise BenchError("bench perf: --device and --threads apply with --batch-models only")

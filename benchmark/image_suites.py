@@ -20,6 +20,7 @@ Digits rule: the 8×8 images (0..16) are scaled to 0..255 and resized bilinearly
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from collections.abc import Mapping
@@ -42,6 +43,20 @@ from .image_nets import ARCHS, build_image_nets
 def cache_dir() -> Path:
     """Derived artefacts (the digits classifier, reference statistics)."""
     return Path(os.environ.get("COLLAPSEBENCH_CACHE", Path.home() / ".cache" / "collapsebench"))
+
+
+#: images per feature-extractor forward: torch-fidelity's default on the CPU, more on a GPU
+FEATURE_BATCH = {"cpu": 64, "cuda": 256}
+
+
+@contextlib.contextmanager
+def _on(device: str):
+    """Make ``device`` the current CUDA device (torch-fidelity's ``cuda=True`` uses that one)."""
+    if torch.device(device).type != "cuda":
+        yield
+        return
+    with torch.cuda.device(torch.device(device)):
+        yield
 
 
 class ImageBatches:
@@ -267,8 +282,11 @@ class ImageSuite:
         return None  # Inception: found by fidelity.find_inception_weights
 
     def evaluate(
-        self, samples: np.ndarray, cls: str | None = None, data_root=None
+        self, samples: np.ndarray, cls: str | None = None, data_root=None, device: str = "cpu"
     ) -> dict[str, Any]:
+        """One pass of the feature extractor over the samples serves IS, FID, KID and
+        precision/recall (torch-fidelity extracts every metric's layers at once); on ``device``
+        ``cuda[:N]`` that pass and the MS-SSIM pairs run on that GPU, in larger batches."""
         images = torch.as_tensor(to_uint8_nchw(samples))
         if tuple(images.shape[1:]) != (self.channels, self.image_size, self.image_size):
             raise BenchError(
@@ -277,7 +295,12 @@ class ImageSuite:
             )
         if self.stacked:
             return self._evaluate_stacked(images)
+        with _on(device):
+            return self._evaluate(images, cls, data_root, device)
+
+    def _evaluate(self, images, cls, data_root, device: str) -> dict[str, Any]:
         real = self.real_images(cls, data_root)
+        cuda = torch.device(device).type == "cuda"
         tag = f"{self.dataset}.{self.image_size}px.{'all' if cls is None else 'class_' + cls}"
         kid_size = min(fidelity.DEFAULTS["kid_subset_size"], len(images), len(real))
         try:
@@ -290,12 +313,14 @@ class ImageSuite:
                 kid_subset_size=kid_size,
                 reference_dataset=tag,
                 cache_dir=cache_dir() / "reference-stats",
+                device="cuda" if cuda else "cpu",
+                batch_size=FEATURE_BATCH["cuda" if cuda else "cpu"],
             )
             gen_div = msssim.msssim_diversity(
-                images, n_pairs=self.n_pairs, protocol=self.msssim_protocol
+                images, n_pairs=self.n_pairs, protocol=self.msssim_protocol, device=device
             )
             real_div = msssim.msssim_diversity(
-                real, n_pairs=self.n_pairs, protocol=self.msssim_protocol
+                real, n_pairs=self.n_pairs, protocol=self.msssim_protocol, device=device
             )
         except (ValueError, fidelity.MissingWeightsError) as exc:
             raise BenchError(f"{self.name}: {exc}") from None

@@ -29,12 +29,12 @@ from .suites import get_suite
 from .train import train_run
 
 
-def bare_loop(spec, device: str = "cpu") -> None:
-    suite = get_suite(spec.suite)
+def bare_loop(spec, device: str = "cpu", data_root=None) -> None:
+    suite = get_suite(spec.suite).resolve(spec.suite_params)
     method = build_method(spec.method, spec.method_params, spec.train.steps)
-    data = suite.training_set().to(device)
+    data = suite.training_set(spec.cls, data_root).to(device)
     nets = method.net_config()
-    G, D = suite.build_nets(spec.seed, pack=method.pack, **nets)
+    G, D = suite.build_nets(spec.seed, pack=method.pack, d_batchnorm=method.d_batchnorm, **nets)
     G, D = G.to(device), D.to(device)
     opt_g, opt_d = method.optimizers(G, D)
     rng = torch.Generator().manual_seed(spec.seed)
@@ -119,6 +119,17 @@ def run_perf(suite_name: str, method: str, steps: int = 200, repeats: int = 3) -
     }
 
 
+def _stack_specs(suite_name: str, method: str, k: int, data_root=None) -> list:
+    """K runs of the default preset: seeds 0..K-1, or on a per-class suite its classes first
+    (seed 0 of every class, then seed 1, ...): the models a paper run trains side by side."""
+    suite = get_suite(suite_name)
+    if not suite.per_class:
+        return plan(suite_name, [method], list(range(k)), "default")
+    n = len(suite.classes(data_root))
+    specs = plan(suite_name, [method], list(range(-(-k // n))), "default", data_root=data_root)
+    return sorted(specs, key=lambda s: s.seed)[:k]
+
+
 def run_perf_stacked(
     suite_name: str,
     method: str,
@@ -127,6 +138,7 @@ def run_perf_stacked(
     repeats: int = 3,
     device: str | None = "cpu",
     threads: int | None = None,
+    data_root=None,
 ) -> dict:
     """K stacked models vs K sequential bare loops: generator steps/s summed over the models.
     ``threads``: torch CPU threads (default: all cores, as ``run_perf``)."""
@@ -135,17 +147,17 @@ def run_perf_stacked(
     train = dataclasses.replace(suite.presets["default"], steps=steps, n_snapshots=1)
     specs = [
         dataclasses.replace(s, train=train)
-        for s in plan(suite_name, [method], list(range(batch_models)), "default")
+        for s in _stack_specs(suite_name, method, batch_models, data_root)
     ]
     check_specs(specs)  # an unsupported method fails before any timing
     torch.set_num_threads(threads or threads_per_worker(1))
 
     def sequential(specs=specs) -> None:
         for s in specs:
-            bare_loop(s, dev)
+            bare_loop(s, dev, data_root)
 
     def stacked(specs=specs) -> None:
-        train_stacked(specs, dev, eval_samples=False)
+        train_stacked(specs, dev, eval_samples=False, data_root=data_root)
 
     # warm-up both paths (allocator, kernel selection, vmap tracing caches)
     short = [dataclasses.replace(s, train=dataclasses.replace(train, steps=3)) for s in specs]
@@ -165,6 +177,7 @@ def run_perf_stacked(
         "cpu_count": os.cpu_count(),
         "threads": torch.get_num_threads(),
         "batch_models": batch_models,
+        "models": [s.label for s in specs],
         "generator_steps_per_model": steps,
         "batch_size": train.batch_size,
         "repeats": repeats,

@@ -1,9 +1,10 @@
 """Runs as Ray tasks (`bench run --executor ray [--address auto|HOST:PORT]`).
 
 Each (suite, method, seed[, class]) run is one Ray task asking for its share of CPUs (and one
-GPU when it trains on CUDA). Ray is used rather than a hand-written scheduler because it already
-does what a cluster needs: placement by resources, retrying a task whose worker died, and moving
-results back when the workers do not share a disk.
+GPU when it trains on CUDA); with ``--batch-models K`` a task trains up to K runs of one
+configuration as one stacked model (benchmark/stacked.py). Ray is used rather than a
+hand-written scheduler because it already does what a cluster needs: placement by resources,
+retrying a task whose worker died, and moving results back when the workers do not share a disk.
 
 Where results are written:
 
@@ -91,23 +92,28 @@ def connect(ray, address: str | None) -> bool:
     return True
 
 
-def _run_task(spec: RunSpec, root: str, threads: int, data_root, token: str, runtime):
-    """Body of one Ray task (runs on a worker)."""
-    from .runner import _execute
+def _run_task(job: list[RunSpec], root: str, threads: int, data_root, token: str, runtime):
+    """Body of one Ray task (runs on a worker): one run, or several trained stacked.
+    Returns {label: {"metrics": ..., "files": None or the run directory's files}}."""
+    from .runner import _execute_job
 
     probe = Path(root) / PROBE_NAME
     shared = probe.is_file() and probe.read_text() == token
     if shared:
-        return {"metrics": _execute(spec, root, threads, None, data_root, runtime), "files": None}
+        metrics = _execute_job(job, root, threads, None, data_root, runtime)
+        return {label: {"metrics": m, "files": None} for label, m in metrics.items()}
+    out = {}
     with tempfile.TemporaryDirectory(prefix="collapsebench-") as tmp:
-        metrics = _execute(spec, tmp, threads, None, data_root, runtime)
-        run = RunStore(tmp).run_dir(spec).path
-        files = {
-            str(p.relative_to(run)): p.read_bytes()
-            for p in sorted(run.rglob("*"))
-            if p.is_file() and p.name != "checkpoint.pt"
-        }
-    return {"metrics": metrics, "files": files}
+        metrics = _execute_job(job, tmp, threads, None, data_root, runtime)
+        for spec in job:
+            run = RunStore(tmp).run_dir(spec).path
+            files = {
+                str(p.relative_to(run)): p.read_bytes()
+                for p in sorted(run.rglob("*"))
+                if p.is_file() and p.name != "checkpoint.pt"
+            }
+            out[spec.label] = {"metrics": metrics[spec.label], "files": files}
+    return out
 
 
 def _place(store: RunStore, spec: RunSpec, files: dict[str, bytes]) -> None:
@@ -119,15 +125,15 @@ def _place(store: RunStore, spec: RunSpec, files: dict[str, bytes]) -> None:
 
 def execute_ray(
     store: RunStore,
-    todo: Sequence[RunSpec],
+    jobs: Sequence[Sequence[RunSpec]],
     threads: int,
     bars,
     data_root: str | None,
     address: str | None,
     runtime: Runtime | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Run ``todo`` as Ray tasks; ``bars`` (runner._Bars) advances by whole runs. A run on CUDA
-    asks Ray for one GPU."""
+    """Run ``jobs`` (runner.plan_jobs: one run each, or several stacked) as Ray tasks; ``bars``
+    (runner._Bars) advances by whole runs. A job on CUDA asks Ray for one GPU."""
     ray = import_ray()
     started = connect(ray, address)
     token = secrets.token_hex(8)
@@ -139,14 +145,14 @@ def execute_ray(
     results: dict[str, dict[str, Any]] = {}
     try:
         refs = {
-            task.remote(spec, str(store.root), threads, data_root, token, runtime): spec
-            for spec in todo
+            task.remote(list(job), str(store.root), threads, data_root, token, runtime): job
+            for job in jobs
         }
         pending = list(refs)
         while pending:
             ready, pending = ray.wait(pending, num_returns=1)
             for ref in ready:
-                spec = refs[ref]
+                job = refs[ref]
                 try:
                     out = ray.get(ref)
                 except ray.exceptions.RayTaskError as exc:
@@ -154,13 +160,15 @@ def execute_ray(
                     raise exc.as_instanceof_cause() from None
                 except ray.exceptions.WorkerCrashedError:
                     raise BenchError(
-                        f"run {spec.label}: its worker died {MAX_RETRIES + 1} times; run the "
-                        "same command again to resume it"
+                        f"run {', '.join(s.label for s in job)}: its worker died "
+                        f"{MAX_RETRIES + 1} times; run the same command again to resume it"
                     ) from None
-                if out["files"] is not None:
-                    _place(store, spec, out["files"])
-                results[spec.label] = out["metrics"]
-                bars.update(spec.label, spec.train.steps, spec.train.steps)
+                for spec in job:
+                    got = out[spec.label]
+                    if got["files"] is not None:
+                        _place(store, spec, got["files"])
+                    results[spec.label] = got["metrics"]
+                    bars.update(spec.label, spec.train.steps, spec.train.steps)
     finally:
         probe.unlink(missing_ok=True)
         if started:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import queue as queue_mod
+import sys
 from collections.abc import Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -135,6 +136,65 @@ def _execute(
     return train_run(spec, run, report, data_root, runtime)
 
 
+def _execute_job(
+    job: Sequence[RunSpec],
+    root: str,
+    threads: int,
+    progress_queue=None,
+    data_root: str | None = None,
+    runtime: Runtime | None = None,
+) -> dict[str, dict]:
+    """Run one job: a single run, or several trained as one stacked model (benchmark/stacked.py).
+    Returns {label: metrics}."""
+    if len(job) == 1:
+        return {job[0].label: _execute(job[0], root, threads, progress_queue, data_root, runtime)}
+    from .stacked import train_stacked_runs
+
+    torch.set_num_threads(threads)
+    store = RunStore(root)
+    runs = [store.run_dir(s) for s in job]
+    for run, spec in zip(runs, job, strict=True):
+        run.write_config(spec)
+    every = max(1, job[0].train.steps // 200)
+
+    def reporter(spec: RunSpec):
+        def report(done: int) -> None:
+            if progress_queue is not None and (done % every == 0 or done == spec.train.steps):
+                progress_queue.put((spec.label, done, spec.train.steps))
+
+        return report
+
+    metrics = train_stacked_runs(job, runs, [reporter(s) for s in job], data_root, runtime)
+    return {s.label: m for s, m in zip(job, metrics, strict=True)}
+
+
+def plan_jobs(
+    store: RunStore, todo: Sequence[RunSpec], batch_models: int | None
+) -> tuple[list[list[RunSpec]], list[str]]:
+    """Group ``todo`` into jobs of at most ``batch_models`` runs trained stacked: runs of one
+    configuration (suite, method, parameters) that resume from the same step. Runs a stacked
+    model cannot train go alone; the second value says which and why, once per method."""
+    if not batch_models or batch_models == 1:
+        return [[s] for s in todo], []
+    from .stacked import checkpoint_step, unstackable
+
+    groups: dict[tuple, list[RunSpec]] = {}
+    singles: list[list[RunSpec]] = []
+    notes: dict[str, str] = {}
+    for s in todo:
+        reason = unstackable(s)
+        if reason:
+            singles.append([s])
+            notes.setdefault(s.method, f"{s.method}: trained one run at a time ({reason})")
+            continue
+        key = (s.suite, s.method, s.config_hash(), checkpoint_step(store.run_dir(s)))
+        groups.setdefault(key, []).append(s)
+    jobs = [
+        g[i : i + batch_models] for g in groups.values() for i in range(0, len(g), batch_models)
+    ]
+    return jobs + singles, list(notes.values())
+
+
 @dataclass
 class _Bars:
     """One overall bar (generator steps over all runs) plus one bar per run in flight."""
@@ -189,19 +249,27 @@ def execute(
     executor: str = "local",
     address: str | None = None,
     runtime: Runtime | None = None,
+    batch_models: int | None = None,
 ) -> dict[str, dict]:
     """Run every spec not yet finished; finished runs are skipped, never recomputed.
 
     ``executor``: "local" (in-process, or a pool of ``workers`` processes) or "ray" (one Ray
-    task per run on the cluster at ``address``; None starts a local one). Each run gets
-    ``cpu_count // workers`` torch threads either way, so both give the same numbers."""
+    task per job on the cluster at ``address``; None starts a local one). Each job gets
+    ``cpu_count // workers`` torch threads either way, so both give the same numbers.
+    ``batch_models`` K > 1: runs of one configuration are trained K at a time as one stacked
+    model (``plan_jobs``); the others one at a time."""
     if workers < 1:
         raise BenchError(f"--workers must be a positive integer; got {workers}")
+    if batch_models is not None and batch_models < 1:
+        raise BenchError(f"--batch-models must be a positive integer; got {batch_models}")
     if executor not in EXECUTORS:
         raise BenchError(f"unknown executor {executor!r}; valid: {', '.join(EXECUTORS)}")
     if address is not None and executor != "ray":
         raise BenchError("--address applies to --executor ray only")
     todo = [s for s in specs if not store.run_dir(s).finished]
+    jobs, notes = plan_jobs(store, todo, batch_models)
+    for note in notes:
+        print(f"bench: {note}", file=sys.stderr)
     bars = _Bars(total=sum(s.train.steps for s in todo), enabled=progress)
     results: dict[str, dict] = {}
     threads = threads_per_worker(workers)
@@ -209,38 +277,38 @@ def execute(
         if executor == "ray":
             from .ray_executor import execute_ray
 
-            if todo:
-                results.update(execute_ray(store, todo, threads, bars, data_root, address, runtime))
-        elif workers == 1 or len(todo) <= 1:
+            if jobs:
+                results.update(execute_ray(store, jobs, threads, bars, data_root, address, runtime))
+        elif workers == 1 or len(jobs) <= 1:
             sink = _DirectSink(bars)
-            for spec in todo:
-                results[spec.label] = _execute(
-                    spec, str(store.root), threads, sink, data_root, runtime
+            for job in jobs:
+                results.update(
+                    _execute_job(job, str(store.root), threads, sink, data_root, runtime)
                 )
         else:
-            results.update(_execute_pool(store, todo, workers, threads, bars, data_root, runtime))
+            results.update(_execute_pool(store, jobs, workers, threads, bars, data_root, runtime))
     finally:
         bars.close()
     return results
 
 
-def _execute_pool(store, todo, workers, threads, bars, data_root, runtime) -> dict[str, dict]:
+def _execute_pool(store, jobs, workers, threads, bars, data_root, runtime) -> dict[str, dict]:
     ctx = mp.get_context("spawn")
     results: dict[str, dict] = {}
     with ctx.Manager() as manager:
         q = manager.Queue()
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            futures = {
-                pool.submit(_execute, spec, str(store.root), threads, q, data_root, runtime): spec
-                for spec in todo
-            }
+            futures = [
+                pool.submit(_execute_job, job, str(store.root), threads, q, data_root, runtime)
+                for job in jobs
+            ]
             pending = set(futures)
             try:
                 while pending:
                     finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
                     _drain(q, bars)
                     for fut in finished:
-                        results[futures[fut].label] = fut.result()
+                        results.update(fut.result())
                 _drain(q, bars)
             except BaseException:
                 for fut in pending:

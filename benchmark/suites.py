@@ -166,7 +166,10 @@ class GaussianMixtureSuite:
     def to_stored(samples: torch.Tensor | np.ndarray) -> np.ndarray:
         return np.asarray(samples)
 
-    def evaluate(self, samples: np.ndarray, cls: str | None = None, data_root=None) -> dict:
+    def evaluate(
+        self, samples: np.ndarray, cls: str | None = None, data_root=None, device: str = "cpu"
+    ) -> dict:
+        """Mode coverage: a nearest-centre count in numpy (``device`` is not needed for it)."""
         cov = mode_coverage(self.validate_samples(samples), self.centers_array(), self.std)
         return cov.as_dict()
 

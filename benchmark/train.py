@@ -222,10 +222,22 @@ def _train(spec: RunSpec, run: RunDir, progress, data_root, rt: Runtime) -> dict
             progress(done)
 
     samples = samples_of(eval_noise)
-    if not np.isfinite(samples).all():
+    finite = bool(np.isfinite(samples).all())
+    stored = suite.to_stored(samples) if finite else samples
+    history = method.history()
+    return finish_run(spec, run, suite, stored, finite, curves, snapshots, history, data_root, rt)
+
+
+def finish_run(
+    spec, run, suite, samples, finite, curves, snapshots, history, data_root, rt: Runtime
+) -> dict:
+    """Evaluate the final samples (already in the suite's stored form when ``finite``) on the
+    run's device and write the run's results; a run whose samples are not finite is marked
+    diverged, its metrics NaN."""
+    if not finite:
         metrics = {"diverged": True, **{m: float("nan") for m in suite.metric_names}}
     else:
-        samples = suite.to_stored(samples)
-        metrics = {"diverged": False, **suite.evaluate(samples, spec.cls, data_root)}
-    run.finish(samples, metrics, pd.DataFrame(curves), snapshots, method.history())
+        evaluated = suite.evaluate(samples, spec.cls, data_root, device=rt.device)
+        metrics = {"diverged": False, **evaluated}
+    run.finish(samples, metrics, pd.DataFrame(curves), snapshots, history)
     return metrics

@@ -97,11 +97,11 @@ def ms_ssim_clamped(
             f"MS-SSIM with {levels} scales needs images of at least {2 ** (levels - 1)} pixels "
             f"per side; got {tuple(x.shape[-2:])}"
         )
-    w = torch.tensor(weights, dtype=x.dtype)
+    w = torch.tensor(weights, dtype=x.dtype, device=x.device)
     mcs = []
     for level in range(levels):
         size = min(win_size, *x.shape[-2:])
-        win = _gauss_1d(size, win_sigma * size / win_size, x.dtype)
+        win = _gauss_1d(size, win_sigma * size / win_size, x.dtype).to(x.device)
         ssim, cs = _ssim_cs(x, y, win, data_range, k)
         if level < levels - 1:
             mcs.append(torch.relu(cs))
@@ -164,9 +164,11 @@ def msssim_diversity(
     protocol: str = "clamped",
     upsample_size: int = UPSAMPLE_SIZE,
     batch_size: int = 500,
+    device: str | torch.device = "cpu",
 ) -> MSSSIMResult:
     """Mean MS-SSIM over ``n_pairs`` random pairs of distinct images (one class); lower is more
-    diverse. Images: uint8 or floats in [-1, 1], N×H×W×C or N×C×H×W, C = 1 or 3."""
+    diverse. Images: uint8 or floats in [-1, 1], N×H×W×C or N×C×H×W, C = 1 or 3. The pairs are
+    drawn on the CPU (the same pairs everywhere) and compared on ``device``."""
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown MS-SSIM protocol {protocol!r}; valid: {', '.join(PROTOCOLS)}")
     if n_pairs < 2:
@@ -183,13 +185,13 @@ def msssim_diversity(
     vals = []
     with torch.no_grad():
         for start in range(0, n_pairs, batch_size):
-            a = x[i[start : start + batch_size]].to(dtype)
-            b = x[j[start : start + batch_size]].to(dtype)
+            a = x[i[start : start + batch_size]].to(device, dtype)
+            b = x[j[start : start + batch_size]].to(device, dtype)
             if protocol == "clamped":
                 vals.append(ms_ssim_clamped(a, b))
             else:
                 vals.append(ms_ssim_upsampled(a, b, upsample_size=upsample_size))
-    v = torch.cat(vals)
+    v = torch.cat(vals).cpu()
     return MSSSIMResult(
         mean=float(v.double().mean()),
         std_error=float(v.double().std() / math.sqrt(n_pairs)),

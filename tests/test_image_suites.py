@@ -517,3 +517,35 @@ def test_wrong_image_size_is_one_line():
 def test_image_batches_stay_uint8_in_memory():
     data = get_suite("digits-perclass").training_set("1")
     assert isinstance(data, ImageBatches) and data.images.dtype == torch.uint8
+
+
+def test_evaluation_extracts_each_image_once_and_caches_the_reference(tmp_path, monkeypatch):
+    """IS, FID, KID and precision/recall share one feature pass over the samples; the real
+    class's features come from the cache after the first evaluation."""
+    import shutil
+
+    from collapsebench.benchmark import image_suites
+    from collapsebench.metrics import digits_classifier as dc
+
+    trained = dc.load_or_train(image_suites.cache_dir())
+    monkeypatch.setenv("COLLAPSEBENCH_CACHE", str(tmp_path / "cache"))
+    copy = dc.cache_path(tmp_path / "cache", 0)
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(trained.path, copy)
+    seen: list[int] = []
+    forward = dc.FeatureExtractorDigitsCNN.forward
+
+    def counting(self, x):
+        seen.append(len(x))
+        return forward(self, x)
+
+    monkeypatch.setattr(dc.FeatureExtractorDigitsCNN, "forward", counting)
+    suite = get_suite("digits-perclass")
+    n_real = len(suite.real_images("4"))
+    samples = suite.real_images("4")[:50].numpy()
+    first = suite.evaluate(samples, "4", device="cpu")
+    assert sum(seen) == 50 + n_real
+    seen.clear()
+    second = suite.evaluate(samples, "4", device="cpu")
+    assert sum(seen) == 50
+    assert second["fid"] == pytest.approx(first["fid"]) and first["n_reference"] == n_real

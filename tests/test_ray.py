@@ -89,6 +89,15 @@ def test_ray_gives_the_local_executors_numbers(cluster, tmp_path):
     assert runtime[0]["device"] == "cpu" and runtime[0]["start_step"] == 0
 
 
+def test_stacked_jobs_on_ray_give_the_local_numbers(cluster, tmp_path):
+    """--batch-models 2: the two seeds are one Ray task training one stacked model."""
+    _run(tmp_path / "local", "gan", "local", "--workers", "2", "--batch-models", "2")
+    _run(tmp_path / "ray", "gan", "ray", "--workers", "2", "--batch-models", "2")
+    _assert_same(_outputs(tmp_path / "local", "gan"), _outputs(tmp_path / "ray", "gan"))
+    for runtime in (tmp_path / "ray").rglob("runtime.json"):
+        assert json.loads(runtime.read_text())[0]["batch_models"] == 2
+
+
 def test_killed_worker_is_retried_and_resumes_from_its_checkpoint(cluster, tmp_path):
     method = "ray_kill_method:KillOnceGAN"
     _run(tmp_path / "ray", method, "ray", "--workers", "2")
@@ -108,7 +117,7 @@ def test_killed_worker_is_retried_and_resumes_from_its_checkpoint(cluster, tmp_p
 def test_without_a_shared_disk_the_driver_writes_the_run(tmp_path):
     spec: RunSpec = plan("gaussians25", ["gan"], [0], "smoke")[0]
     remote = tmp_path / "worker-side"  # the probe is not there: the worker sees no shared disk
-    out = ray_executor._run_task(spec, str(remote), 1, None, "token", None)
+    out = ray_executor._run_task([spec], str(remote), 1, None, "token", None)[spec.label]
     assert out["files"] is not None and "checkpoint.pt" not in out["files"]
     assert not remote.exists() or not any(remote.rglob("metrics.json"))
     store = RunStore(tmp_path / "driver")
@@ -116,6 +125,18 @@ def test_without_a_shared_disk_the_driver_writes_the_run(tmp_path):
     run = store.run_dir(spec)
     assert run.finished and run.read_metrics() == out["metrics"]
     assert np.load(run.path / "samples.npy").shape == (2500, 2)
+
+
+def test_without_a_shared_disk_a_stacked_job_returns_every_run(tmp_path):
+    specs = plan("gaussians25", ["wgan-gp"], [0, 1], "smoke")
+    out = ray_executor._run_task(specs, str(tmp_path / "worker-side"), 1, None, "token", None)
+    assert sorted(out) == sorted(s.label for s in specs)
+    store = RunStore(tmp_path / "driver")
+    for spec in specs:
+        ray_executor._place(store, spec, out[spec.label]["files"])
+        run = store.run_dir(spec)
+        assert run.finished and run.read_metrics() == out[spec.label]["metrics"]
+        assert json.loads((run.path / "runtime.json").read_text())[0]["batch_models"] == 2
 
 
 def test_bad_ray_inputs_are_one_line_errors(tmp_path, capsys, monkeypatch):
@@ -137,5 +158,6 @@ def test_perf_compares_ray_with_local(cluster, capsys):
     assert out["runs"] == 2 and out["workers"] == 2 and out["threads_per_run"] == 1
     assert out["local_gen_steps_per_s"] > 0 and out["ray_gen_steps_per_s"] > 0
     ratio = out["ray_gen_steps_per_s"] / out["local_gen_steps_per_s"]  # of 2-decimal values
-    assert out["ray_vs_local_ratio"] == pytest.approx(ratio, abs=0.05)
+    # the rates are rounded to 2 decimals and tiny here (pool start-up dominates 3 steps)
+    assert out["ray_vs_local_ratio"] == pytest.approx(ratio, rel=0.05, abs=0.05)
     assert ray.is_initialized()  # the test's cluster was reused, not shut down

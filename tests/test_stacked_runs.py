@@ -1,0 +1,234 @@
+"""``bench run --batch-models K``: stacked models in the run store (benchmark/stacked.py).
+
+Checked against the one-at-a-time harness: the same files and metrics per run, checkpoints in
+``train_run``'s format (a run stopped stacked resumes stacked bit for bit, or one at a time), and
+the runner's grouping of runs into stacked jobs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from test_cli import one_line_error
+
+from collapsebench.benchmark.cli import main
+from collapsebench.benchmark.errors import BenchError
+from collapsebench.benchmark.runner import plan, plan_jobs
+from collapsebench.benchmark.stacked import train_stacked_runs
+from collapsebench.benchmark.store import RunStore
+from collapsebench.benchmark.train import train_run
+
+
+def _run(out, *extra, suite="gaussians25", methods=("gan", "dyngan"), seeds=("0", "1", "2")):
+    argv = ["run", "--suite", suite, "--preset", "smoke", "--methods", *methods]
+    argv += ["--seeds", *seeds, "--out", str(out), "--results", str(out / "results")]
+    assert main([*argv, "--no-progress", *extra]) == 0
+
+
+def _runs(out, suite, method):
+    return {p.name: p for p in sorted((out / suite / method).iterdir())}
+
+
+def test_bench_run_batch_models_writes_what_one_at_a_time_writes(tmp_path, capsys):
+    _run(tmp_path / "stacked", "--batch-models", "3")
+    err = capsys.readouterr().err
+    assert "dyngan: trained one run at a time" in err and "gan:" not in err.replace("dyngan", "")
+    _run(tmp_path / "single")
+    for method in ("gan", "dyngan"):
+        stacked = _runs(tmp_path / "stacked", "gaussians25", method)
+        single = _runs(tmp_path / "single", "gaussians25", method)
+        assert list(stacked) == list(single) and len(stacked) == 3
+        for name, a in stacked.items():
+            b = single[name]
+            assert sorted(p.name for p in a.iterdir()) == sorted(p.name for p in b.iterdir())
+            ma, mb = (
+                json.loads((a / "metrics.json").read_text()),
+                json.loads((b / "metrics.json").read_text()),
+            )
+            assert ma.keys() == mb.keys()
+            ca, cb = pd.read_csv(a / "curves.csv"), pd.read_csv(b / "curves.csv")
+            assert list(ca.columns) == list(cb.columns) and list(ca["step"]) == list(cb["step"])
+            sa, sb = np.load(a / "snapshots.npz"), np.load(b / "snapshots.npz")
+            assert sorted(sa.files) == sorted(sb.files)
+            runtime = json.loads((a / "runtime.json").read_text())[-1]
+            if method == "dyngan":  # not stackable: exactly the one-at-a-time run
+                assert "batch_models" not in runtime
+                assert ma == mb
+                continue
+            assert runtime["batch_models"] == 3 and len(runtime["stacked_with"]) == 3
+            # float32 summation order only: GAN stays at rounding level over 30 steps
+            np.testing.assert_allclose(
+                np.load(a / "samples.npy"), np.load(b / "samples.npy"), rtol=1e-4, atol=1e-5
+            )
+            num = [c for c in ca.columns if c != "feature_diversity"]
+            np.testing.assert_allclose(ca[num], cb[num], rtol=1e-3, atol=1e-5)
+            np.testing.assert_allclose(
+                ca["feature_diversity"], cb["feature_diversity"], rtol=1e-3, atol=1e-6
+            )
+            for key in sa.files:
+                np.testing.assert_allclose(sa[key], sb[key], rtol=1e-3, atol=1e-4)
+            assert ma["modes_covered"] == mb["modes_covered"]
+            for key in ("hq_fraction", "reverse_kl"):
+                assert ma[key] == pytest.approx(mb[key], rel=1e-3, abs=1e-3)
+
+
+def _toy_specs(method="wgan-gp", seeds=(0, 1), **train):
+    cfg = dict(steps=12, log_every=2, checkpoint_every=5, n_snapshots=3, batch_size=32)
+    cfg.update(train)
+    return [
+        dataclasses.replace(s, train=dataclasses.replace(s.train, **cfg))
+        for s in plan("gaussians25", [method], list(seeds), "smoke")
+    ]
+
+
+class _Stop(Exception):
+    pass
+
+
+def _stop_at(step):
+    def report(done):
+        if done == step:
+            raise _Stop
+
+    return report
+
+
+def _result(run):
+    return (
+        np.load(run.path / "samples.npy"),
+        run.read_curves(),
+        dict(np.load(run.path / "snapshots.npz")),
+        run.read_metrics(),
+    )
+
+
+def _store(root, specs):
+    store = RunStore(root)
+    runs = [store.run_dir(s) for s in specs]
+    for r, s in zip(runs, specs, strict=True):
+        r.write_config(s)
+    return runs
+
+
+def test_stopped_stacked_run_resumes_stacked_bit_for_bit(tmp_path):
+    specs = _toy_specs()
+    whole = _store(tmp_path / "whole", specs)
+    train_stacked_runs(specs, whole)
+    parts = _store(tmp_path / "parts", specs)
+    with pytest.raises(_Stop):
+        train_stacked_runs(specs, parts, [_stop_at(7), lambda done: None])
+    assert [r.load_checkpoint()["step"] for r in parts] == [5, 5]
+    assert not any(r.finished for r in parts)
+    train_stacked_runs(specs, parts)
+    for a, b in zip(whole, parts, strict=True):
+        sa, ca, na, ma = _result(a)
+        sb, cb, nb, mb = _result(b)
+        assert np.array_equal(sa, sb) and ma == mb
+        pd.testing.assert_frame_equal(ca, cb)
+        assert na.keys() == nb.keys() and all(np.array_equal(na[k], nb[k]) for k in na)
+        starts = [e["start_step"] for e in json.loads((b.path / "runtime.json").read_text())]
+        assert starts == [0, 5]
+
+
+@pytest.fixture
+def float64():
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(before)
+
+
+@pytest.mark.parametrize("method", ["wgan-gp", "gan"])
+def test_stacked_checkpoints_resume_one_at_a_time(tmp_path, float64, method):
+    """A stacked checkpoint is train_run's own: per-model G, D, optimiser moments and random
+    stream. Resumed by train_run, each run ends where its uninterrupted train_run ends (float64:
+    only summation order differs)."""
+    specs = _toy_specs(method)
+    runs = _store(tmp_path / "mixed", specs)
+    with pytest.raises(_Stop):
+        train_stacked_runs(specs, runs, [_stop_at(6)])
+    for spec, run in zip(specs, runs, strict=True):
+        train_run(spec, run)
+        ref = _store(tmp_path / f"ref{spec.seed}", [spec])[0]
+        train_run(spec, ref)
+        sa, ca, na, ma = _result(run)
+        sb, cb, nb, mb = _result(ref)
+        np.testing.assert_allclose(sa, sb, rtol=1e-9, atol=1e-11)
+        pd.testing.assert_frame_equal(ca, cb, rtol=1e-7, atol=1e-9)
+        assert na.keys() == nb.keys()
+        assert ma == pytest.approx(mb)
+
+
+def test_plan_jobs_groups_one_configuration_at_a_time(tmp_path):
+    store = RunStore(tmp_path)
+    gan = plan("gaussians25", ["gan"], [0, 1, 2, 3, 4], "smoke")
+    gp = plan("gaussians25", ["wgan-gp"], [0, 1], "smoke")
+    gp_other = plan(
+        "gaussians25", ["wgan-gp"], [2], "smoke", method_options={"wgan-gp": {"gp_lambda": 1.0}}
+    )
+    dyn = plan("gaussians25", ["dyngan"], [0], "smoke")
+    todo = gan + gp + gp_other + dyn
+    jobs, notes = plan_jobs(store, todo, 2)
+    labels = [[s.label for s in j] for j in jobs]
+    g = "gaussians25/gan/seed"
+    assert labels == [
+        [f"{g}0", f"{g}1"],
+        [f"{g}2", f"{g}3"],
+        [f"{g}4"],
+        ["gaussians25/wgan-gp/seed0", "gaussians25/wgan-gp/seed1"],
+        ["gaussians25/wgan-gp/seed2"],
+        ["gaussians25/dyngan/seed0"],
+    ]
+    assert len(notes) == 1 and notes[0].startswith("dyngan: trained one run at a time")
+    # a run that resumes from step 10 is not stacked with fresh ones
+    run = store.run_dir(gan[1])
+    run.write_config(gan[1])
+    run.save_checkpoint({"step": 10})
+    jobs, _ = plan_jobs(store, gan, 5)
+    assert sorted(len(j) for j in jobs) == [1, 4]
+    assert [s.seed for j in jobs if len(j) == 1 for s in j] == [1]
+    # no batching: one run per job, in order
+    assert plan_jobs(store, todo, None) == ([[s] for s in todo], [])
+
+
+def test_runs_at_different_steps_are_not_stacked_directly(tmp_path):
+    specs = _toy_specs("gan")
+    runs = _store(tmp_path, specs)
+    runs[1].save_checkpoint({"step": 5})
+    with pytest.raises(BenchError) as e:
+        train_stacked_runs(specs, runs)
+    assert "\n" not in str(e.value) and "resume from the same step" in str(e.value)
+
+
+def test_bad_batch_models_is_a_one_line_error(tmp_path, capsys):
+    argv = ["run", "--suite", "ring8", "--preset", "smoke", "--methods", "gan"]
+    err = one_line_error(capsys, [*argv, "--out", str(tmp_path), "--batch-models", "0"])
+    assert "--batch-models: must be a positive integer, got 0" in err
+
+
+def test_per_class_image_runs_stacked_in_the_store(tmp_path, capsys):
+    """Two digit classes' DCGANs (BatchNorm) stacked: generator snapshots for the independent
+    critic, image metrics, and numbers at rounding distance from the one-at-a-time runs."""
+    extra = ("--classes", "0", "1")
+    kw = dict(suite="digits-perclass", methods=("gan",), seeds=("0",))
+    _run(tmp_path / "stacked", *extra, "--batch-models", "2", **kw)
+    _run(tmp_path / "single", *extra, **kw)
+    capsys.readouterr()
+    stacked = _runs(tmp_path / "stacked", "digits-perclass", "gan")
+    single = _runs(tmp_path / "single", "digits-perclass", "gan")
+    assert list(stacked) == list(single) and len(stacked) == 2
+    for name, a in stacked.items():
+        b = single[name]
+        assert sorted(p.name for p in (a / "generators").iterdir()) == sorted(
+            p.name for p in (b / "generators").iterdir()
+        )
+        ma = json.loads((a / "metrics.json").read_text())
+        mb = json.loads((b / "metrics.json").read_text())
+        assert ma.keys() == mb.keys() and ma["extractor"] == mb["extractor"]
+        for key in ("fid", "inception_score", "precision", "recall", "ms_ssim"):
+            assert ma[key] == pytest.approx(mb[key], rel=0.02, abs=0.02), key
