@@ -109,7 +109,7 @@ def _exec_args(p: argparse.ArgumentParser) -> None:
         default=None,
         metavar="K",
         help="train up to K runs of one configuration (seeds, classes) as one stacked model "
-        "(gan, greed-gan, wgan, greed-wgan, wgan-gp; other methods run one at a time)",
+        "(gan, lsgan, greed-gan, wgan, greed-wgan, wgan-gp; others run one at a time)",
     )
 
 

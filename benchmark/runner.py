@@ -268,6 +268,8 @@ def execute(
         raise BenchError("--address applies to --executor ray only")
     todo = [s for s in specs if not store.run_dir(s).finished]
     jobs, notes = plan_jobs(store, todo, batch_models)
+    if runtime is not None and runtime.amp and any(len(j) > 1 for j in jobs):
+        notes.append("stacked runs train in float32 (bf16 autocast does not apply inside vmap)")
     for note in notes:
         print(f"bench: {note}", file=sys.stderr)
     bars = _Bars(total=sum(s.train.steps for s in todo), enabled=progress)

@@ -40,7 +40,7 @@ Supported: the methods in ``SUPPORTED`` with their default loop hooks and the su
 (no packing, no method-sized nets), on every suite. Not supported: methods that keep state, draw
 extra randomness, normalise weights or change the nets (sngan, pacgan, dyngan, unrolled-gan, ...):
 ``bench run --batch-models`` trains those one at a time. Not applied when stacked:
-channels_last (vmap folds the model dimension into the batch).
+bf16 autocast and channels_last (``stacked_runtime``).
 """
 
 from __future__ import annotations
@@ -59,6 +59,7 @@ from ..baselines.base import interpolates
 from ..baselines.gan import GAN, log_d, log_one_minus_d
 from ..baselines.greed_gan import GreedGAN
 from ..baselines.greed_wgan import GreedWGAN
+from ..baselines.lsgan import LSGAN
 from ..baselines.wgan import WGAN
 from ..baselines.wgan_gp import WGANGP
 from .config import RunSpec
@@ -72,6 +73,7 @@ from .train import derived_seed, finish_run
 #: method name -> the exact class whose losses ``_d_losses``/``_g_losses`` restate
 SUPPORTED = {
     "gan": GAN,
+    "lsgan": LSGAN,
     "greed-gan": GreedGAN,
     "wgan": WGAN,
     "greed-wgan": GreedWGAN,
@@ -229,6 +231,9 @@ def _d_losses(method, D: _Stacked, real, fake, step: int, rngs) -> torch.Tensor:
             x_hat = _interpolates(real, fake, rngs, method.params.t_max)
             relax = method.relaxation_weight(step) * _mean(D(x_hat))
         return -(_mean(D(real)) - _mean(D(fake)) + relax)
+    if name == "lsgan":
+        p = method.params
+        return 0.5 * _mean((D(real) - p.b) ** 2) + 0.5 * _mean((D(fake) - p.a) ** 2)
     if name == "wgan-gp":
         wasserstein = _mean(D(real)) - _mean(D(fake))
         x_hat = _interpolates(real, fake, rngs).requires_grad_(True)
@@ -246,6 +251,8 @@ def _g_losses(method, D: _Stacked, fake, step: int) -> torch.Tensor:
         if method.params.loss == "minimax":
             return _mean(log_one_minus_d(scores))
         return -_mean(log_d(scores))
+    if method.name == "lsgan":
+        return 0.5 * _mean((scores - method.params.c) ** 2)
     return -_mean(scores)
 
 
@@ -337,7 +344,7 @@ def _build(specs: Sequence[RunSpec], device: torch.device, data_root) -> _Models
     )
 
 
-def _step(m: _Models, step: int, rt: Runtime, log: bool) -> list[dict] | None:
+def _step(m: _Models, step: int, log: bool) -> list[dict] | None:
     """One generator step of every model (train.py's loop body); with ``log``, one curves row
     per model (train.py's columns and definitions)."""
     method, D, G = m.method, m.D, m.G
@@ -348,10 +355,9 @@ def _step(m: _Models, step: int, rt: Runtime, log: bool) -> list[dict] | None:
             [method.real_batch(d, B, r)[0] for d, r in zip(m.data, m.rngs, strict=True)]
         )
         z = m.noise(B)
-        with torch.no_grad(), rt.autocast():
+        with torch.no_grad():
             fake = G(z)
-        with rt.autocast():
-            loss_d = _d_losses(method, D, real, fake, step, m.rngs)
+        loss_d = _d_losses(method, D, real, fake, step, m.rngs)
         m.opt_d.zero_grad(set_to_none=True)
         loss_d.sum().backward()
         m.opt_d.step()
@@ -359,19 +365,18 @@ def _step(m: _Models, step: int, rt: Runtime, log: bool) -> list[dict] | None:
     if log:
         grad_d = D.grad_norms()
         saved = D.saved_buffers()
-        with torch.no_grad(), rt.autocast():  # train.wasserstein_estimate, buffers kept
+        with torch.no_grad():  # train.wasserstein_estimate, buffers kept
             w_est = (_mean(D(real)) - _mean(D(fake))).float().tolist()
         D.restore_buffers(saved)
-    with rt.autocast():
-        fake = G(m.noise(B))
-        loss_g = _g_losses(method, D, fake, step)
+    fake = G(m.noise(B))
+    loss_g = _g_losses(method, D, fake, step)
     m.opt_g.zero_grad(set_to_none=True)
     loss_g.sum().backward()
     m.opt_g.step()
     if not log:
         return None
     saved = D.saved_buffers()
-    with torch.no_grad(), rt.autocast():  # train.feature_diversity
+    with torch.no_grad():  # train.feature_diversity
         feats = D.features(fake.detach())
         diversity = (
             [float("nan")] * D.k
@@ -434,9 +439,8 @@ def train_stacked(
     """
     dev = torch.device(resolve_device(device))
     m = _build(specs, dev, data_root)
-    rt = Runtime(device=str(dev))
     for step in range(specs[0].train.steps):
-        _step(m, step, rt, log=False)
+        _step(m, step, log=False)
     out = [
         {"seed": s.seed, "cls": s.cls, "G": m.G.state_dict_of(k), "D": m.D.state_dict_of(k)}
         for k, s in enumerate(specs)
@@ -448,6 +452,15 @@ def train_stacked(
     elif dev.type == "cuda":
         torch.cuda.synchronize(dev)
     return out
+
+
+def stacked_runtime(rt: Runtime) -> Runtime:
+    """What a stacked job actually uses: ``rt`` without bf16 autocast and channels_last.
+    Autocast does not reach inside ``torch.func.vmap`` (functorch's batching rules run above
+    the autocast dispatch key: a vmapped conv under ``torch.autocast`` returns float32, checked),
+    and vmap folds the model dimension into the batch, so stacked models train in the nets' own
+    dtype; runtime.json records it."""
+    return dataclasses.replace(rt, amp=False, channels_last=False)
 
 
 def _start_step(runs: Sequence[RunDir]) -> tuple[int, list[dict] | None]:
@@ -478,7 +491,7 @@ def train_stacked_runs(
 ) -> list[dict]:
     """Train (or resume) ``specs`` stacked, writing each to its run directory exactly as
     ``train_run`` would; returns each run's metrics, in order."""
-    rt = runtime or Runtime()
+    rt = stacked_runtime(runtime or Runtime())
     with applied(rt):
         return _train_runs(specs, runs, progress, data_root, rt)
 
@@ -502,12 +515,11 @@ def _train_runs(specs, runs, progress, data_root, rt: Runtime) -> list[dict]:
             r.set_state(s["rng"])
         curves = [list(s["curves"]) for s in states]
         snapshots = [dict(s["snapshots"]) for s in states]
-    stacked_rt = dataclasses.replace(rt, channels_last=False)
     for run in runs:
         run.record_runtime(
             {
                 "start_step": start,
-                **stacked_rt.as_dict(),
+                **rt.as_dict(),
                 "threads": torch.get_num_threads(),
                 "batch_models": K,
                 "stacked_with": [s.label for s in specs],
@@ -522,7 +534,7 @@ def _train_runs(specs, runs, progress, data_root, rt: Runtime) -> list[dict]:
     for step in range(start, cfg.steps):
         done = step + 1
         log = done % cfg.log_every == 0 or done == cfg.steps
-        rows = _step(m, step, rt, log)
+        rows = _step(m, step, log)
         if rows:
             for c, row in zip(curves, rows, strict=True):
                 c.append(row)

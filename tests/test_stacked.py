@@ -96,7 +96,7 @@ def test_stacked_equals_harness_float64_gan_minimax_ring8(tmp_path, float64):
     _compare(specs, tmp_path, {"rtol": 1e-9, "atol": 1e-11})
 
 
-@pytest.mark.parametrize("method", ["greed-gan", "wgan", "greed-wgan"])
+@pytest.mark.parametrize("method", ["greed-gan", "wgan", "greed-wgan", "lsgan"])
 def test_stacked_equals_harness_float64_other_methods(tmp_path, float64, method):
     """Greed relaxation (interpolates drawn per model), weight clipping and RMSprop."""
     _compare(_specs(method, seeds=[0, 4], steps=4), tmp_path, {"rtol": 1e-9, "atol": 1e-11})
@@ -136,7 +136,9 @@ def _one_line(exc_info, *fragments):
 def test_unsupported_method():
     with pytest.raises(BenchError) as e:
         train_stacked(_specs("sngan", steps=1))
-    _one_line(e, "does not support method 'sngan'", "gan, greed-gan, wgan, greed-wgan, wgan-gp")
+    _one_line(
+        e, "does not support method 'sngan'", "gan, lsgan, greed-gan, wgan, greed-wgan, wgan-gp"
+    )
 
 
 def test_specs_must_share_one_configuration():

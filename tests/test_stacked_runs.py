@@ -19,7 +19,7 @@ from test_cli import one_line_error
 from collapsebench.benchmark.cli import main
 from collapsebench.benchmark.errors import BenchError
 from collapsebench.benchmark.runner import plan, plan_jobs
-from collapsebench.benchmark.stacked import train_stacked_runs
+from collapsebench.benchmark.stacked import _Stacked, train_stacked_runs
 from collapsebench.benchmark.store import RunStore
 from collapsebench.benchmark.train import train_run
 
@@ -232,3 +232,40 @@ def test_per_class_image_runs_stacked_in_the_store(tmp_path, capsys):
         assert ma.keys() == mb.keys() and ma["extractor"] == mb["extractor"]
         for key in ("fid", "inception_score", "precision", "recall", "ms_ssim"):
             assert ma[key] == pytest.approx(mb[key], rel=0.02, abs=0.02), key
+
+
+def test_stacked_image_runs_ignore_bf16_autocast_and_say_so(tmp_path, capsys):
+    """Autocast does not reach inside vmap, so a stacked job trains in float32 even when the
+    runtime asks for bf16: the same weights as a float32 job, and runtime.json says amp false;
+    the command line says it on stderr."""
+    from collapsebench.benchmark.runtime import Runtime
+
+    specs = [
+        dataclasses.replace(s, train=dataclasses.replace(s.train, steps=4))
+        for s in plan("digits-perclass", ["gan"], [0], "smoke", classes=["2", "5"])
+    ]
+    fp32 = _store(tmp_path / "fp32", specs)
+    train_stacked_runs(specs, fp32)
+    asked = _store(tmp_path / "bf16", specs)
+    train_stacked_runs(specs, asked, runtime=Runtime("cpu", amp=True, channels_last=True))
+    for a, b in zip(fp32, asked, strict=True):
+        ga, gb = a.load_checkpoint()["G"], b.load_checkpoint()["G"]
+        assert all(torch.equal(ga[n], gb[n]) for n in ga)
+        entry = json.loads((b.path / "runtime.json").read_text())[-1]
+        assert entry["amp"] is False and entry["channels_last"] is False
+        assert entry["batch_models"] == 2
+    # the vmapped nets really ignore autocast (if torch ever changes this, stacked.py should
+    # start using it): a vmapped conv under autocast still returns float32
+    G = _Stacked([torch.nn.Conv2d(1, 2, 3)] * 2, torch.device("cpu"))
+    with Runtime("cpu", amp=True).autocast():
+        assert G(torch.randn(2, 3, 1, 8, 8)).dtype == torch.float32
+    from collapsebench.benchmark.runner import execute
+
+    execute(
+        RunStore(tmp_path / "cli"),
+        specs,
+        progress=False,
+        batch_models=2,
+        runtime=Runtime("cpu", amp=True),
+    )
+    assert "stacked runs train in float32" in capsys.readouterr().err
