@@ -308,9 +308,8 @@ class _Models:
     data: list
     rngs: list[torch.Generator]
 
-    def noise(self, n: int, rngs=None) -> torch.Tensor:
-        rngs = self.rngs if rngs is None else rngs
-        return torch.stack([self.suite.sample_noise(n, r) for r in rngs]).to(self.device)
+    def noise(self, n: int) -> torch.Tensor:
+        return torch.stack([self.suite.sample_noise(n, r) for r in self.rngs]).to(self.device)
 
 
 def _build(specs: Sequence[RunSpec], device: torch.device, data_root) -> _Models:
@@ -329,7 +328,10 @@ def _build(specs: Sequence[RunSpec], device: torch.device, data_root) -> _Models
     opt_g, opt_d = method.optimizers(G, D)
     for opt in (opt_g, opt_d):
         if type(opt) not in ELEMENTWISE:
-            raise BenchError(f"stacked training needs an elementwise optimiser; got {opt!r}")
+            raise BenchError(
+                f"stacked training needs an elementwise optimiser (Adam, RMSprop, SGD); "
+                f"{spec.method} uses {type(opt).__name__}"
+            )
     return _Models(
         specs=specs,
         suite=suite,
