@@ -155,16 +155,16 @@ def _execute_job(
     runs = [store.run_dir(s) for s in job]
     for run, spec in zip(runs, job, strict=True):
         run.write_config(spec)
-    every = max(1, job[0].train.steps // 200)
+    steps, k = job[0].train.steps, len(job)
+    every = max(1, steps // 200)
+    # one progress bar for the whole stacked job (K runs advance together)
+    label = f"{job[0].label} +{k - 1} stacked"
 
-    def reporter(spec: RunSpec):
-        def report(done: int) -> None:
-            if progress_queue is not None and (done % every == 0 or done == spec.train.steps):
-                progress_queue.put((spec.label, done, spec.train.steps))
+    def report(done: int) -> None:
+        if progress_queue is not None and (done % every == 0 or done == steps):
+            progress_queue.put((label, done * k, steps * k))
 
-        return report
-
-    metrics = train_stacked_runs(job, runs, [reporter(s) for s in job], data_root, runtime)
+    metrics = train_stacked_runs(job, runs, [report], data_root, runtime)
     return {s.label: m for s, m in zip(job, metrics, strict=True)}
 
 
