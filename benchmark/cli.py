@@ -109,7 +109,7 @@ def _exec_args(p: argparse.ArgumentParser) -> None:
         default=None,
         metavar="K",
         help="train up to K runs of one configuration (seeds, classes) as one stacked model "
-        "(gan, lsgan, greed-gan, wgan, greed-wgan, wgan-gp; others run one at a time)",
+        "(gan, lsgan, pacgan2/3/4, greed-gan, wgan, greed-wgan, wgan-gp; others one at a time)",
     )
 
 

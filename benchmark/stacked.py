@@ -37,8 +37,9 @@ resumed stacked or one at a time, and vice versa. Without them (``train_stacked`
 ``bench perf --batch-models``) it is the bare training kernel.
 
 Supported: the methods in ``SUPPORTED`` with their default loop hooks and the suite's own nets
-(no packing, no method-sized nets), on every suite. Not supported: methods that keep state, draw
-extra randomness, normalise weights or change the nets (sngan, pacgan, dyngan, unrolled-gan, ...):
+(packing included; no method-sized nets), on every suite. Not supported: methods that keep
+state, draw extra randomness, normalise weights or change the nets' layout (sngan, dyngan, scgan,
+unrolled-gan, curriculum-wgan-gp):
 ``bench run --batch-models`` trains those one at a time. Not applied when stacked:
 bf16 autocast and channels_last (``stacked_runtime``).
 """
@@ -60,6 +61,7 @@ from ..baselines.gan import GAN, log_d, log_one_minus_d
 from ..baselines.greed_gan import GreedGAN
 from ..baselines.greed_wgan import GreedWGAN
 from ..baselines.lsgan import LSGAN
+from ..baselines.pacgan import PacGAN2, PacGAN3, PacGAN4
 from ..baselines.wgan import WGAN
 from ..baselines.wgan_gp import WGANGP
 from .config import RunSpec
@@ -74,11 +76,16 @@ from .train import derived_seed, finish_run
 SUPPORTED = {
     "gan": GAN,
     "lsgan": LSGAN,
+    "pacgan2": PacGAN2,
+    "pacgan3": PacGAN3,
+    "pacgan4": PacGAN4,
     "greed-gan": GreedGAN,
     "wgan": WGAN,
     "greed-wgan": GreedWGAN,
     "wgan-gp": WGANGP,
 }
+#: methods with GAN's losses (PacGAN: the same losses on packed inputs)
+GAN_LOSSES = ("gan", "greed-gan", "pacgan2", "pacgan3", "pacgan4")
 #: optimisers whose update is elementwise (one over stacked tensors = K independent ones)
 ELEMENTWISE = (torch.optim.Adam, torch.optim.RMSprop, torch.optim.SGD)
 #: evaluation samples generated per model per forward pass (train_run's chunk)
@@ -219,7 +226,7 @@ def _interpolates(real, fake, rngs, t_max: float = 1.0) -> torch.Tensor:
 def _d_losses(method, D: _Stacked, real, fake, step: int, rngs) -> torch.Tensor:
     """Each model's L_D, shape (K,); D is called in the order the method's d_loss calls it."""
     name = method.name
-    if name in ("gan", "greed-gan"):
+    if name in GAN_LOSSES:
         relax = 0.0
         if name == "greed-gan":  # GreedGAN.d_loss: x_hat first, then GAN's L_D
             x_hat = _interpolates(real, fake, rngs, method.params.t_max)
@@ -247,7 +254,7 @@ def _d_losses(method, D: _Stacked, real, fake, step: int, rngs) -> torch.Tensor:
 
 def _g_losses(method, D: _Stacked, fake, step: int) -> torch.Tensor:
     scores = D(fake, detach=True)  # G's step needs no gradient for D's parameters
-    if method.name in ("gan", "greed-gan"):
+    if method.name in GAN_LOSSES:
         if method.params.loss == "minimax":
             return _mean(log_one_minus_d(scores))
         return -_mean(log_d(scores))
@@ -267,7 +274,7 @@ def unstackable(spec: RunSpec) -> str | None:
     method = build_method(spec.method, spec.method_params, spec.train.steps)
     if type(method) is not SUPPORTED[spec.method]:
         return f"stacked training: method {spec.method!r} is not the built-in one"
-    if method.net_config() or method.pack != 1:
+    if method.net_config():
         return f"stacked training: method {spec.method!r} changes the suite's nets"
     return None
 
@@ -321,7 +328,9 @@ def _build(specs: Sequence[RunSpec], device: torch.device, data_root) -> _Models
     for s in specs:
         if s.cls not in by_class:
             by_class[s.cls] = suite.training_set(s.cls, data_root).to(device)
-    built = [suite.build_nets(s.seed, d_batchnorm=method.d_batchnorm) for s in specs]
+    built = [
+        suite.build_nets(s.seed, pack=method.pack, d_batchnorm=method.d_batchnorm) for s in specs
+    ]
     G = _Stacked([g for g, _ in built], device)
     D = _Stacked([d for _, d in built], device)
     # the method's own optimisers (kind and hyper-parameters) over the stacked parameters
@@ -350,7 +359,7 @@ def _step(m: _Models, step: int, log: bool) -> list[dict] | None:
     """One generator step of every model (train.py's loop body); with ``log``, one curves row
     per model (train.py's columns and definitions)."""
     method, D, G = m.method, m.D, m.G
-    B = m.specs[0].train.batch_size
+    B = m.specs[0].train.batch_size * method.pack  # PacGAN: batch x pack samples, as train.py
     for _ in range(method.n_critic):
         # per model, as the sequential loop draws: batch indices, noise, interpolation weights
         real = torch.stack(
@@ -531,7 +540,8 @@ def _train_runs(specs, runs, progress, data_root, rt: Runtime) -> list[dict]:
     for p in report:
         p(start)
     eval_noise = _eval_noise(m)
-    d_net = suite.build_nets(specs[0].seed, d_batchnorm=method.d_batchnorm)[1].to(dev)
+    d_net = suite.build_nets(specs[0].seed, pack=method.pack, d_batchnorm=method.d_batchnorm)[1]
+    d_net = d_net.to(dev)
     snapshot_steps = set(cfg.snapshot_steps())
     for step in range(start, cfg.steps):
         done = step + 1
