@@ -23,7 +23,8 @@ code appended to G's noise and D's input, as `dyngan` and `scgan` do) overrides 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
 import torch
@@ -35,10 +36,40 @@ from torch import nn
 OMIT_IF_DEFAULT = "omit_if_default"
 
 
+#: what a hyper-parameter of a conventional name may be, for every method (plugins included):
+#: name -> (test, what is valid). One table, so "lr" means the same everywhere.
+RULES: dict[str, tuple[Callable[[float], bool], str]] = {
+    **dict.fromkeys(("lr", "lr_d", "lr_g", "clip"), (lambda v: v > 0, "a positive number")),
+    **dict.fromkeys(("beta1", "beta2"), (lambda v: 0 <= v < 1, "in [0, 1)")),
+    **dict.fromkeys(
+        ("n_critic", "n_power_iterations"), (lambda v: v >= 1, "an integer of at least 1")
+    ),
+    **dict.fromkeys(
+        ("gp_lambda", "lambda0", "decay_rate", "unroll_steps"), (lambda v: v >= 0, "at least 0")
+    ),
+    "t_max": (lambda v: 0 < v <= 1, "in (0, 1]"),
+}
+
+
 @dataclass(frozen=True)
 class Params:
     """Hyper-parameters of a method. Subclasses add fields; every field lands in the run config
-    (and so in the run key), except ``OMIT_IF_DEFAULT`` fields at their default."""
+    (and so in the run key), except ``OMIT_IF_DEFAULT`` fields at their default.
+
+    Validation: every number must be finite, and every field named in ``RULES`` must satisfy
+    its rule; a subclass adds its own checks in ``__post_init__`` after calling ``super()``'s.
+    A ``ValueError`` here reaches the user as one line (``bench run --set lr=-1``)."""
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, bool) or not isinstance(v, int | float):
+                continue
+            if not math.isfinite(v):
+                raise ValueError(f"{f.name} must be a finite number, got {v}")
+            rule = RULES.get(f.name)
+            if rule is not None and not rule[0](v):
+                raise ValueError(f"{f.name} must be {rule[1]}, got {v}")
 
 
 class Method:

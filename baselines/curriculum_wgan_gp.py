@@ -50,6 +50,7 @@ class CurriculumWGANGPParams(WGANGPParams):
     schedule: str = "linear"
 
     def __post_init__(self):
+        super().__post_init__()
         if not 0 < self.start_fraction <= 1:
             raise ValueError(f"start_fraction must be in (0, 1], got {self.start_fraction}")
         if not 0 <= self.ramp_end <= 1:

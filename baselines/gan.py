@@ -24,6 +24,7 @@ class GANParams(Params):
     loss: str = "ns"  # "ns" (non-saturating) or "minimax"
 
     def __post_init__(self):
+        super().__post_init__()
         if self.loss not in ("ns", "minimax"):
             raise ValueError(f"gan loss must be 'ns' or 'minimax', got {self.loss!r}")
 

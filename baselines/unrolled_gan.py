@@ -46,6 +46,7 @@ class UnrolledGANParams(Params):
     loss: str = "minimax"  # "minimax" (f_K, the paper's) or "ns" (non-saturating)
 
     def __post_init__(self):
+        super().__post_init__()
         if self.loss not in ("ns", "minimax"):
             raise ValueError(f"unrolled-gan loss must be 'ns' or 'minimax', got {self.loss!r}")
         if self.unroll_steps < 0:

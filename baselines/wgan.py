@@ -33,6 +33,7 @@ class WGANParams(Params):
     optimizer: str = field(default="rmsprop", metadata={OMIT_IF_DEFAULT: True})
 
     def __post_init__(self):
+        super().__post_init__()
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(
                 f"unknown optimizer {self.optimizer!r}; valid: {', '.join(OPTIMIZERS)}"

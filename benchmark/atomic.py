@@ -13,6 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
+from .errors import BenchError
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -33,6 +35,9 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], object]) -> Path:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as exc:  # e.g. ENOSPC: name the destination, not the temporary file
+        Path(tmp).unlink(missing_ok=True)
+        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -45,3 +50,16 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
     return atomic_write_bytes(path, text.encode())
+
+
+def check_writable_dir(path: str | Path, flag: str) -> None:
+    """Fail before any work, creating nothing, when ``path`` cannot become a writable folder:
+    it (or its nearest existing ancestor) is a file, or is not writable (e.g. a read-only
+    file system, which stops root too)."""
+    probe = Path(path).absolute()
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise BenchError(f"{flag} {path}: {probe} is not a folder; give a writable folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise BenchError(f"{flag} {path}: {probe} is not writable; give a writable folder")

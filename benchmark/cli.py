@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..baselines import REGISTRY
+from .atomic import check_writable_dir
 from .errors import BenchError
 from .suites import SUITES, get_suite
 
@@ -21,29 +22,43 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+#: seeds seed ``torch.Generator.manual_seed`` and numpy's SeedSequence: 63-bit non-negative
+MAX_SEED = 2**63 - 1
+#: more runs than one command may plan (a typo like 0-99999999999 must not allocate them)
+MAX_SEEDS = 10_000
+
+
 def parse_seeds(tokens: Sequence[str]) -> list[int]:
     """Seeds as non-negative integers or inclusive ranges: ``0 1 2`` or ``0-9``."""
     seeds: list[int] = []
+    valid = f"seeds are integers 0..{MAX_SEED} (e.g. 0 1 2) or ranges like 0-9"
     for tok in tokens:
         parts = tok.split("-")
         try:
             if len(parts) == 1:
-                vals = [int(parts[0])]
+                lo = hi = _seed(parts[0])
             elif len(parts) == 2 and parts[0] and parts[1]:
-                lo, hi = int(parts[0]), int(parts[1])
+                lo, hi = _seed(parts[0]), _seed(parts[1])
                 if hi < lo:
                     raise ValueError
-                vals = list(range(lo, hi + 1))
             else:
                 raise ValueError
         except ValueError:
-            raise BenchError(
-                f"bad seed {tok!r}: seeds are non-negative integers (e.g. 0 1 2) or ranges like 0-9"
-            ) from None
-        seeds.extend(vals)
+            raise BenchError(f"bad seed {tok!r}: {valid}") from None
+        if len(seeds) + hi - lo + 1 > MAX_SEEDS:
+            raise BenchError(f"too many seeds ({tok!r}): at most {MAX_SEEDS} per command")
+        seeds.extend(range(lo, hi + 1))
     if len(set(seeds)) != len(seeds):
         raise BenchError(f"seeds repeat: {tokens}; give each seed once")
     return seeds
+
+
+def _seed(text: str) -> int:
+    if (
+        not (text.isascii() and text.isdigit()) or len(text) > 19 or int(text) > MAX_SEED
+    ):  # digits only: no sign
+        raise ValueError(text)
+    return int(text)
 
 
 def _positive_int(text: str) -> int:
@@ -113,14 +128,22 @@ def _exec_args(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _execute(args, store, specs) -> dict:
-    """Train the missing runs of ``specs`` as the command line asks (executor, device, ...)."""
-    from .runner import EXECUTORS, execute
+def _runtime(args):
+    """The execution options, checked (executor, address, device) before any work or output."""
+    from .runner import EXECUTORS
     from .runtime import runtime_for
 
     if args.executor not in EXECUTORS:
         raise BenchError(f"unknown --executor {args.executor!r}; valid: {', '.join(EXECUTORS)}")
-    runtime = runtime_for(get_suite(args.suite).kind, args.device, args.no_amp, args.fast)
+    if args.address is not None and args.executor != "ray":
+        raise BenchError("--address applies to --executor ray only")
+    return runtime_for(get_suite(args.suite).kind, args.device, args.no_amp, args.fast)
+
+
+def _execute(args, store, specs) -> dict:
+    """Train the missing runs of ``specs`` as the command line asks (executor, device, ...)."""
+    from .runner import execute
+
     return execute(
         store,
         specs,
@@ -129,13 +152,21 @@ def _execute(args, store, specs) -> dict:
         data_root=args.data_root,
         executor=args.executor,
         address=args.address,
-        runtime=runtime,
+        runtime=_runtime(args),
         batch_models=args.batch_models,
     )
 
 
 def _suite_options(args) -> dict:
     return {k: v for k in ("arch", "width") if (v := getattr(args, k, None)) is not None}
+
+
+def _check_outputs(args) -> None:
+    """--out and --results must be (or become) writable folders: checked before any training,
+    so a typo never costs a run's compute."""
+    check_writable_dir(args.out, "--out")
+    if getattr(args, "results", None) is not None:
+        check_writable_dir(args.results, "--results")
 
 
 def _method_options(args, methods: Sequence[str]) -> dict:
@@ -380,8 +411,10 @@ def cmd_run(args) -> int:
     seeds = parse_seeds(args.seeds)
     specs = _plan(args, methods, seeds)
     store = RunStore(args.out)
-    store.ensure_writable()
+    _runtime(args)
+    _check_outputs(args)
     suite.with_overrides(_suite_options(args)).check_ready(args.data_root)
+    store.ensure_writable()
     skipped = [s for s in specs if store.run_dir(s).finished]
     if skipped:
         print(
@@ -416,6 +449,8 @@ def cmd_variants(args) -> int:
             raise BenchError(f"unknown class(es) {args.classes} for {args.suite}; valid: {valid}")
     for v in variant_list:
         suite.with_overrides(v.suite_options).check_ready(args.data_root)
+    _runtime(args)
+    _check_outputs(args)
     store = RunStore(args.out)
     store.ensure_writable()
     specs = [s for v in by_variant.values() for s in v]
@@ -441,28 +476,20 @@ def cmd_variants(args) -> int:
 
 
 def cmd_table(args) -> int:
-    from .store import RunStore
-
     get_suite(args.suite)
     if not Path(args.out).is_dir():
         raise BenchError(
             f"run store {args.out} does not exist; run `bench run --out {args.out}` first"
         )
-    RunStore(args.results).ensure_writable()
+    check_writable_dir(args.results, "--results")
     print(_write_table(args, _methods(args.methods, args.suite)), end="")
     return 0
 
 
 def load_samples(path: str):
-    import numpy as np
+    from .image_eval import read_array_file
 
-    p = Path(path)
-    if not p.is_file():
-        raise BenchError(f"samples file {path} does not exist")
-    try:
-        return np.load(p, allow_pickle=False)
-    except (ValueError, OSError) as exc:
-        raise BenchError(f"cannot read {path} as a .npy array: {exc}") from None
+    return read_array_file(Path(path), "a .npy file of shape (N, 2), float", npz=False)
 
 
 def cmd_evaluate(args) -> int:
@@ -473,7 +500,7 @@ def cmd_evaluate(args) -> int:
     if args.suite in SUITES and get_suite(args.suite).kind == "image":
         return _evaluate_image_suite(args)
     if args.suite not in SUITES:
-        valid = ", ".join([*SUITES, *IMAGE_PROTOCOLS])
+        valid = ", ".join(dict.fromkeys([*SUITES, *IMAGE_PROTOCOLS]))
         raise BenchError(f"unknown suite {args.suite!r}; valid suites for evaluate: {valid}")
     suite = get_suite(args.suite)
     arr = load_samples(args.samples)
@@ -493,9 +520,12 @@ def _ensure_runs(args, methods: list[str]):
     from .tables import per_seed
 
     seeds = parse_seeds(args.seeds)
+    specs = _plan(args, methods, seeds)
+    _runtime(args)
+    _check_outputs(args)
     store = RunStore(args.out)
     store.ensure_writable()
-    _execute(args, store, _plan(args, methods, seeds))
+    _execute(args, store, specs)
     df = per_seed(
         store,
         args.suite,
@@ -515,9 +545,13 @@ def _ensure_runs(args, methods: list[str]):
 
 def cmd_compare(args) -> int:
     from .atomic import atomic_write_text
-    from .stats import compare, format_comparison, plot_seeds, summarize
+    from .stats import check_alpha, compare, format_comparison, plot_seeds, summarize
 
     suite = get_suite(args.suite)
+    try:
+        check_alpha(args.alpha)  # before any training
+    except ValueError as exc:
+        raise BenchError(str(exc)) from None
     methods = _methods([args.method, *args.against])
     df = _ensure_runs(args, methods)
     metrics = list(suite.metric_names)
@@ -605,6 +639,7 @@ def cmd_critic(args) -> int:
             "(its table already has the critic's curve in curves.png)"
         )
     methods = _methods(args.methods, args.suite)
+    check_writable_dir(args.results, "--results")
     df = per_seed(
         RunStore(args.out),
         args.suite,
@@ -733,6 +768,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return COMMANDS[args.command](args)
     except BenchError as exc:
         print(f"bench: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # the machine, not the input: a full disk, a vanished folder
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"bench: error: cannot write{where}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("bench: interrupted; run the same command again to resume", file=sys.stderr)

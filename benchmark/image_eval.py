@@ -49,6 +49,31 @@ IMAGE_PROTOCOLS: dict[str, ImageProtocol] = {
 }
 
 
+NPY_MAGIC = b"\x93NUMPY"
+NPZ_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # a zip with members, an empty zip
+
+
+def read_array_file(p: Path, valid: str, npz: bool) -> np.ndarray | np.lib.npyio.NpzFile:
+    """``np.load`` of a samples file after checking what it is, so each wrong input gets its
+    own line (a folder, a missing file, a text file) rather than numpy's pickle message."""
+    if p.is_dir():
+        raise BenchError(f"samples {p} is a folder; give {valid}")
+    if not p.exists():
+        raise BenchError(f"samples {p} does not exist; give {valid}")
+    try:
+        with open(p, "rb") as f:
+            head = f.read(6)
+    except OSError as exc:
+        raise BenchError(f"cannot read samples {p}: {exc.strerror or exc}") from None
+    if not (head == NPY_MAGIC or (npz and head[:4] in NPZ_MAGICS)):
+        kind = ".npy or .npz" if npz else ".npy"
+        raise BenchError(f"samples {p} is not a {kind} file (no NumPy header); give {valid}")
+    try:
+        return np.load(p, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise BenchError(f"cannot read samples {p}: {exc}") from None
+
+
 def load_samples(path: str | Path) -> tuple[torch.Tensor, np.ndarray | None]:
     """Images from a .npy / .npz (``images`` or the first array, optional ``labels``) or a folder
     of PNGs, as uint8 N×C×H×W; floats in [-1, 1] are converted explicitly, never misread."""
@@ -58,12 +83,7 @@ def load_samples(path: str | Path) -> tuple[torch.Tensor, np.ndarray | None]:
             return load_image_folder(p), None
         except ValueError as exc:
             raise BenchError(str(exc)) from None
-    if not p.is_file():
-        raise BenchError(f"samples {path} does not exist (give a .npy, .npz or a folder of PNGs)")
-    try:
-        loaded = np.load(p, allow_pickle=False)
-    except (ValueError, OSError) as exc:
-        raise BenchError(f"cannot read {path} as a .npy/.npz array: {exc}") from None
+    loaded = read_array_file(p, "a .npy, .npz or a folder of PNGs", npz=True)
     labels = None
     if isinstance(loaded, np.lib.npyio.NpzFile):
         with loaded:

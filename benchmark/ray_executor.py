@@ -110,7 +110,7 @@ def _run_task(job: list[RunSpec], root: str, threads: int, data_root, token: str
             files = {
                 str(p.relative_to(run)): p.read_bytes()
                 for p in sorted(run.rglob("*"))
-                if p.is_file() and p.name != "checkpoint.pt"
+                if p.is_file() and p.name not in ("checkpoint.pt", ".lock")
             }
             out[spec.label] = {"metrics": metrics[spec.label], "files": files}
     return out

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
+import multiprocessing.managers
 import os
 import queue as queue_mod
+import signal
 import sys
 from collections.abc import Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -126,14 +129,24 @@ def _execute(
     cores."""
     torch.set_num_threads(threads)
     run = RunStore(root).run_dir(spec)
-    run.write_config(spec)
     every = max(1, spec.train.steps // 200)
 
     def report(done: int) -> None:
         if progress_queue is not None and (done % every == 0 or done == spec.train.steps):
             progress_queue.put((spec.label, done, spec.train.steps))
 
-    return train_run(spec, run, report, data_root, runtime)
+    with run.lock(_note):
+        if run.finished:  # another process trained it while this one waited
+            _note(f"{spec.label}: finished by another process; not trained again")
+            report(spec.train.steps)
+            return run.read_metrics()
+        run.remove_leftovers()
+        run.write_config(spec)
+        return train_run(spec, run, report, data_root, runtime)
+
+
+def _note(line: str) -> None:
+    print(f"bench: {line}", file=sys.stderr, flush=True)
 
 
 def _execute_job(
@@ -148,13 +161,50 @@ def _execute_job(
     Returns {label: metrics}."""
     if len(job) == 1:
         return {job[0].label: _execute(job[0], root, threads, progress_queue, data_root, runtime)}
-    from .stacked import train_stacked_runs
-
     torch.set_num_threads(threads)
     store = RunStore(root)
+    with contextlib.ExitStack() as locks:
+        # sorted: two processes lock overlapping jobs in one order, so they cannot deadlock
+        for spec in sorted(job, key=lambda s: str(store.run_dir(s).path)):
+            locks.enter_context(store.run_dir(spec).lock(_note))
+        out: dict[str, dict] = {}
+        todo = []
+        for spec in job:
+            run = store.run_dir(spec)
+            if run.finished:  # another process trained it while this one waited
+                _note(f"{spec.label}: finished by another process; not trained again")
+                out[spec.label] = run.read_metrics()
+            else:
+                run.remove_leftovers()
+                run.write_config(spec)
+                todo.append(spec)
+        # settle staged checkpoints, then stack only runs that resume from one step
+        by_step: dict[int, list[RunSpec]] = {}
+        for spec in todo:
+            state = store.run_dir(spec).load_checkpoint(recover=True)
+            by_step.setdefault(0 if state is None else state["step"], []).append(spec)
+        for group in by_step.values():
+            if len(group) == 1:
+                out.update(_train_one(group[0], store, progress_queue, data_root, runtime))
+            else:
+                out.update(_train_stacked(group, store, progress_queue, data_root, runtime))
+    return out
+
+
+def _train_one(spec, store, progress_queue, data_root, runtime) -> dict[str, dict]:
+    every = max(1, spec.train.steps // 200)
+
+    def report(done: int) -> None:
+        if progress_queue is not None and (done % every == 0 or done == spec.train.steps):
+            progress_queue.put((spec.label, done, spec.train.steps))
+
+    return {spec.label: train_run(spec, store.run_dir(spec), report, data_root, runtime)}
+
+
+def _train_stacked(job, store, progress_queue, data_root, runtime) -> dict[str, dict]:
+    from .stacked import train_stacked_runs
+
     runs = [store.run_dir(s) for s in job]
-    for run, spec in zip(runs, job, strict=True):
-        run.write_config(spec)
     steps, k = job[0].train.steps, len(job)
     every = max(1, steps // 200)
     # one progress bar for the whole stacked job (K runs advance together)
@@ -294,28 +344,67 @@ def execute(
     return results
 
 
+def _child_init(parent: int) -> None:
+    """Every helper process (pool worker, queue manager) dies with the parent and leaves Ctrl-C
+    to it: SIGINT ignored (the parent stops the children, so no child prints a traceback) and,
+    on Linux, SIGKILL when the parent dies (``PR_SET_PDEATHSIG``), so a kill -9 of ``bench``
+    leaves no orphan still training and writing."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
+
+
 def _execute_pool(store, jobs, workers, threads, bars, data_root, runtime) -> dict[str, dict]:
     ctx = mp.get_context("spawn")
     results: dict[str, dict] = {}
-    with ctx.Manager() as manager:
+    manager = mp.managers.SyncManager(ctx=ctx)
+    # children start with SIGINT ignored (inherited through exec, so Python installs no
+    # KeyboardInterrupt handler): a Ctrl-C while they import torch prints nothing from them
+    sigint = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        manager.start(_child_init, (os.getpid(),))
         q = manager.Queue()
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            futures = [
-                pool.submit(_execute_job, job, str(store.root), threads, q, data_root, runtime)
-                for job in jobs
-            ]
-            pending = set(futures)
-            try:
-                while pending:
-                    finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-                    _drain(q, bars)
-                    for fut in finished:
-                        results.update(fut.result())
+        pool = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=ctx,
+            initializer=_child_init,
+            initargs=(os.getpid(),),
+        )
+        futures = [
+            pool.submit(_execute_job, job, str(store.root), threads, q, data_root, runtime)
+            for job in jobs
+        ]  # the pool spawns its workers here
+    except BaseException:
+        manager.shutdown()
+        raise
+    finally:
+        signal.signal(signal.SIGINT, sigint)
+    try:
+        pending = set(futures)
+        try:
+            while pending:
+                finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
                 _drain(q, bars)
-            except BaseException:
-                for fut in pending:
-                    fut.cancel()
-                raise
+                for fut in finished:
+                    results.update(fut.result())
+            _drain(q, bars)
+        except BaseException:
+            # Ctrl-C or a failed run: stop the workers now (a run killed mid-step resumes from
+            # its checkpoint next time); waiting for them could take a whole run
+            for fut in pending:
+                fut.cancel()
+            for proc in mp.active_children():
+                proc.terminate()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
+    finally:
+        manager.shutdown()
     return results
 
 

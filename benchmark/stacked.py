@@ -68,9 +68,9 @@ from .config import RunSpec
 from .errors import BenchError
 from .methods import build_method
 from .runtime import Runtime, applied, resolve_device
-from .store import RunDir
+from .store import CHECKPOINT_KEYS, RunDir, save_checkpoints_together
 from .suites import get_suite
-from .train import derived_seed, finish_run
+from .train import derived_seed, finish_run, resume_errors
 
 #: method name -> the exact class whose losses ``_d_losses``/``_g_losses`` restate
 SUPPORTED = {
@@ -474,8 +474,8 @@ def stacked_runtime(rt: Runtime) -> Runtime:
     return dataclasses.replace(rt, amp=False, channels_last=False)
 
 
-def _start_step(runs: Sequence[RunDir]) -> tuple[int, list[dict] | None]:
-    states = [r.load_checkpoint() for r in runs]
+def _start_step(runs: Sequence[RunDir], max_step: int) -> tuple[int, list[dict] | None]:
+    states = [r.load_checkpoint(recover=True) for r in runs]
     if all(s is None for s in states):
         return 0, None
     steps = {None if s is None else s["step"] for s in states}
@@ -484,6 +484,8 @@ def _start_step(runs: Sequence[RunDir]) -> tuple[int, list[dict] | None]:
             "stacked runs must resume from the same step; their checkpoints are at "
             f"{sorted(steps, key=lambda x: -1 if x is None else x)}: train them one at a time"
         )
+    for run, state in zip(runs, states, strict=True):
+        run.check_state(state, CHECKPOINT_KEYS, max_step=max_step)
     return steps.pop(), states
 
 
@@ -514,16 +516,17 @@ def _train_runs(specs, runs, progress, data_root, rt: Runtime) -> list[dict]:
     m = _build(specs, dev, data_root)
     cfg, suite, method = specs[0].train, m.suite, m.method
     K = len(specs)
-    start, states = _start_step(runs)
+    start, states = _start_step(runs, cfg.steps)
     curves: list[list[dict]] = [[] for _ in specs]
     snapshots: list[dict] = [{} for _ in specs]
     if states is not None:
-        m.G.load_states([s["G"] for s in states])
-        m.D.load_states([s["D"] for s in states])
-        _load_opt_states(m.opt_g, [s["opt_g"] for s in states])
-        _load_opt_states(m.opt_d, [s["opt_d"] for s in states])
-        for r, s in zip(m.rngs, states, strict=True):
-            r.set_state(s["rng"])
+        with resume_errors(runs[0]):
+            m.G.load_states([s["G"] for s in states])
+            m.D.load_states([s["D"] for s in states])
+            _load_opt_states(m.opt_g, [s["opt_g"] for s in states])
+            _load_opt_states(m.opt_d, [s["opt_d"] for s in states])
+            for r, s in zip(m.rngs, states, strict=True):
+                r.set_state(s["rng"])
         curves = [list(s["curves"]) for s in states]
         snapshots = [dict(s["snapshots"]) for s in states]
     for run in runs:
@@ -562,8 +565,9 @@ def _train_runs(specs, runs, progress, data_root, rt: Runtime) -> list[dict]:
                 if suite.kind == "image":
                     runs[k].save_generator(done, m.G.state_dict_of(k))
         if done % cfg.checkpoint_every == 0 or done == cfg.steps:
-            for k, run in enumerate(runs):
-                run.save_checkpoint(
+            save_checkpoints_together(
+                runs,
+                [
                     {
                         "step": done,
                         "G": m.G.state_dict_of(k),
@@ -575,7 +579,9 @@ def _train_runs(specs, runs, progress, data_root, rt: Runtime) -> list[dict]:
                         "curves": curves[k],
                         "snapshots": snapshots[k],
                     }
-                )
+                    for k in range(K)
+                ],
+            )
         for p in report:
             p(done)
 

@@ -344,6 +344,12 @@ COMPARE_COLUMNS = [
 ]
 
 
+def check_alpha(alpha: float) -> None:
+    """The significance level must be a probability strictly between 0 and 1."""
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha={alpha} is invalid; use a value in (0, 1), e.g. 0.05")
+
+
 def compare(
     df: pd.DataFrame,
     new: str,
@@ -363,8 +369,7 @@ def compare(
     "n.s.". ``baselines=None`` means every other method in the table.
     """
     cfg = config or CompareConfig()
-    if not 0.0 < alpha < 1.0:
-        raise ValueError(f"alpha={alpha} is invalid; use a value in (0, 1), e.g. 0.05")
+    check_alpha(alpha)
     metrics = validate_runs(df, metrics)
     methods = _methods(df)
     if new not in methods:

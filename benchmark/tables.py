@@ -13,6 +13,7 @@ import pandas as pd
 from .errors import BenchError
 from .runner import config_hashes
 from .store import RunStore
+from .suites import get_suite
 
 #: PacGAN (Lin et al. 2018) Table 1, as published: mean ± std over 10 trials, 2,500 samples.
 #: Only the rows we could verify are given; other cells stay empty rather than guessed.
@@ -62,6 +63,7 @@ def per_seed(
     table, so a table never mixes budgets.
     """
     hashes = config_hashes(suite, methods, preset, suite_options, method_options)
+    numeric = get_suite(suite).metric_names
     rows = []
     for rec in store.records(suite):
         if (rec.spec.method, rec.spec.config_hash()) in hashes:
@@ -71,7 +73,7 @@ def per_seed(
                     "method": rec.spec.method,
                     **cls,
                     "seed": rec.spec.seed,
-                    **rec.run.read_metrics(),
+                    **rec.run.read_metrics(numeric),
                     "run_dir": str(rec.run.path),
                 }
             )

@@ -39,9 +39,10 @@ import pandas as pd
 import torch
 
 from .config import RunSpec
+from .errors import BenchError
 from .methods import build_method, checked_loss
 from .runtime import Runtime, applied
-from .store import RunDir
+from .store import CHECKPOINT, CHECKPOINT_KEYS, RunDir
 from .suites import get_suite
 
 ProgressFn = Callable[[int], None]
@@ -86,6 +87,19 @@ def feature_diversity(D: torch.nn.Module, fake: torch.Tensor) -> float:
     with buffers_kept(D):
         feats = D.features(fake.detach()).flatten(1)
         return float(feats.var(dim=0, correction=0).mean())
+
+
+@contextlib.contextmanager
+def resume_errors(run: RunDir) -> Iterator[None]:
+    """A checkpoint that loads but does not fit the run (other nets, a foreign state) is one
+    line naming it, never a traceback from deep inside ``load_state_dict``."""
+    try:
+        yield
+    except (RuntimeError, KeyError, ValueError, TypeError, IndexError, AttributeError) as exc:
+        raise BenchError(
+            f"{run.path / CHECKPOINT} does not fit this run ({exc.__class__.__name__}); delete it "
+            "to train the run again from step 0"
+        ) from None
 
 
 def train_run(
@@ -139,15 +153,17 @@ def _train(spec: RunSpec, run: RunDir, progress, data_root, rt: Runtime) -> dict
     snapshot_steps = set(cfg.snapshot_steps())
 
     start, curves, snapshots = 0, [], {}
-    state = run.load_checkpoint()
+    state = run.load_checkpoint(CHECKPOINT_KEYS, recover=True)
     if state is not None:
-        G.load_state_dict(state["G"])
-        D.load_state_dict(state["D"])
-        opt_g.load_state_dict(state["opt_g"])
-        opt_d.load_state_dict(state["opt_d"])
-        rng.set_state(state["rng"])
-        method.load_state_dict(state.get("method", {}))
-        start, curves, snapshots = state["step"], state["curves"], state["snapshots"]
+        run.check_state(state, CHECKPOINT_KEYS, max_step=cfg.steps)
+        with resume_errors(run):
+            G.load_state_dict(state["G"])
+            D.load_state_dict(state["D"])
+            opt_g.load_state_dict(state["opt_g"])
+            opt_d.load_state_dict(state["opt_d"])
+            rng.set_state(state["rng"])
+            method.load_state_dict(state.get("method", {}))
+            start, curves, snapshots = state["step"], list(state["curves"]), state["snapshots"]
     run.record_runtime({"start_step": start, **rt.as_dict(), "threads": torch.get_num_threads()})
     if progress:
         progress(start)
