@@ -86,6 +86,7 @@ def _store_args(p: argparse.ArgumentParser, preset: str, results: bool = True, r
     p.add_argument(
         "--data-root", default=None, help="image data files (default: $COLLAPSEBENCH_DATA)"
     )
+    _protocol_arg(p)
     p.add_argument("--arch", default=None, help="image suites: dcgan (default), resnet, densenet")
     p.add_argument("--width", type=_positive_int, default=None, help="image suites: ngf = ndf")
     p.add_argument(
@@ -96,6 +97,14 @@ def _store_args(p: argparse.ArgumentParser, preset: str, results: bool = True, r
         default=None,
         metavar="[METHOD.]NAME=VALUE",
         help="method parameters, e.g. optimizer=adam or wgan.lr=1e-4 (a new run configuration)",
+    )
+
+
+def _protocol_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--protocol",
+        default=None,
+        help="toy suites: a published protocol (bench list; default: dyngan)",
     )
 
 
@@ -158,7 +167,18 @@ def _execute(args, store, specs) -> dict:
 
 
 def _suite_options(args) -> dict:
-    return {k: v for k in ("arch", "width") if (v := getattr(args, k, None)) is not None}
+    """The suite options of the command line. Toy suites always name their protocol (the
+    default one when --protocol is not given), so tables of different protocols never share
+    a folder; image suites have no protocols."""
+    from .protocols import DEFAULT_PROTOCOL
+
+    opts = {k: v for k in ("arch", "width") if (v := getattr(args, k, None)) is not None}
+    protocol = getattr(args, "protocol", None)
+    if get_suite(args.suite).kind == "toy":
+        opts["protocol"] = protocol or DEFAULT_PROTOCOL
+    elif protocol is not None:
+        raise BenchError(f"--protocol applies to the toy suites only; {args.suite} has none")
+    return opts
 
 
 def _check_outputs(args) -> None:
@@ -219,6 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
         "variants", help="seed 004: one method under optimiser / network variants, one table"
     )
     v.add_argument("--suite", required=True)
+    _protocol_arg(v)
     v.add_argument("--preset", default="default")
     v.add_argument("--method", default="wgan")
     v.add_argument(
@@ -244,6 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("evaluate", help="metrics of a sample set produced by any tool")
     e.add_argument("--suite", required=True)
+    _protocol_arg(e)
     e.add_argument(
         "--samples",
         required=True,
@@ -353,10 +375,21 @@ def cmd_list(args) -> int:
     print("suites:")
     for s in SUITES.values():
         print(f"  {s.name:<17} {s.description}")
+        if s.kind == "toy":
+            print("      presets: those of its protocol (below)")
+            continue
         for name, tc in s.presets.items():
             print(f"      preset {name:<8} {tc.steps} generator steps, batch {tc.batch_size}")
     from .image_eval import IMAGE_PROTOCOLS
+    from .protocols import DEFAULT_PROTOCOL, PROTOCOLS
 
+    print("protocols (toy suites, --protocol NAME):")
+    for proto in PROTOCOLS.values():
+        mark = " (default)" if proto.name == DEFAULT_PROTOCOL else ""
+        print(f"  {proto.name:<17} {proto.summary}{mark}")
+        print(f"      source: {proto.source}")
+        for name, tc in proto.presets.items():
+            print(f"      preset {name:<8} {tc.steps} generator steps, batch {tc.batch_size}")
     extra = {n: p for n, p in IMAGE_PROTOCOLS.items() if n not in SUITES}
     if extra:
         print("evaluation-only suites (bench evaluate):")
@@ -372,9 +405,12 @@ def cmd_list(args) -> int:
 def _write_table(args, methods: list[str]) -> str:
     from . import plots
     from .atomic import atomic_write_text
+    from .convergence import CAPTION as CONVERGENCE_CAPTION
     from .partition_plots import partition_figure
+    from .protocols import get_protocol
+    from .published import published_table
     from .store import RunStore
-    from .tables import display_table, per_seed, render, summary
+    from .tables import cell_marks, display_table, per_seed, render, summary
 
     suite = get_suite(args.suite)
     store = RunStore(args.out)
@@ -384,23 +420,51 @@ def _write_table(args, methods: list[str]) -> str:
         return write_image_tables(
             args, store, methods, _suite_options(args), _method_options(args, methods)
         )
-    df = per_seed(store, args.suite, methods, args.preset, None, _method_options(args, methods))
+    options = _suite_options(args)
+    suite = suite.with_overrides(options)
+    df = per_seed(store, args.suite, methods, args.preset, options, _method_options(args, methods))
     summ = summary(df, suite.metric_names, methods)
-    table = display_table(summ, args.suite, suite.metric_names)
+    protocol = get_protocol(suite.protocol)
+    marks = cell_marks(df, suite.metric_names)
+    table = display_table(summ, suite.metric_names, marks, protocol, args.suite)
+    budget = suite.presets[args.preset]
     caption = (
-        f"{args.suite}, preset {args.preset}: mean ± std over seeds of {suite.n_eval} samples; "
-        f"hq = within 3 std of the nearest mode; reverse KL = KL(mode histogram || uniform), nats."
+        f"{args.suite} under protocol {protocol.name} ({protocol.source}), preset {args.preset} "
+        f"({budget.steps:,} generator steps, batch {budget.batch_size}): mean ± std over seeds "
+        f"of {suite.n_eval:,} samples. Covered: {_covered_rule(suite)}; hq = within "
+        f"{suite.hq_within:g} std of the nearest mode; reverse KL = KL(nearest-mode histogram of "
+        f"{'all' if suite.kl_over == 'all' else 'high-quality'} samples || uniform), nats. "
+        f"{CONVERGENCE_CAPTION}"
     )
     out = results_dir(args)
     atomic_write_text(out / "table.md", render(table, "md", caption))
     atomic_write_text(out / "table.csv", render(table, "csv", caption))
     atomic_write_text(out / "per_seed.csv", df.drop(columns="run_dir").to_csv(index=False))
+    text = render(table, args.format, caption)
+    pub = published_table(df, protocol, args.suite, budget.steps)
+    if len(pub):
+        pub_caption = (
+            f"{args.suite}, protocol {protocol.name}: ours (mean ± s.e. over our seeds, preset "
+            f"{args.preset}: {budget.steps:,} steps) beside {protocol.source.split(',')[0]}'s "
+            "published mean ± s.e.; verdict: agrees within 2 combined standard errors, differs, "
+            "or not comparable (budget or trials differ from the source's)."
+        )
+        pub_view = pub.set_index("published row")
+        atomic_write_text(out / "published.md", render(pub_view, "md", pub_caption))
+        atomic_write_text(out / "published.csv", pub.to_csv(index=False))
+        text += "\n" + render(pub_view, args.format, pub_caption)
     if not getattr(args, "no_plots", False):
         plots.samples_figure(df, args.suite, methods, args.preset, out / "samples.png")
         plots.curves_figure(df, out / "curves.png")
         plots.curriculum_figure(df, out / "curriculum.png")
         partition_figure(df, args.suite, methods, out / "partitions.png")
-    return render(table, args.format, caption)
+    return text
+
+
+def _covered_rule(suite) -> str:
+    if suite.covered_rule == "any":
+        return f"some sample within {suite.covered_within:g} std of the mode"
+    return f"the nearest mode of a sample within {suite.covered_within:g} std"
 
 
 def cmd_run(args) -> int:
@@ -437,8 +501,9 @@ def cmd_variants(args) -> int:
     method = _methods([args.method])[0]
     seeds = parse_seeds(args.seeds)
     variant_list = V.variants(V.parse_axes(args.vary, args.suite), args.suite, method)
+    base = _suite_options(args)
     by_variant = V.plan_variants(
-        args.suite, method, variant_list, seeds, args.preset, args.data_root
+        args.suite, method, variant_list, seeds, args.preset, args.data_root, base
     )
     if args.classes is not None:
         if not suite.per_class:
@@ -464,7 +529,9 @@ def cmd_variants(args) -> int:
     df, curves = V.collect(store, by_variant)
     table = V.variant_table(df, suite.metric_names)
     cap = V.caption(args.suite, method, args.preset)
-    out = Path(args.results) / args.suite / args.preset
+    from .tables import results_dir as _results_dir
+
+    out = _results_dir(args.results, args.suite, args.preset, base)
     stem = f"variants-{method.replace(':', '__')}"
     atomic_write_text(out / f"{stem}.md", render(table, "md", cap))
     atomic_write_text(out / f"{stem}.csv", render(table, "csv", cap))
@@ -502,7 +569,7 @@ def cmd_evaluate(args) -> int:
     if args.suite not in SUITES:
         valid = ", ".join(dict.fromkeys([*SUITES, *IMAGE_PROTOCOLS]))
         raise BenchError(f"unknown suite {args.suite!r}; valid suites for evaluate: {valid}")
-    suite = get_suite(args.suite)
+    suite = get_suite(args.suite).with_overrides(_suite_options(args))
     arr = load_samples(args.samples)
     arr = suite.validate_samples(arr, what=f"samples in {args.samples}")
     metrics = suite.evaluate(arr)
@@ -517,7 +584,7 @@ def cmd_evaluate(args) -> int:
 def _ensure_runs(args, methods: list[str]):
     """Run whatever is missing for (methods x seeds) and return the per-seed table."""
     from .store import RunStore
-    from .tables import per_seed
+    from .tables import CONVERGED, cell_marks, per_seed
 
     seeds = parse_seeds(args.seeds)
     specs = _plan(args, methods, seeds)
@@ -535,16 +602,19 @@ def _ensure_runs(args, methods: list[str]):
         _method_options(args, methods),
     )
     df = df[df["seed"].isin(seeds)].drop(columns=["run_dir", "diverged"], errors="ignore")
+    marks = cell_marks(df, get_suite(args.suite).metric_names) if "class" not in df else {}
+    df = df.drop(columns=[c for c in df.columns if c.startswith(CONVERGED)])
     if "class" in df.columns:
         # per-class suites: one number per (method, seed), the mean over the classes trained, so
         # the statistics see independent seeds and never treat classes as replicates
         metrics = list(get_suite(args.suite).metric_names)
         df = df.groupby(["method", "seed"], as_index=False)[metrics].mean()
-    return df
+    return df, marks
 
 
 def cmd_compare(args) -> int:
     from .atomic import atomic_write_text
+    from .convergence import CAPTION as CONVERGENCE_CAPTION
     from .stats import check_alpha, compare, format_comparison, plot_seeds, summarize
 
     suite = get_suite(args.suite)
@@ -553,7 +623,7 @@ def cmd_compare(args) -> int:
     except ValueError as exc:
         raise BenchError(str(exc)) from None
     methods = _methods([args.method, *args.against])
-    df = _ensure_runs(args, methods)
+    df, marks = _ensure_runs(args, methods)
     metrics = list(suite.metric_names)
     try:
         table = compare(df, args.method, args.against, metrics, alpha=args.alpha)
@@ -566,7 +636,9 @@ def cmd_compare(args) -> int:
     plot_seeds(df, metrics, out / f"{stem}.png")
     print(summ.to_string(index=False))
     print()
-    print(format_comparison(table))
+    print(format_comparison(table, marks))
+    if marks:
+        print(CONVERGENCE_CAPTION)
     print(f"\nwritten: {out / (stem + '.csv')}, {out / (stem + '.png')}")
     return 0
 
@@ -586,7 +658,7 @@ def cmd_check(args) -> int:
         methods = _methods(list(dict.fromkeys(reference["method"])))
     else:
         raise BenchError("--update without an existing reference needs --methods")
-    df = _ensure_runs(args, methods)
+    df, marks = _ensure_runs(args, methods)
     metrics = list(suite.metric_names)
     try:
         if args.update:
@@ -603,8 +675,28 @@ def cmd_check(args) -> int:
         ok, diff = gate.check(reference, df, tolerance)
     except ValueError as exc:
         raise BenchError(str(exc)) from None
-    print(gate.format_diff(diff))
+    print(gate.format_diff(diff, marks))
+    if marks:
+        from .convergence import CAPTION as CONVERGENCE_CAPTION
+
+        print(CONVERGENCE_CAPTION)
+    _print_verdicts(args, df)
     return 0 if ok else 1
+
+
+def _print_verdicts(args, df) -> None:
+    """Toy suites under a protocol with published cells: ours beside them, with verdicts."""
+    from .protocols import get_protocol
+    from .published import published_table
+
+    suite = get_suite(args.suite).with_overrides(_suite_options(args))
+    if suite.kind != "toy":
+        return
+    steps = suite.presets[args.preset].steps
+    pub = published_table(df, get_protocol(suite.protocol), args.suite, steps)
+    if len(pub):
+        print()
+        print(pub.to_markdown(index=False, floatfmt=".4g"))
 
 
 def _evaluate_images(args) -> int:

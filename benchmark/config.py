@@ -18,10 +18,18 @@ class TrainConfig:
     checkpoint_every: int = 1000
     #: number of evenly spaced training steps at which samples and D's output are kept for plots
     n_snapshots: int = 4
+    #: number of evenly spaced steps at which the suite's evaluation runs during training
+    #: (evals.csv: the convergence curve); 0 = only at the end. Left out of the run config at
+    #: 0, so runs from before it existed keep their keys
+    n_evals: int = 0
 
     def snapshot_steps(self) -> list[int]:
         k = max(1, self.n_snapshots)
         return sorted({max(1, round(self.steps * (i + 1) / k)) for i in range(k)})
+
+    def eval_steps(self) -> list[int]:
+        k = self.n_evals
+        return sorted({max(1, round(self.steps * (i + 1) / k)) for i in range(k)}) if k else []
 
 
 @dataclass(frozen=True)
@@ -43,6 +51,8 @@ class RunSpec:
         cfg = asdict(self)
         if cfg["cls"] is None:
             del cfg["cls"]
+        if not cfg["train"]["n_evals"]:
+            del cfg["train"]["n_evals"]
         return cfg
 
     def config_hash(self) -> str:

@@ -440,8 +440,10 @@ def check(
     return ok, diff
 
 
-def format_diff(diff: pd.DataFrame) -> str:
-    """Markdown table of ``check``'s diff, failures in capitals, and a one-line verdict."""
+def format_diff(diff: pd.DataFrame, marks: Mapping[tuple[str, str], str] | None = None) -> str:
+    """Markdown table of ``check``'s diff, failures in capitals, and a one-line verdict;
+    ``marks`` (method, metric) -> a convergence mark after the current value."""
+    marks = marks or {}
     missing = [c for c in DIFF_COLUMNS if c not in diff.columns]
     if missing:
         raise ValueError(f"diff lacks column(s) {missing}; pass the diff returned by check()")
@@ -458,7 +460,7 @@ def format_diff(diff: pd.DataFrame) -> str:
             str(r.metric),
             str(r.method),
             f"{f(r.reference)} (n={r.ref_n})",
-            f"{f(r.current)} (n={r.cur_n})",
+            f"{f(r.current)}{marks.get((r.method, r.metric), '')} (n={r.cur_n})",
             band,
             r.rule,
             verdict,

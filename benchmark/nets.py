@@ -39,3 +39,82 @@ class ToyDiscriminator(nn.Module):
         if self.pack > 1:
             x = x.reshape(x.shape[0] // self.pack, -1)
         return self.net[:-1](x)
+
+
+class Maxout(nn.Module):
+    """Linear layer with ``pieces`` outputs per unit, reduced by max (Goodfellow et al. 2013;
+    the maxout D of PacGAN's 2-D experiments). torch has no maxout layer, hence this one."""
+
+    def __init__(self, in_dim: int, units: int, pieces: int):
+        super().__init__()
+        self.units, self.pieces = units, pieces
+        self.linear = nn.Linear(in_dim, units * pieces)
+
+    def forward(self, x):
+        return self.linear(x).unflatten(-1, (self.units, self.pieces)).amax(-1)
+
+
+class PackedScore(nn.Module):
+    """A trunk (hidden layers) and a linear head scoring ``pack`` samples jointly, like
+    ``ToyDiscriminator``: (N, d) is read as (N / pack, pack d); ``features`` is the trunk."""
+
+    def __init__(self, trunk: nn.Module, head: nn.Module, pack: int = 1):
+        super().__init__()
+        self.pack, self.trunk, self.head = pack, trunk, head
+
+    def _packed(self, x):
+        return x.reshape(x.shape[0] // self.pack, -1) if self.pack > 1 else x
+
+    def forward(self, x):
+        return self.head(self.trunk(self._packed(x))).squeeze(-1)
+
+    def features(self, x):
+        return self.trunk(self._packed(x))
+
+
+def gaussian_init(module: nn.Module, std: float) -> nn.Module:
+    """Every Linear weight ~ N(0, std), every bias 0 (PacGAN's and DynGAN's initialisation);
+    BatchNorm keeps scale 1, shift 0."""
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, 0.0, std)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+    return module
+
+
+def dyngan_nets(in_dim: int, cond_dim: int, hidden: int, pack: int) -> tuple[nn.Module, nn.Module]:
+    """DynGAN's synthetic/net.py: G two ReLU layers, D two LeakyReLU(0.1) layers, both
+    ``hidden`` wide, raw-score output (the source's sigmoid is in our losses)."""
+    G = nn.Sequential(
+        nn.Linear(in_dim, hidden), nn.ReLU(),
+        nn.Linear(hidden, hidden), nn.ReLU(),
+        nn.Linear(hidden, 2),
+    )  # fmt: skip
+    trunk = nn.Sequential(
+        nn.Linear((2 + cond_dim) * pack, hidden), nn.LeakyReLU(0.1),
+        nn.Linear(hidden, hidden), nn.LeakyReLU(0.1),
+    )  # fmt: skip
+    return G, PackedScore(trunk, nn.Linear(hidden, 1), pack)
+
+
+def pacgan_nets(
+    in_dim: int, cond_dim: int, g_hidden: int, d_hidden: int, pieces: int, pack: int
+) -> tuple[nn.Module, nn.Module]:
+    """PacGAN's 2-D model (synthetic_data_experiments/*/pacgan_task.py): G four hidden layers
+    Linear (no bias) -> BatchNorm -> ReLU, linear output with bias; D three maxout layers and
+    a linear output, its input the ``pack`` samples concatenated. BatchNorm's population
+    statistics move by 0.05 per step, as the source's updates do."""
+    layers: list[nn.Module] = []
+    d = in_dim
+    for _ in range(4):
+        layers += [nn.Linear(d, g_hidden, bias=False), nn.BatchNorm1d(g_hidden, momentum=0.05)]
+        layers.append(nn.ReLU())
+        d = g_hidden
+    G = nn.Sequential(*layers, nn.Linear(d, 2))
+    trunk = nn.Sequential(
+        Maxout((2 + cond_dim) * pack, d_hidden, pieces),
+        Maxout(d_hidden, d_hidden, pieces),
+        Maxout(d_hidden, d_hidden, pieces),
+    )
+    return G, PackedScore(trunk, nn.Linear(d_hidden, 1), pack)

@@ -20,7 +20,7 @@ import pandas as pd  # noqa: E402
 
 from .plots import save_figure  # noqa: E402
 from .store import RunDir  # noqa: E402
-from .suites import get_suite  # noqa: E402
+from .suites import suite_of  # noqa: E402
 
 #: 40 distinct colours (tab20 + tab20b); part c gets colour c mod 40
 PALETTE = np.concatenate([plt.get_cmap("tab20").colors, plt.get_cmap("tab20b").colors])
@@ -35,7 +35,7 @@ def panel_rows(history: pd.DataFrame, n_panels: int) -> list[int]:
 def modes_over_training(run: RunDir, suite_name: str) -> pd.DataFrame:
     """Modes covered by the run's snapshot samples (the first 1,000 evaluation samples) at each
     snapshot step: how coverage grew while parts were added."""
-    suite = get_suite(suite_name)
+    suite = suite_of(run.read_config())  # the run's own protocol
     snaps = run.read_snapshots()
     rows = [
         {"step": int(k.split("_")[1]), "modes_covered": suite.evaluate(v)["modes_covered"]}
@@ -48,15 +48,15 @@ def modes_over_training(run: RunDir, suite_name: str) -> pd.DataFrame:
 def _draw(
     axes,
     history: pd.DataFrame,
-    suite_name: str,
+    suite,
     label: str,
     n_panels: int,
     modes: pd.DataFrame | None = None,
     reference: tuple[str, float] | None = None,
 ) -> None:
     """One row: ``n_panels`` scatter panels, parts and modes covered over training, then parts
-    and collapsed fraction. ``reference``: (label, modes) of a baseline to draw as a line."""
-    suite = get_suite(suite_name)
+    and collapsed fraction. ``suite``: the run's suite under its protocol. ``reference``:
+    (label, modes) of a baseline to draw as a line."""
     n_tracked = len(history.labels.iloc[0].split())
     points = suite.training_set()[:n_tracked].numpy()
     lo, hi = suite.plot_extent()
@@ -102,7 +102,7 @@ def run_partition_figure(run: RunDir, path: Path, n_panels: int = 5) -> Path | N
     cfg = run.read_config()
     fig, axes = plt.subplots(1, n_panels + 2, figsize=(2.8 * (n_panels + 2), 2.8), squeeze=False)
     modes = modes_over_training(run, cfg["suite"])
-    _draw(axes[0], history, cfg["suite"], cfg["method"], n_panels, modes)
+    _draw(axes[0], history, suite_of(cfg), cfg["method"], n_panels, modes)
     fig.tight_layout()
     save_figure(fig, path)
     return path
@@ -138,7 +138,7 @@ def partition_figure(
         if gan is not None and seed in gan.index:
             ref = (f"gan, seed {seed}", float(gan[seed]))
         modes = modes_over_training(run, suite_name)
-        _draw(axes[i], history, suite_name, f"{m} s{seed}", n_panels, modes, ref)
+        _draw(axes[i], history, suite_of(run.read_config()), f"{m} s{seed}", n_panels, modes, ref)
     fig.tight_layout()
     save_figure(fig, path)
     return path

@@ -14,7 +14,7 @@ import seaborn as sns  # noqa: E402
 
 from .atomic import atomic_write  # noqa: E402
 from .store import RunDir  # noqa: E402
-from .suites import get_suite  # noqa: E402
+from .suites import suite_of  # noqa: E402
 
 
 def save_figure(fig, path: Path) -> None:
@@ -41,7 +41,6 @@ def samples_figure(
     Green: generated samples; orange crosses: true means; contours: the discriminator's raw
     output (for a packed PacGAN discriminator, on each point repeated m times). ``df`` is the
     ``tables.per_seed`` frame of the runs to draw."""
-    suite = get_suite(suite_name)
     runs = _runs_by_method(df)
     chosen = {}
     for (m, _seed), run in sorted(runs.items(), key=lambda kv: kv[0][1]):
@@ -49,6 +48,7 @@ def samples_figure(
     rows = [m for m in methods if m in chosen]
     if not rows:
         return None
+    suite = suite_of(chosen[rows[0]].read_config())  # under the runs' own protocol
     steps = suite.presets[preset].snapshot_steps()
     real = suite.training_set()[:1000].numpy()
     centers = suite.centers_array()

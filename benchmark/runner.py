@@ -93,7 +93,7 @@ def _specs(suite, methods, seeds, preset, classes, method_options=None) -> list[
             seed=s,
             preset=preset,
             train=train,
-            method_params=method_params(m, {**suite.method_defaults.get(m, {}), **opts.get(m, {})}),
+            method_params=method_params(m, {**defaults_for(suite, m), **opts.get(m, {})}),
             suite_params=suite.params(preset),
             cls=c,
         )
@@ -103,8 +103,21 @@ def _specs(suite, methods, seeds, preset, classes, method_options=None) -> list[
     ]
 
 
+def defaults_for(suite, method: str) -> dict[str, Any]:
+    """The suite's (protocol's) parameter defaults for ``method``: its "*" entry (every method
+    that has the parameter) overridden by the method's own entry."""
+    table = suite.method_defaults
+    return {**table.get("*", {}), **table.get(method, {})}
+
+
 def threads_per_worker(workers: int) -> int:
-    return max(1, (os.cpu_count() or 1) // workers)
+    """The cores this process may use (its affinity: ``taskset`` and cgroup cpusets count),
+    shared among ``workers``."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, cores // workers)
 
 
 class _DirectSink:

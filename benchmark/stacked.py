@@ -70,7 +70,7 @@ from .methods import build_method
 from .runtime import Runtime, applied, resolve_device
 from .store import CHECKPOINT_KEYS, RunDir, save_checkpoints_together
 from .suites import get_suite
-from .train import derived_seed, finish_run, resume_errors
+from .train import derived_seed, evaluation_row, finish_run, resume_errors
 
 #: method name -> the exact class whose losses ``_d_losses``/``_g_losses`` restate
 SUPPORTED = {
@@ -418,22 +418,28 @@ def _eval_noise(m: _Models, n: int | None = None) -> torch.Tensor:
 
 
 @torch.no_grad()
-def _generate(m: _Models, z: torch.Tensor) -> tuple[list[np.ndarray], list[bool]]:
-    """G (eval mode: BatchNorm running statistics) on each model's noise, in chunks; returns per
-    model the samples in the suite's stored form and whether they were all finite."""
+def _generate_raw(m: _Models, z: torch.Tensor) -> list[np.ndarray]:
+    """G (eval mode: BatchNorm running statistics) on each model's noise, in chunks: per model
+    all of its samples as G returns them (every row kept, finite or not)."""
     chunks: list[list[np.ndarray]] = [[] for _ in m.specs]
-    finite = [True] * len(m.specs)
     m.G.eval()
     try:
         for zc in z.split(CHUNK, dim=1):  # no autocast: train_run samples in full precision
             out = m.G(zc.to(m.device)).cpu().numpy()
             for k in range(len(m.specs)):
-                if finite[k] and not np.isfinite(out[k]).all():
-                    finite[k], chunks[k] = False, []
-                chunks[k].append(m.suite.to_stored(out[k]) if finite[k] else out[k])
+                chunks[k].append(out[k])
     finally:
         m.G.train()
-    return [np.concatenate(c) for c in chunks], finite
+    return [np.concatenate(c) for c in chunks]
+
+
+def _generate(m: _Models, z: torch.Tensor) -> tuple[list[np.ndarray], list[bool]]:
+    """Per model: the samples in the suite's stored form when all are finite, else as G
+    returned them (a diverged run keeps all n_eval rows, as ``train_run`` writes them); and
+    whether they were all finite."""
+    raw = _generate_raw(m, z)
+    finite = [bool(np.isfinite(x).all()) for x in raw]
+    return [m.suite.to_stored(x) if ok else x for x, ok in zip(raw, finite, strict=True)], finite
 
 
 def train_stacked(
@@ -519,6 +525,8 @@ def _train_runs(specs, runs, progress, data_root, rt: Runtime) -> list[dict]:
     start, states = _start_step(runs, cfg.steps)
     curves: list[list[dict]] = [[] for _ in specs]
     snapshots: list[dict] = [{} for _ in specs]
+    evals: list[list[dict]] = [[] for _ in specs]
+    eval_steps = set(cfg.eval_steps())
     if states is not None:
         with resume_errors(runs[0]):
             m.G.load_states([s["G"] for s in states])
@@ -529,6 +537,7 @@ def _train_runs(specs, runs, progress, data_root, rt: Runtime) -> list[dict]:
                 r.set_state(s["rng"])
         curves = [list(s["curves"]) for s in states]
         snapshots = [dict(s["snapshots"]) for s in states]
+        evals = [list(s.get("evals", [])) for s in states]
     for run in runs:
         run.record_runtime(
             {
@@ -564,6 +573,10 @@ def _train_runs(specs, runs, progress, data_root, rt: Runtime) -> list[dict]:
                     snapshots[k]["axis" if key == "axis" else f"{key}_{done}"] = value
                 if suite.kind == "image":
                     runs[k].save_generator(done, m.G.state_dict_of(k))
+        if done in eval_steps:
+            outs = _generate_raw(m, eval_noise)
+            for k, s in enumerate(specs):
+                evals[k].append(evaluation_row(suite, s, done, outs[k], data_root, rt))
         if done % cfg.checkpoint_every == 0 or done == cfg.steps:
             save_checkpoints_together(
                 runs,
@@ -578,6 +591,7 @@ def _train_runs(specs, runs, progress, data_root, rt: Runtime) -> list[dict]:
                         "method": method.state_dict(),
                         "curves": curves[k],
                         "snapshots": snapshots[k],
+                        "evals": evals[k],
                     }
                     for k in range(K)
                 ],
@@ -587,8 +601,8 @@ def _train_runs(specs, runs, progress, data_root, rt: Runtime) -> list[dict]:
 
     samples, finite = _generate(m, eval_noise)
     return [
-        finish_run(s, r, suite, x, ok, c, snap, method.history(), data_root, rt)
-        for s, r, x, ok, c, snap in zip(
-            specs, runs, samples, finite, curves, snapshots, strict=True
+        finish_run(s, r, suite, x, ok, c, snap, method.history(), data_root, rt, e)
+        for s, r, x, ok, c, snap, e in zip(
+            specs, runs, samples, finite, curves, snapshots, evals, strict=True
         )
     ]

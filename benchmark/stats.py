@@ -456,8 +456,12 @@ def _fmt_p(p: float) -> str:
     return "<1e-4" if p < 1e-4 else f"{p:.4f}"
 
 
-def format_comparison(table: pd.DataFrame) -> str:
-    """Markdown table of ``compare``'s output; '*' marks significant rows, n sits in each cell."""
+def format_comparison(
+    table: pd.DataFrame, marks: Mapping[tuple[str, str], str] | None = None
+) -> str:
+    """Markdown table of ``compare``'s output; '*' marks significant rows, n sits in each cell;
+    ``marks`` (method, metric) -> a convergence mark after that group's mean (tables.cell_marks)."""
+    marks = marks or {}
     missing = [c for c in COMPARE_COLUMNS if c not in table.columns]
     if missing:
         raise ValueError(f"table lacks column(s) {missing}; pass the output of compare()")
@@ -486,8 +490,8 @@ def format_comparison(table: pd.DataFrame) -> str:
         cells = [
             str(r.baseline),
             f"{r.metric} {arrow}",
-            f"{_fmt(r.mean_new)} (n={r.n_new})",
-            f"{_fmt(r.mean_base)} (n={r.n_base})",
+            f"{_fmt(r.mean_new)}{marks.get((r.method, r.metric), '')} (n={r.n_new})",
+            f"{_fmt(r.mean_base)}{marks.get((r.baseline, r.metric), '')} (n={r.n_base})",
             f"{_fmt(r.diff)}{star} {ci}",
             _fmt(r.prob_improvement),
             _fmt_p(r.p_welch),
@@ -558,8 +562,9 @@ def plot_seeds(
         s = summary[summary["metric"] == metric].set_index("method").loc[methods]
         pos = np.arange(len(methods))
         mean = s["mean"].to_numpy(dtype=float)
-        lo = np.nan_to_num(mean - s["ci_low"].to_numpy(dtype=float), nan=0.0)
-        hi = np.nan_to_num(s["ci_high"].to_numpy(dtype=float) - mean, nan=0.0)
+        # clipped: seeds with one value give a zero-width CI whose rounding can go below 0
+        lo = np.clip(np.nan_to_num(mean - s["ci_low"].to_numpy(dtype=float), nan=0.0), 0, None)
+        hi = np.clip(np.nan_to_num(s["ci_high"].to_numpy(dtype=float) - mean, nan=0.0), 0, None)
         ax.errorbar(
             pos + 0.25, mean, yerr=[lo, hi], fmt="o", color="C3", capsize=4, label="mean, 95% CI"
         )

@@ -7,6 +7,8 @@ Layout::
         checkpoint.pt    latest checkpoint: nets, optimisers, RNG state, curves, snapshots
         curves.csv       losses and gradient norms over training
         snapshots.npz    samples and discriminator output at a few steps (for plots)
+        evals.csv        the suite's evaluation metrics at ``n_evals`` evenly spaced steps: the
+                         convergence curve (runs whose preset sets n_evals)
         generators/      image suites: G's weights at each snapshot step (step<k>.pt), for the
                          independent-critic curve over training (seed 003 Fig. 4)
         samples.npy      final evaluation samples (image suites: uint8 N×C×H×W)
@@ -225,10 +227,13 @@ class RunDir:
         curves: pd.DataFrame,
         snapshots: dict[str, np.ndarray],
         partitions: pd.DataFrame | None = None,
+        evals: pd.DataFrame | None = None,
     ) -> None:
         """Write the results; metrics.json last, because its presence means 'finished'."""
         if partitions is not None:
             atomic_write_text(self.path / "partitions.csv", partitions.to_csv(index=False))
+        if evals is not None and len(evals):
+            atomic_write_text(self.path / "evals.csv", evals.to_csv(index=False))
         atomic_write(self.path / "samples.npy", lambda f: np.save(f, samples))
         atomic_write_text(self.path / "curves.csv", curves.to_csv(index=False))
         atomic_write(self.path / "snapshots.npz", lambda f: np.savez(f, **snapshots))
@@ -250,6 +255,21 @@ class RunDir:
                 "with a step column; move the directory aside to rerun it"
             )
         return curves
+
+    def read_evals(self) -> pd.DataFrame | None:
+        """The evaluation metrics at evenly spaced steps (None: the run recorded none)."""
+        if not (self.path / "evals.csv").exists():
+            return None
+        try:
+            evals = pd.read_csv(self.path / "evals.csv")
+        except (OSError, ValueError, pd.errors.ParserError) as exc:
+            raise BenchError(
+                f"corrupted run directory {self.path}: cannot read evals.csv "
+                f"({exc.__class__.__name__}); move the directory aside to rerun it"
+            ) from None
+        if "step" not in evals.columns:
+            raise BenchError(f"corrupted run directory {self.path}: evals.csv has no step column")
+        return evals
 
     def read_partitions(self) -> pd.DataFrame | None:
         """The partition history (None for methods without one); ``sizes`` and ``labels`` are

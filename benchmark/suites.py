@@ -6,7 +6,7 @@ losses only and one method runs unchanged on every suite.
 
 from __future__ import annotations
 
-import math
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -19,16 +19,8 @@ from ..metrics.coverage import mode_coverage
 from .config import TrainConfig
 from .errors import BenchError
 from .image_suites import IMAGE_SUITES, ImageSuite
-from .nets import ToyDiscriminator, mlp
-
-TOY_PRESETS: dict[str, TrainConfig] = {
-    # seconds: for tests and CI
-    "smoke": TrainConfig(steps=30, batch_size=64, log_every=5, checkpoint_every=10, n_snapshots=2),
-    # minutes per run on a 2-core CPU (PacGAN's batch of 100): enough for the qualitative result
-    "default": TrainConfig(steps=3000, batch_size=100, log_every=50, checkpoint_every=500),
-    # gan_toy.py's budget (100k generator iterations): hours per run on a CPU
-    "paper": TrainConfig(steps=100_000, batch_size=256, log_every=100, checkpoint_every=5000),
-}
+from .nets import ToyDiscriminator, dyngan_nets, gaussian_init, mlp, pacgan_nets
+from .protocols import DEFAULT_PROTOCOL, get_protocol
 
 
 @dataclass(frozen=True)
@@ -47,19 +39,30 @@ class GaussianMixtureSuite:
     noise_dim: int = 2
     hidden: int = 512
     depth: int = 3
-    #: suite-specific method defaults (e.g. gan_toy.py's gp_lambda 0.1 on toys)
+    #: the protocol's method defaults: {method: {param: value}}, "*" for every method
     method_defaults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    presets: Mapping[str, TrainConfig] = field(default_factory=lambda: dict(TOY_PRESETS))
+    presets: Mapping[str, TrainConfig] = field(default_factory=dict)
     metric_names: tuple[str, ...] = ("modes_covered", "hq_fraction", "reverse_kl")
     #: what `bench run` trains when --methods is not given (`--methods all` for every method)
     default_methods: tuple[str, ...] = ("gan", "wgan", "wgan-gp", "greed-gan", "greed-wgan")
     kind: str = "toy"
     per_class: bool = False
-    OVERRIDABLE = ()
+    OVERRIDABLE = ("protocol",)
+    # -- set by the protocol (benchmark/protocols.py); the defaults are gan-toy's, and fields at
+    # their gan-toy value stay out of the run key so runs from before protocols keep theirs
+    protocol: str = "gan-toy"
+    #: fixed training set of this many points per mode instead of ``n_train`` random draws
+    n_per_mode: int | None = None
+    nets: str = "gan-toy"
+    init_std: float | None = None
+    covered_within: float = 3.0
+    covered_rule: str = "nearest"
+    hq_within: float = 3.0
+    kl_over: str = "all"
 
     # -- identity ----------------------------------------------------------------------------
     def params(self, preset: str | None = None) -> dict[str, Any]:
-        """What defines the suite's data and nets; part of every run's config hash."""
+        """What defines the suite's data, nets and evaluation; part of every run's config hash."""
         d = asdict(self)
         for k in (
             "description",
@@ -71,17 +74,28 @@ class GaussianMixtureSuite:
             "per_class",
         ):
             d.pop(k)
+        for k, default in GAN_TOY_FIELDS.items():
+            if d[k] == default:
+                d.pop(k)
         d["centers"] = [list(c) for c in self.centers]
         return d
 
     def resolve(self, params: Mapping[str, Any]) -> GaussianMixtureSuite:
-        """The suite a run's config describes: toy suites have no per-run options."""
-        return self
+        """The suite a run's config describes: its protocol (gan-toy when the key has none)."""
+        return self.with_protocol(params.get("protocol", "gan-toy"))
+
+    def with_protocol(self, name: str) -> GaussianMixtureSuite:
+        return dataclasses.replace(self, **get_protocol(name).suite_fields(self.name))
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> GaussianMixtureSuite:
-        if overrides:
-            raise BenchError(f"suite {self.name} has no options to set; got {sorted(overrides)}")
-        return self
+        """``{"protocol": NAME}`` (``--protocol``); nothing else is a toy-suite option."""
+        extra = sorted(set(overrides) - {"protocol"})
+        if extra:
+            raise BenchError(
+                f"suite {self.name} takes no option {', '.join(extra)}; "
+                "toy suites take --protocol only"
+            )
+        return self.with_protocol(overrides["protocol"]) if "protocol" in overrides else self
 
     def classes(self, data_root=None) -> tuple[None]:
         return (None,)
@@ -100,8 +114,13 @@ class GaussianMixtureSuite:
 
     def training_set(self, cls: str | None = None, data_root=None) -> torch.Tensor:
         """Fixed training set drawn from the suite's own seed: every method and run seed sees
-        exactly the same points (PacGAN trains on a fixed set of 100k samples too)."""
-        return self.sample_real(self.n_train, torch.Generator().manual_seed(self.data_seed))
+        exactly the same points (PacGAN trains on a fixed set of 100k samples; DynGAN on 50
+        points per mode)."""
+        gen = torch.Generator().manual_seed(self.data_seed)
+        if self.n_per_mode is None:
+            return self.sample_real(self.n_train, gen)
+        c = torch.tensor(self.centers, dtype=torch.float32).repeat_interleave(self.n_per_mode, 0)
+        return c + self.std * torch.randn(c.shape, generator=gen)
 
     def sample_noise(self, n: int, gen: torch.Generator, dim: int | None = None) -> torch.Tensor:
         """G's noise; ``dim`` overrides the suite's ``noise_dim`` (a method's ``net_config``)."""
@@ -131,8 +150,16 @@ class GaussianMixtureSuite:
         # so no global state leaks out of the run.
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            G = mlp(noise_dim + cond_dim, 2, hidden, self.depth)
-            D = ToyDiscriminator(2 + cond_dim, hidden, self.depth, pack=pack)
+            if self.nets == "gan-toy":
+                G = mlp(noise_dim + cond_dim, 2, hidden, self.depth)
+                D = ToyDiscriminator(2 + cond_dim, hidden, self.depth, pack=pack)
+            elif self.nets == "dyngan":  # a published protocol fixes the width
+                G, D = dyngan_nets(noise_dim + cond_dim, cond_dim, self.hidden, pack)
+            else:  # pacgan
+                G, D = pacgan_nets(noise_dim + cond_dim, cond_dim, self.hidden, 200, 5, pack)
+            if self.init_std is not None:
+                gaussian_init(G, self.init_std)
+                gaussian_init(D, self.init_std)
         return G, D
 
     # -- evaluation --------------------------------------------------------------------------
@@ -170,7 +197,15 @@ class GaussianMixtureSuite:
         self, samples: np.ndarray, cls: str | None = None, data_root=None, device: str = "cpu"
     ) -> dict:
         """Mode coverage: a nearest-centre count in numpy (``device`` is not needed for it)."""
-        cov = mode_coverage(self.validate_samples(samples), self.centers_array(), self.std)
+        cov = mode_coverage(
+            self.validate_samples(samples),
+            self.centers_array(),
+            self.std,
+            covered_within=self.covered_within,
+            covered_rule=self.covered_rule,
+            hq_within=self.hq_within,
+            kl_over=self.kl_over,
+        )
         return cov.as_dict()
 
     def plot_extent(self) -> tuple[float, float]:
@@ -178,38 +213,40 @@ class GaussianMixtureSuite:
         return -1.5 * r - 0.5, 1.5 * r + 0.5
 
 
-GRID_CENTERS = tuple((float(x), float(y)) for x in (-4, -2, 0, 2, 4) for y in (-4, -2, 0, 2, 4))
-RING_CENTERS = tuple(
-    (math.cos(2 * math.pi * k / 8), math.sin(2 * math.pi * k / 8)) for k in range(8)
-)
-TOY_METHOD_DEFAULTS = {
-    # gan_toy.py (Gulrajani et al.) uses lambda = 0.1 on the toy sets; the paper's 10 is for images
-    "wgan-gp": {"gp_lambda": 0.1},
-    "curriculum-wgan-gp": {"gp_lambda": 0.1},
+#: the fields a protocol sets, at their gan-toy values (left out of gan-toy runs' keys)
+GAN_TOY_FIELDS = {
+    "protocol": "gan-toy",
+    "n_per_mode": None,
+    "nets": "gan-toy",
+    "init_std": None,
+    "covered_within": 3.0,
+    "covered_rule": "nearest",
+    "hq_within": 3.0,
+    "kl_over": "all",
 }
+
+
+def _toy(name: str, description: str) -> GaussianMixtureSuite:
+    """A toy suite under the default protocol (``--protocol`` picks another)."""
+    base = GaussianMixtureSuite(name=name, description=description, centers=(), std=1.0)
+    return base.with_protocol(DEFAULT_PROTOCOL)
+
 
 TOY_SUITES: dict[str, GaussianMixtureSuite] = {
     s.name: s
     for s in (
-        GaussianMixtureSuite(
-            name="gaussians25",
-            description="25 Gaussians on a 5x5 grid {-4,-2,0,2,4}^2, std 0.05 (PacGAN/VEEGAN)",
-            centers=GRID_CENTERS,
-            std=0.05,
-            method_defaults=TOY_METHOD_DEFAULTS,
-        ),
-        GaussianMixtureSuite(
-            name="ring8",
-            description="8 Gaussians on a ring of radius 1, std 0.01 (PacGAN)",
-            centers=RING_CENTERS,
-            std=0.01,
-            method_defaults=TOY_METHOD_DEFAULTS,
-        ),
+        _toy("gaussians25", "25 Gaussians on a 5x5 grid {-4,-2,0,2,4}^2 (PacGAN, VEEGAN, DynGAN)"),
+        _toy("ring8", "8 Gaussians on a ring (PacGAN: radius 1; DynGAN: radius 2)"),
     )
 }
 
 
 SUITES: dict[str, GaussianMixtureSuite | ImageSuite] = {**TOY_SUITES, **IMAGE_SUITES}
+
+
+def suite_of(config: Mapping[str, Any]) -> GaussianMixtureSuite | ImageSuite:
+    """The suite a run's config.json describes (its protocol, image options)."""
+    return get_suite(config["suite"]).resolve(config["suite_params"])
 
 
 def get_suite(name: str) -> GaussianMixtureSuite | ImageSuite:

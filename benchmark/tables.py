@@ -10,28 +10,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .convergence import cell_mark, converged
 from .errors import BenchError
+from .protocols import Protocol
 from .runner import config_hashes
 from .store import RunStore
 from .suites import get_suite
-
-#: PacGAN (Lin et al. 2018) Table 1, as published: mean ± std over 10 trials, 2,500 samples.
-#: Only the rows we could verify are given; other cells stay empty rather than guessed.
-PUBLISHED: dict[str, dict[str, dict[str, tuple[float, float | None]]]] = {
-    "gaussians25": {
-        "GAN (PacGAN Table 1, published)": {
-            "modes_covered": (17.3, 0.8),
-            "hq_fraction": (0.948, 0.007),
-            "reverse_kl": (0.70, 0.07),
-        },
-        "PacGAN2 (PacGAN Table 1, published)": {"modes_covered": (23.8, 0.7)},
-        "PacGAN4 (PacGAN Table 1, published)": {"modes_covered": (24.8, 0.2)},
-    },
-    "ring8": {
-        "GAN (PacGAN Table 1, published)": {"modes_covered": (6.3, 0.5)},
-        "PacGAN2 (PacGAN Table 1, published)": {"modes_covered": (7.9, 0.1)},
-    },
-}
 
 
 def results_dir(
@@ -43,8 +27,10 @@ def results_dir(
 ) -> Path:
     """results/<suite>/<preset>/, plus one folder level naming any non-default option, so the
     table of ``--arch resnet`` or ``--set optimizer=adam`` never overwrites the default one."""
-    out = Path(results) / suite / preset
-    parts = [f"{k}-{v}" for k, v in sorted((suite_options or {}).items())]
+    opts = dict(suite_options or {})
+    protocol = opts.pop("protocol", None)  # toy suites: results/<suite>/<protocol>/<preset>/
+    out = Path(results) / suite / (f"{protocol}/{preset}" if protocol else preset)
+    parts = [f"{k}-{v}" for k, v in sorted(opts.items())]
     parts += [re.sub(r"[^A-Za-z0-9.+-]", "-", s) for s in method_set or ()]
     return out / "_".join(parts) if parts else out
 
@@ -63,21 +49,40 @@ def per_seed(
     table, so a table never mixes budgets.
     """
     hashes = config_hashes(suite, methods, preset, suite_options, method_options)
-    numeric = get_suite(suite).metric_names
+    resolved = get_suite(suite).with_overrides(suite_options or {})
+    numeric = resolved.metric_names
+    n_modes = len(resolved.centers) if resolved.kind == "toy" else None
     rows = []
     for rec in store.records(suite):
         if (rec.spec.method, rec.spec.config_hash()) in hashes:
             cls = {} if rec.spec.cls is None else {"class": rec.spec.cls}
+            status = converged(rec.run.read_evals(), n_modes)
             rows.append(
                 {
                     "method": rec.spec.method,
                     **cls,
                     "seed": rec.spec.seed,
                     **rec.run.read_metrics(numeric),
+                    **{f"{CONVERGED}{m}": status.get(m) for m in numeric},
                     "run_dir": str(rec.run.path),
                 }
             )
     return pd.DataFrame(rows)
+
+
+#: per-seed column prefix: the plateau rule's verdict on each metric of the run
+CONVERGED = "converged:"
+
+
+def cell_marks(df: pd.DataFrame, metrics: Sequence[str]) -> dict[tuple[str, str], str]:
+    """(method, metric) -> the convergence mark of that table cell (convergence.cell_mark)."""
+    marks = {}
+    for method, runs in df.groupby("method"):
+        for m in metrics:
+            col = f"{CONVERGED}{m}"
+            statuses = list(runs[col]) if col in runs else [None] * len(runs)
+            marks[(method, m)] = cell_mark([None if pd.isna(s) else s for s in statuses])
+    return marks
 
 
 def summary(df: pd.DataFrame, metrics: Sequence[str], methods: Sequence[str]) -> pd.DataFrame:
@@ -103,22 +108,33 @@ def _fmt(mean: float, std: float | None, pct: bool, count: bool = False) -> str:
     return s
 
 
-def display_table(summ: pd.DataFrame, suite: str, metrics: Sequence[str]) -> pd.DataFrame:
-    """Paper-style strings; published rows appended, labelled as published."""
+def display_table(
+    summ: pd.DataFrame,
+    metrics: Sequence[str],
+    marks: Mapping[tuple[str, str], str] | None = None,
+    protocol: Protocol | None = None,
+    suite: str | None = None,
+) -> pd.DataFrame:
+    """Paper-style strings with convergence marks; a protocol's published rows (mean ± its
+    standard error) appended, labelled as published. Published rows appear only under the
+    protocol that produced them."""
     pct = {m: m.endswith("fraction") for m in metrics}
     header = {m: (m.replace("hq_fraction", "hq_%")) for m in metrics}
+    marks = marks or {}
     rows = {}
     for method, r in summ.iterrows():
         cells = {
             header[m]: _fmt(r[("mean", m)], r[("std", m)], pct[m], m == "modes_covered")
+            + marks.get((method, m), "")
             for m in metrics
         }
         cells["seeds"] = str(int(r[("n", metrics[0])]))
         rows[method] = cells
-    for label, vals in PUBLISHED.get(suite, {}).items():
+    published = protocol.published.get(suite, {}) if protocol is not None else {}
+    for label, vals in published.items():
         cells = {header[m]: _fmt(*vals[m], pct[m]) if m in vals else "" for m in metrics}
-        cells["seeds"] = "10 (published)"
-        rows[label] = cells
+        cells["seeds"] = f"{protocol.trials} (published, ± s.e.)"
+        rows[f"{label}, published"] = cells
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "method"
     return table

@@ -152,7 +152,8 @@ def _train(spec: RunSpec, run: RunDir, progress, data_root, rt: Runtime) -> dict
     eval_noise = noise(suite.n_eval, torch.Generator().manual_seed(derived_seed(spec.seed, 1)))
     snapshot_steps = set(cfg.snapshot_steps())
 
-    start, curves, snapshots = 0, [], {}
+    start, curves, snapshots, evals = 0, [], {}, []
+    eval_steps = set(cfg.eval_steps())
     state = run.load_checkpoint(CHECKPOINT_KEYS, recover=True)
     if state is not None:
         run.check_state(state, CHECKPOINT_KEYS, max_step=cfg.steps)
@@ -164,6 +165,7 @@ def _train(spec: RunSpec, run: RunDir, progress, data_root, rt: Runtime) -> dict
             rng.set_state(state["rng"])
             method.load_state_dict(state.get("method", {}))
             start, curves, snapshots = state["step"], list(state["curves"]), state["snapshots"]
+            evals = list(state.get("evals", []))
     run.record_runtime({"start_step": start, **rt.as_dict(), "threads": torch.get_num_threads()})
     if progress:
         progress(start)
@@ -220,9 +222,12 @@ def _train(spec: RunSpec, run: RunDir, progress, data_root, rt: Runtime) -> dict
                 snapshots["axis" if key == "axis" else f"{key}_{done}"] = value
             if suite.kind == "image":
                 run.save_generator(done, G.state_dict())
+        if done in eval_steps:
+            evals.append(evaluation_row(suite, spec, done, samples_of(eval_noise), data_root, rt))
         if done % cfg.checkpoint_every == 0 or done == cfg.steps:
             run.save_checkpoint(
                 {
+                    "evals": evals,
                     "step": done,
                     "G": G.state_dict(),
                     "D": D.state_dict(),
@@ -241,11 +246,32 @@ def _train(spec: RunSpec, run: RunDir, progress, data_root, rt: Runtime) -> dict
     finite = bool(np.isfinite(samples).all())
     stored = suite.to_stored(samples) if finite else samples
     history = method.history()
-    return finish_run(spec, run, suite, stored, finite, curves, snapshots, history, data_root, rt)
+    return finish_run(
+        spec, run, suite, stored, finite, curves, snapshots, history, data_root, rt, evals
+    )
+
+
+def evaluation_row(suite, spec, done: int, samples: np.ndarray, data_root, rt: Runtime) -> dict:
+    """The suite's metrics of G's samples at step ``done`` (NaN when they are not finite): one
+    point of the run's convergence curve (evals.csv)."""
+    if not np.isfinite(samples).all():
+        return {"step": done, **{m: float("nan") for m in suite.metric_names}}
+    metrics = suite.evaluate(suite.to_stored(samples), spec.cls, data_root, device=rt.device)
+    return {"step": done, **metrics}
 
 
 def finish_run(
-    spec, run, suite, samples, finite, curves, snapshots, history, data_root, rt: Runtime
+    spec,
+    run,
+    suite,
+    samples,
+    finite,
+    curves,
+    snapshots,
+    history,
+    data_root,
+    rt: Runtime,
+    evals: list[dict] | None = None,
 ) -> dict:
     """Evaluate the final samples (already in the suite's stored form when ``finite``) on the
     run's device and write the run's results; a run whose samples are not finite is marked
@@ -255,5 +281,7 @@ def finish_run(
     else:
         evaluated = suite.evaluate(samples, spec.cls, data_root, device=rt.device)
         metrics = {"diverged": False, **evaluated}
-    run.finish(samples, metrics, pd.DataFrame(curves), snapshots, history)
+    run.finish(
+        samples, metrics, pd.DataFrame(curves), snapshots, history, pd.DataFrame(evals or [])
+    )
     return metrics

@@ -103,8 +103,10 @@ def plan_variants(
     seeds: Sequence[int],
     preset: str,
     data_root: str | None = None,
+    base_options: Mapping[str, Any] | None = None,
 ) -> dict[str, list[RunSpec]]:
-    """Variant label -> its run specs (every class of a per-class suite)."""
+    """Variant label -> its run specs (every class of a per-class suite); ``base_options``:
+    suite options every variant shares (a toy suite's protocol)."""
     out = {}
     for v in variant_list:
         opts = parse_method_options(v.method_set, [method])
@@ -113,7 +115,7 @@ def plan_variants(
             [method],
             seeds,
             preset,
-            suite_options=v.suite_options,
+            suite_options={**(base_options or {}), **v.suite_options},
             data_root=data_root,
             method_options=opts,
         )

@@ -8,6 +8,12 @@ Definitions (PacGAN, Lin et al. 2018, Sec. 5.1; VEEGAN, Srivastava et al. 2017):
   ``modes_covered`` counts them;
 * ``reverse_kl`` = sum_i p_i log(K p_i), where p_i is the fraction of *all* samples whose nearest
   mean is mode i and K the number of modes (0 log 0 = 0). It is KL(p || uniform), natural log.
+
+Protocols differ in these rules (benchmark/protocols.py), so each is a parameter whose default
+is the definition above: ``covered_within`` / ``hq_within`` (std multiples), ``covered_rule``
+("nearest": the mode is the nearest mean of a sample within ``covered_within`` std; "any": some
+sample lies within ``covered_within`` std of it, DynGAN's sampler2.py) and ``kl_over`` ("all"
+samples, or only the "hq" ones, PacGAN's MetricLogger histogram).
 """
 
 from __future__ import annotations
@@ -35,7 +41,15 @@ class ModeCoverage:
         }
 
 
-def mode_coverage(samples: np.ndarray, centers: np.ndarray, std: float) -> ModeCoverage:
+def mode_coverage(
+    samples: np.ndarray,
+    centers: np.ndarray,
+    std: float,
+    covered_within: float = 3.0,
+    covered_rule: str = "nearest",
+    hq_within: float = 3.0,
+    kl_over: str = "all",
+) -> ModeCoverage:
     """Mode coverage of ``samples`` (N, d) against a mixture with ``centers`` (K, d)."""
     samples = np.asarray(samples, dtype=np.float64)
     centers = np.asarray(centers, dtype=np.float64)
@@ -50,15 +64,25 @@ def mode_coverage(samples: np.ndarray, centers: np.ndarray, std: float) -> ModeC
         raise ValueError("samples contain NaN or infinite values")
     if std <= 0:
         raise ValueError(f"std must be positive, got {std}")
+    if covered_rule not in ("nearest", "any") or kl_over not in ("all", "hq"):
+        raise ValueError(f"unknown rule: covered_rule={covered_rule!r}, kl_over={kl_over!r}")
     dist = cdist(samples, centers)
     nearest = dist.argmin(axis=1)
-    hq = dist[np.arange(len(samples)), nearest] <= 3.0 * std
+    nearest_dist = dist[np.arange(len(samples)), nearest]
+    hq = nearest_dist <= hq_within * std
     k = len(centers)
-    covered = np.unique(nearest[hq])
-    p = np.bincount(nearest, minlength=k) / len(samples)
-    reverse_kl = float(np.sum(xlogy(p, k * p)))
+    if covered_rule == "nearest":
+        covered = len(np.unique(nearest[nearest_dist <= covered_within * std]))
+    else:
+        covered = int((dist <= covered_within * std).any(axis=0).sum())
+    counted = nearest if kl_over == "all" else nearest[hq]
+    if len(counted):
+        p = np.bincount(counted, minlength=k) / len(counted)
+        reverse_kl = float(np.sum(xlogy(p, k * p)))
+    else:  # no high-quality sample: the histogram is undefined
+        reverse_kl = float("nan")
     return ModeCoverage(
-        modes_covered=int(len(covered)),
+        modes_covered=int(covered),
         hq_fraction=float(hq.mean()),
         reverse_kl=reverse_kl,
         n_modes=k,

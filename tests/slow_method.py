@@ -1,6 +1,7 @@
 """A GAN that sleeps in every critic step, so a smoke run lasts long enough for the
 reliability tests to act on it mid-training (a second process, a kill -9, a Ctrl-C).
-It appends ``<pid> <first step>`` to ``$SLOW_LOG`` when a process starts training a run."""
+It appends ``<pid> <first step>`` to ``$SLOW_LOG`` when a process starts training a run and,
+with ``$SLOW_GATE`` set, then waits until that file exists."""
 
 import os
 import time
@@ -16,5 +17,8 @@ class SlowGAN(GAN):
             with open(os.environ["SLOW_LOG"], "a") as f:
                 f.write(f"{os.getpid()} {step}\n")
             self._logged = True
+            gate = os.environ.get("SLOW_GATE")
+            while gate and not os.path.exists(gate):  # hold here until the test opens the gate
+                time.sleep(0.02)
         time.sleep(float(os.environ.get("SLOW_SECONDS", "0.05")))
         return super().d_loss(D, real, fake, step, rng)

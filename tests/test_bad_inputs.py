@@ -188,6 +188,12 @@ def _ckpt_without(key: str) -> Callable[[Env], None]:
     return damage
 
 
+def _edit_config(run: Path, **params) -> None:
+    cfg = json.loads((run / "config.json").read_text())
+    cfg["method_params"].update(params)
+    (run / "config.json").write_text(json.dumps(cfg))
+
+
 def _ckpt_edit(e: Env, **changes) -> None:
     torch.save({**torch.load(_ckpt(e), weights_only=True), **changes}, _ckpt(e))
 
@@ -227,9 +233,7 @@ case(
     RESUME,
     lambda e: (e.run_dir("gan", 2) / "runtime.json").write_bytes(b"[\xff\xfe]"),
 )
-case("resume config.json edited", RESUME,
-     lambda e: (e.run_dir("gan", 2) / "config.json").write_text(
-         (e.run_dir("gan", 2) / "config.json").read_text().replace('"lr": 0.0001', '"lr": 0.5')))  # fmt: skip
+case("resume config.json edited", RESUME, lambda e: _edit_config(e.run_dir("gan", 2), lr=0.5))
 case("resume config.json invalid utf-8", RESUME,
      lambda e: (e.run_dir("gan", 2) / "config.json").write_bytes(b"\xff\xfe"))  # fmt: skip
 case("stacked plan checkpoint garbage", run_("--seeds", "2", "3", "--batch-models", "2"),

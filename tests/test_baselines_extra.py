@@ -77,7 +77,7 @@ def test_pacgan_losses_on_packed_inputs(m):
 
 
 def test_packed_suite_discriminator_reads_m_samples_jointly():
-    _, Dp = get_suite("gaussians25").build_nets(0, pack=3)
+    _, Dp = get_suite("gaussians25").with_protocol("gan-toy").build_nets(0, pack=3)
     seen = []
     Dp.net[0].register_forward_pre_hook(lambda mod, args: seen.append(tuple(args[0].shape)))
     out = Dp(torch.randn(12, 2))

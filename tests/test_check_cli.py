@@ -76,6 +76,6 @@ def test_compare_with_two_seeds_says_no_test(smoke_store, tmp_path, capsys):
     assert rc == 0
     out = capsys.readouterr().out
     assert "no test possible" in out
-    written = pd.read_csv(tmp_path / "gaussians25" / "smoke" / "compare-gan.csv")
+    written = pd.read_csv(tmp_path / "gaussians25" / "dyngan" / "smoke" / "compare-gan.csv")
     assert written["p_welch"].isna().all() and set(written["n_new"]) == {2}
-    assert (tmp_path / "gaussians25" / "smoke" / "compare-gan.png").stat().st_size > 0
+    assert (tmp_path / "gaussians25" / "dyngan" / "smoke" / "compare-gan.png").stat().st_size > 0

@@ -183,7 +183,7 @@ def test_check_step_repartitions_and_prior_follows_sizes():
 
 
 def test_conditional_shapes():
-    suite = get_suite("gaussians25")
+    suite = get_suite("gaussians25").with_protocol("gan-toy")
     m = make("dyngan")
     cfg = m.net_config()
     assert cfg == {"hidden": 128, "noise_dim": 50, "cond_dim": 30}
@@ -236,9 +236,10 @@ def test_smoke_run_records_partition_history(name, tmp_path):
     assert hist.parts.tolist() == ([1, 2, 3] if name == "dyngan" else [1, 3])
     for row in hist.itertuples():
         sizes = [int(v) for v in row.sizes.split()]
-        assert len(sizes) == row.parts and sum(sizes) == 100_000
+        # the parts cover the run's whole training set (its protocol's: 25 modes x 50 points)
+        assert len(sizes) == row.parts and sum(sizes) == 25 * 50
         assert len(row.labels.split()) == 1000
-    assert np.load(run.path / "samples.npy").shape == (2500, 2)
+    assert np.load(run.path / "samples.npy").shape == (10_000, 2)  # the protocol's n_eval
     assert run.read_snapshots()["disc_6"].shape == (80, 80)
     png = run_partition_figure(run, tmp_path / "partitions.png")
     assert png.stat().st_size > 0

@@ -6,6 +6,7 @@ disk. (Stacked commits: test_stacked_commit.py; bad inputs: test_bad_inputs.py.)
 from __future__ import annotations
 
 import io
+import json
 import os
 import pickle
 import signal
@@ -177,7 +178,9 @@ def test_edited_config_of_a_finished_run_is_refused_by_table(tmp_path, capsys):
     cfg = (run.path / "config.json").read_text()
     table = ["table", "--suite", "gaussians25", "--preset", "smoke", "--methods", "gan"]
     table += ["--out", str(out), "--results", str(tmp_path / "results"), "--no-plots"]
-    for edited in (cfg.replace('"seed": 1', '"seed": 5'), cfg.replace('"lr": 0.0001', '"lr": 0.5')):
+    as_dict = json.loads(cfg)
+    as_dict["method_params"]["lr"] = 0.5
+    for edited in (cfg.replace('"seed": 1', '"seed": 5'), json.dumps(as_dict)):
         assert edited != cfg
         (run.path / "config.json").write_text(edited)
         assert main(table) == 2
@@ -198,19 +201,30 @@ def _wait_for(pred, timeout=120.0, proc=None):
 
 
 def test_two_processes_never_train_the_same_run(tmp_path):
-    out, log = tmp_path / "runs", tmp_path / "starts.txt"
-    env = {"SLOW_LOG": str(log), "SLOW_SECONDS": "0.08"}
-    first = bench(*run_argv(out, SLOW), env=env)
+    out, log, gate = tmp_path / "runs", tmp_path / "starts.txt", tmp_path / "gate"
+    env = {"SLOW_LOG": str(log), "SLOW_SECONDS": "0.01", "SLOW_GATE": str(gate)}
+    first = bench(*run_argv(out, SLOW), env=env)  # holds the run's lock, paused at step 0
     _wait_for(lambda: log.exists(), proc=first)
-    second = bench(*run_argv(out, SLOW), env=env)
-    _, err2 = second.communicate(timeout=300)
+    err_file = tmp_path / "second.err"
+    with open(err_file, "w") as err_out:
+        second = subprocess.Popen(
+            [sys.executable, "-m", "collapsebench.benchmark.entry", *run_argv(out, SLOW)],
+            cwd=TESTS,
+            env={**os.environ, "OMP_NUM_THREADS": "1", **env},
+            stdout=subprocess.DEVNULL,
+            stderr=err_out,
+        )
+        _wait_for(lambda: "waiting for it" in err_file.read_text(), proc=second)
+        gate.write_text("go")  # the first trains to the end; the second then finds it finished
+        second.wait(timeout=300)
+    err2 = err_file.read_text()
     _, err1 = first.communicate(timeout=300)
     assert first.returncode == 0 and second.returncode == 0, (err1, err2)
     assert "being trained by another process" in err2 and "not trained again" in err2
     starts = log.read_text().split()
     assert len(starts) == 2 and starts[1] == "0"  # one process, one start, from step 0
     (run_dir,) = (out / "gaussians25").glob("*/seed0-*")
-    assert len(__import__("json").loads((run_dir / "runtime.json").read_text())) == 1
+    assert len(json.loads((run_dir / "runtime.json").read_text())) == 1
 
 
 def test_lock_of_a_killed_process_does_not_block(tmp_path):
@@ -336,7 +350,7 @@ def test_full_disk_is_one_line_and_leaves_the_store_consistent(tiny_disk, capsys
     assert not list(run_dir.rglob(".*.tmp"))  # no half-written file left
     assert not (run_dir / "metrics.json").exists()
     for f in run_dir.glob("*.json"):
-        __import__("json").loads(f.read_text())  # every file there is whole
+        json.loads(f.read_text())  # every file there is whole
     if (run_dir / "checkpoint.pt").exists():
         RunStore(out).run_dir(smoke_spec()).load_checkpoint()
 

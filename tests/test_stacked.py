@@ -75,6 +75,15 @@ def test_stacked_equals_harness_float64_wgan_gp(tmp_path, float64):
     _compare(_specs("wgan-gp", steps=10), tmp_path, {"rtol": 1e-9, "atol": 1e-11})
 
 
+@pytest.mark.parametrize("protocol,method", [("dyngan", "gan"), ("pacgan", "pacgan2")])
+def test_stacked_equals_harness_float64_on_published_protocol_nets(
+    tmp_path, float64, protocol, method
+):
+    """DynGAN's LeakyReLU MLPs; PacGAN's BatchNorm G and packed maxout D."""
+    specs = _specs(method, steps=8, suite_options={"protocol": protocol})
+    _compare(specs, tmp_path, {"rtol": 1e-9, "atol": 1e-11})
+
+
 def test_stacked_equals_harness_float32_gan(tmp_path):
     _compare(_specs("gan"), tmp_path, {"rtol": 1e-4, "atol": 1e-5})
 

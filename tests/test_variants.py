@@ -16,6 +16,7 @@ from collapsebench.benchmark.errors import BenchError
 from collapsebench.benchmark.methods import parse_method_options
 from collapsebench.benchmark.partition_plots import modes_over_training
 from collapsebench.benchmark.plots import curriculum_figure
+from collapsebench.benchmark.runner import plan
 from collapsebench.benchmark.store import RunDir
 from collapsebench.benchmark.suites import get_suite
 from collapsebench.benchmark.tables import results_dir
@@ -65,6 +66,8 @@ def test_set_bad_items_name_what_is_valid(items, needle):
 def test_results_dir_names_non_default_options(tmp_path):
     base = tmp_path / "gaussians25" / "smoke"
     assert results_dir(tmp_path, "gaussians25", "smoke") == base
+    toy = results_dir(tmp_path, "gaussians25", "smoke", {"protocol": "pacgan"})
+    assert toy == tmp_path / "gaussians25" / "pacgan" / "smoke"
     got = results_dir(tmp_path, "digits", "default", {"arch": "resnet"}, ["wgan.lr=1e-4"])
     assert got == tmp_path / "digits" / "default" / "arch-resnet_wgan.lr-1e-4"
 
@@ -72,7 +75,7 @@ def test_results_dir_names_non_default_options(tmp_path):
 def test_run_with_set_is_its_own_configuration_and_table(tmp_path, capsys):
     out, res = tmp_path / "runs", tmp_path / "results"
     assert main(_argv("run", "gaussians25", out, res, "--methods", "wgan", "--seeds", "0")) == 0
-    default_table = (res / "gaussians25" / "smoke" / "table.md").read_text()
+    default_table = (res / "gaussians25" / "dyngan" / "smoke" / "table.md").read_text()
     args = _argv("run", "gaussians25", out, res, "--methods", "wgan", "--seeds", "0")
     assert main([*args, "--set", "optimizer=sgd"]) == 0
     runs = sorted((out / "gaussians25" / "wgan").iterdir())
@@ -80,8 +83,8 @@ def test_run_with_set_is_its_own_configuration_and_table(tmp_path, capsys):
     cfgs = [json.loads((r / "config.json").read_text())["method_params"] for r in runs]
     assert sorted(c.get("optimizer", "rmsprop") for c in cfgs) == ["rmsprop", "sgd"]
     # the option's table lives one level down; the default table is not overwritten
-    assert (res / "gaussians25" / "smoke" / "optimizer-sgd" / "table.md").exists()
-    assert (res / "gaussians25" / "smoke" / "table.md").read_text() == default_table
+    assert (res / "gaussians25" / "dyngan" / "smoke" / "optimizer-sgd" / "table.md").exists()
+    assert (res / "gaussians25" / "dyngan" / "smoke" / "table.md").read_text() == default_table
     err = one_line_error(capsys, [*args, "--set", "optimizer=adamw"])
     assert "unknown optimizer 'adamw'; valid: rmsprop, adam, sgd" in err
     err = one_line_error(capsys, [*args, "--set", "lr"])
@@ -135,7 +138,7 @@ def test_bench_variants_end_to_end_on_toys(tmp_path, capsys):
     assert main(args) == 0
     text = capsys.readouterr().out
     assert "rmsprop (baseline)" in text and "| sgd" in text
-    d = res / "ring8" / "smoke"
+    d = res / "ring8" / "dyngan" / "smoke"
     table = pd.read_csv(d / "variants-wgan.csv", index_col=0)
     assert list(table.index) == ["rmsprop (baseline)", "sgd"]
     assert (table["seeds"] == 2).all()
@@ -156,7 +159,7 @@ def test_bench_variants_end_to_end_on_toys(tmp_path, capsys):
     assert "2 of 2 runs already finished" in capsys.readouterr().err
     bad = _argv("variants", "ring8", out, res, "--vary", "arch=dcgan,resnet")
     err = one_line_error(capsys, bad)
-    assert "--vary arch: neither an option of suite ring8 (it has none) nor a parameter" in err
+    assert "--vary arch: neither an option of suite ring8 (protocol) nor a parameter" in err
 
 
 # -- whole-data image suites ---------------------------------------------------------------------
@@ -185,6 +188,8 @@ def test_modes_over_training_counts_each_snapshot(tmp_path):
     suite = get_suite("gaussians25")
     centers = suite.centers_array()
     run = RunDir(tmp_path)
+    (spec,) = plan("gaussians25", ["gan"], [0], "smoke")  # the run's protocol: the default
+    run.write_config(spec)
     # step 10: every sample on mode 0; step 20: samples exactly on 7 modes
     snaps = {
         "samples_10": np.repeat(centers[:1], 100, axis=0),

@@ -1,0 +1,88 @@
+"""Did a run converge? A documented plateau rule on its evaluation curve (evals.csv).
+
+The rule, per metric: take the evaluation points of the last half of training and split them
+into two equal windows (the third and the fourth quarter of the points). The metric has
+*plateaued* when the means of the two windows differ by at most its tolerance:
+
+    |mean(Q4) - mean(Q3)| <= tol(metric)
+
+``TOLERANCES`` gives tol: 4 % of the modes for ``modes_covered`` (one mode of 25, 0.32 of 8),
+2 percentage points for ``hq_fraction``, 0.03 nats for ``reverse_kl``. A run converged when
+every tolerated metric plateaued and no value in the last half is NaN (a diverged run never
+converged). It needs at least 4 points in the last half (``n_evals`` >= 8); with fewer the
+convergence is *not measured*, and tables say so rather than guess.
+
+Why means of windows rather than a last-point slope: a GAN's curve is noisy (mode counts jump
+by one from one evaluation to the next), and a window mean is what a reader's eye does when
+looking at the curve; a still-rising curve shows as a difference between the windows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+#: metric -> tolerance; a callable of the number of modes for mode counts
+TOLERANCES: Mapping[str, float] = {"hq_fraction": 0.02, "reverse_kl": 0.03}
+MODES_TOLERANCE = 0.04  # of the number of modes
+MIN_POINTS = 4  # in the last half of the curve
+
+#: what each verdict of :func:`converged` means, for captions
+MARKS = {
+    "converged": "",
+    "not converged": "†",
+    "not measured": "?",
+}
+
+
+def tolerance(metric: str, n_modes: int | None = None) -> float | None:
+    if metric == "modes_covered":
+        return None if n_modes is None else MODES_TOLERANCE * n_modes
+    return TOLERANCES.get(metric)
+
+
+def plateaued(values: np.ndarray, tol: float) -> bool | None:
+    """Whether the last half of ``values`` (in step order) is flat within ``tol``; None when
+    there are too few points to tell."""
+    half = np.asarray(values, dtype=float)[len(values) // 2 :]
+    if len(half) < MIN_POINTS:
+        return None
+    if np.isnan(half).any():
+        return False
+    q3, q4 = half[: len(half) // 2], half[len(half) - len(half) // 2 :]
+    return bool(abs(q4.mean() - q3.mean()) <= tol)
+
+
+def converged(evals: pd.DataFrame | None, n_modes: int | None = None) -> dict[str, str]:
+    """Per metric of ``evals`` (columns step + metrics) with a tolerance: "converged", "not
+    converged" or "not measured"."""
+    if evals is None or len(evals) == 0:
+        return {}
+    evals = evals.sort_values("step")
+    out = {}
+    for metric in evals.columns:
+        tol = tolerance(metric, n_modes)
+        if metric == "step" or tol is None:
+            continue
+        flat = plateaued(evals[metric].to_numpy(), tol)
+        out[metric] = "not measured" if flat is None else ("converged" if flat else "not converged")
+    return out
+
+
+def cell_mark(statuses: list[str | None]) -> str:
+    """The mark of a table cell holding runs with these statuses (None: no curve recorded):
+    † if any run did not converge, ? if any was not measured, else nothing."""
+    if any(s == "not converged" for s in statuses):
+        return MARKS["not converged"]
+    if any(s in (None, "not measured") for s in statuses):
+        return MARKS["not measured"]
+    return ""
+
+
+CAPTION = (
+    "† = at least one run in the cell did not converge by the plateau rule (benchmark/"
+    "convergence.py: the means of the last two quarters of its evaluation curve differ by more "
+    "than the metric's tolerance); ? = convergence not measured (no evaluation curve)."
+)

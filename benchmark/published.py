@@ -1,0 +1,75 @@
+"""Our numbers beside a protocol's published ones, with a verdict.
+
+A verdict compares our mean ± standard error (std / sqrt(n) over our seeds) with the published
+mean ± standard error:
+
+* "agrees"  when |ours - published| <= 2 * sqrt(se_ours^2 + se_published^2);
+* "differs" otherwise;
+* "not comparable: ..." when the runs did not follow the published protocol in full: a smaller
+  budget than the source's, fewer trials, or no finished run. A number next to a published one
+  counts only under the same protocol and budget; this says so in the cell itself.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from .protocols import Protocol
+
+
+def verdict(
+    mean: float, se: float, pub_mean: float, pub_se: float, not_comparable: str | None = None
+) -> str:
+    if not_comparable:
+        return f"not comparable: {not_comparable}"
+    if any(math.isnan(v) for v in (mean, se, pub_mean, pub_se)):
+        return "not comparable: no estimate"
+    return "agrees" if abs(mean - pub_mean) <= 2 * math.hypot(se, pub_se) else "differs"
+
+
+def comparability(steps: int, source_steps: int, n: int, trials: int | None) -> str | None:
+    """Why our cell cannot be set against the published one, or None when it can."""
+    why = []
+    if n == 0:
+        return "no finished run"
+    if steps < source_steps:
+        why.append(f"budget {steps:,} of the source's {source_steps:,} steps")
+    if trials is not None and n < trials:
+        why.append(f"{n} of the source's {trials} trials")
+    return "; ".join(why) or None
+
+
+def published_table(df: pd.DataFrame, protocol: Protocol, suite: str, steps: int) -> pd.DataFrame:
+    """One row per published cell of ``protocol`` on ``suite``: ours (mean ± SE, n) beside the
+    published value, and the verdict. ``df``: per-seed metrics (method, seed, metrics...)."""
+    cells_of = protocol.published.get(suite, {})
+    if not cells_of:
+        return pd.DataFrame()
+    source_steps = protocol.presets[protocol.published_preset].steps
+    rows = []
+    for label, cells in cells_of.items():
+        method = protocol.published_methods[label]
+        runs = df[df["method"] == method] if len(df) else df
+        for metric, (pub_mean, pub_se) in cells.items():
+            vals = runs[metric].dropna() if metric in runs else pd.Series(dtype=float)
+            n = len(vals)
+            mean = float(vals.mean()) if n else math.nan
+            se = float(vals.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan
+            why = comparability(steps, source_steps, n, protocol.trials)
+            rows.append(
+                {
+                    "published row": label,
+                    "method": method,
+                    "metric": metric,
+                    "ours mean": mean,
+                    "ours se": se,
+                    "ours n": n,
+                    "published mean": pub_mean,
+                    "published se": pub_se,
+                    "published trials": protocol.trials,
+                    "verdict": verdict(mean, se, pub_mean, pub_se, why),
+                }
+            )
+    return pd.DataFrame(rows)

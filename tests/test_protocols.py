@@ -1,0 +1,175 @@
+"""Published protocols: nets counted by hand from the sources' layer sizes, optimiser settings,
+evaluation rules on hand-built sample sets, the plateau rule on constructed curves, the verdict
+rule on constructed means, and a smoke run of every protocol through the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from collapsebench.benchmark.cli import main
+from collapsebench.benchmark.convergence import cell_mark, converged, plateaued
+from collapsebench.benchmark.errors import BenchError
+from collapsebench.benchmark.protocols import DEFAULT_PROTOCOL, PROTOCOLS, get_protocol
+from collapsebench.benchmark.published import comparability, verdict
+from collapsebench.benchmark.runner import plan
+from collapsebench.benchmark.suites import get_suite
+from collapsebench.metrics.coverage import mode_coverage
+
+
+def _count(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def test_pacgan_nets_have_the_sources_parameter_counts():
+    """pacgan_task.py: G 2 -> 4 x [Linear(400, no bias), BN(400), ReLU] -> Linear(2);
+    D 3 maxout layers (200 units x 5 pieces) and Linear(1), input 2m for PacGAN-m."""
+    suite = get_suite("gaussians25").with_protocol("pacgan")
+    g_hidden = 2 * 400 + 2 * 400  # first Linear (no bias) + BN scale and shift
+    g_hidden += 3 * (400 * 400 + 2 * 400)
+    g_out = 400 * 2 + 2
+    for m in (1, 2, 4):
+        d = (2 * m * 1000 + 1000) + 2 * (200 * 1000 + 1000) + (200 + 1)
+        G, D = suite.build_nets(0, pack=m)
+        assert _count(G) == g_hidden + g_out == 484_802
+        assert _count(D) == d
+    # the source's init: weights N(0, 0.02), biases 0
+    G, D = suite.build_nets(0)
+    w = torch.cat([p.flatten() for n, p in D.named_parameters() if n.endswith("weight")])
+    assert abs(w.std().item() - 0.02) < 0.002 and abs(w.mean().item()) < 0.002
+    assert all((p == 0).all() for n, p in D.named_parameters() if n.endswith("bias"))
+    bn = [m for m in G.modules() if isinstance(m, torch.nn.BatchNorm1d)]
+    assert len(bn) == 4 and all(b.momentum == 0.05 for b in bn)
+
+
+def test_dyngan_nets_have_the_sources_parameter_counts():
+    """net.py: G Linear(50 + c, 128) ReLU Linear(128, 128) ReLU Linear(128, 2); D the same
+    widths with LeakyReLU(0.1) and one output."""
+    suite = get_suite("gaussians25").with_protocol("dyngan")
+    G, D = suite.build_nets(0)
+    assert _count(G) == (50 * 128 + 128) + (128 * 128 + 128) + (128 * 2 + 2) == 23_298
+    assert _count(D) == (2 * 128 + 128) + (128 * 128 + 128) + (128 + 1) == 17_025
+    assert any(isinstance(m, torch.nn.LeakyReLU) and m.negative_slope == 0.1 for m in D.modules())
+    G, D = suite.build_nets(0, cond_dim=30, noise_dim=50)  # DynGAN's condition code
+    assert _count(G) == (80 * 128 + 128) + (128 * 128 + 128) + (128 * 2 + 2)
+    assert D.features(torch.zeros(5, 32)).shape == (5, 128)
+
+
+def test_protocol_data_and_optimisers_follow_the_sources():
+    dyn = get_suite("ring8").with_protocol("dyngan")
+    assert dyn.std == 0.05 and np.allclose(np.linalg.norm(dyn.centers_array(), axis=1), 2.0)
+    data = dyn.training_set()
+    assert data.shape == (8 * 50, 2)  # 50 points per mode
+    grid = get_suite("gaussians25").with_protocol("dyngan")
+    assert grid.std == 0.1 and grid.training_set().shape == (25 * 50, 2)
+    pac = get_suite("ring8").with_protocol("pacgan")
+    assert pac.std == 0.01 and pac.training_set().shape == (100_000, 2)
+    assert np.allclose(np.linalg.norm(pac.centers_array(), axis=1), 1.0)
+    (gan,) = plan("gaussians25", ["gan"], [0], "paper", suite_options={"protocol": "pacgan"})
+    assert gan.method_params["lr"] == 1e-4 and gan.method_params["beta1"] == 0.8
+    assert gan.train.steps == 400 * 100_000 // 100 and gan.train.batch_size == 100
+    (gan,) = plan("gaussians25", ["gan"], [0], "default", suite_options={"protocol": "dyngan"})
+    assert (gan.method_params["lr"], gan.method_params["beta1"]) == (1e-3, 0.5)
+    assert gan.train.steps == 30_000 and gan.train.batch_size == 128
+    (wgan,) = plan("gaussians25", ["wgan"], [0], "default", suite_options={"protocol": "dyngan"})
+    assert wgan.method_params["lr"] == 5e-5  # not trained by the source: WGAN's own setting
+
+
+def test_one_std_any_rule_and_three_std_nearest_rule_differ_on_one_sample_set():
+    """Two modes at 0 and 10 (std 1). Samples: 0.5 (within 1 std of mode 0), 12.5 (2.5 std
+    from mode 1: high quality, not within 1 std), 5.2 (nearest mode 1 at 4.8 std: neither)."""
+    centers = np.array([[0.0, 0.0], [10.0, 0.0]])
+    x = np.array([[0.5, 0.0], [12.5, 0.0], [5.2, 0.0]])
+    pac = mode_coverage(x, centers, 1.0)  # PacGAN: nearest mode of a sample within 3 std
+    dyn = mode_coverage(x, centers, 1.0, covered_within=1.0, covered_rule="any")
+    assert pac.modes_covered == 2 and dyn.modes_covered == 1
+    assert pac.hq_fraction == pytest.approx(2 / 3) == dyn.hq_fraction
+    # KL over all samples: nearest modes (0, 1, 1) -> p = (1/3, 2/3)
+    p = np.array([1 / 3, 2 / 3])
+    assert pac.reverse_kl == pytest.approx(float(np.sum(p * np.log(2 * p))))
+    # KL over the high-quality samples only (PacGAN's histogram): (0, 1) -> uniform -> 0
+    hq = mode_coverage(x, centers, 1.0, kl_over="hq")
+    assert hq.reverse_kl == pytest.approx(0.0)
+
+
+def test_plateau_rule_on_constructed_curves():
+    flat = np.r_[np.linspace(0, 20, 10), np.full(10, 24.0) + np.tile([0.3, -0.3], 5)]
+    rising = np.linspace(0, 25, 20)
+    assert plateaued(flat, tol=1.0) is True
+    assert plateaued(rising, tol=1.0) is False  # Q4 mean - Q3 mean = 25 * 5 / 19 > 1
+    assert plateaued(np.r_[flat[:-1], np.nan], tol=1.0) is False
+    assert plateaued(np.arange(6.0), tol=1.0) is None  # 3 points in the last half: too few
+    curve = pd.DataFrame({"step": np.arange(1, 21), "modes_covered": flat, "hq_fraction": rising})
+    assert converged(curve, n_modes=25) == {
+        "modes_covered": "converged",  # tolerance 0.04 * 25 = 1 mode
+        "hq_fraction": "not converged",
+    }
+    assert converged(curve, n_modes=8)["modes_covered"] == "converged"
+    assert cell_mark(["converged", "not converged"]) == "†"
+    assert cell_mark(["converged", None]) == "?" and cell_mark(["converged"]) == ""
+
+
+def test_verdict_rule_on_constructed_means():
+    # |17.0 - 17.3| = 0.3 <= 2 * hypot(0.5, 0.8) = 1.89: agrees
+    assert verdict(17.0, 0.5, 17.3, 0.8) == "agrees"
+    # |12.0 - 17.3| = 5.3 > 1.89: differs
+    assert verdict(12.0, 0.5, 17.3, 0.8) == "differs"
+    assert verdict(17.0, float("nan"), 17.3, 0.8) == "not comparable: no estimate"
+    why = comparability(20_000, 400_000, 5, 10)
+    assert why == "budget 20,000 of the source's 400,000 steps; 5 of the source's 10 trials"
+    assert verdict(17.0, 0.5, 17.3, 0.8, why).startswith("not comparable: budget 20,000")
+    assert comparability(400_000, 400_000, 10, 10) is None
+
+
+def test_protocol_is_in_the_run_key_except_gan_toys():
+    keys = {}
+    for name in PROTOCOLS:
+        (spec,) = plan("gaussians25", ["gan"], [0], "smoke", suite_options={"protocol": name})
+        keys[name] = spec.config_hash()
+        assert spec.suite_params.get("protocol") == (None if name == "gan-toy" else name)
+    assert len(set(keys.values())) == len(PROTOCOLS)
+    (default,) = plan("gaussians25", ["gan"], [0], "smoke")
+    assert default.suite_params["protocol"] == DEFAULT_PROTOCOL
+    # gan-toy is the harness's original configuration: its key is the pre-protocol one
+    assert keys["gan-toy"] == "dd8cdda6a5"
+    with pytest.raises(BenchError, match="unknown protocol 'nope'; valid protocols"):
+        get_protocol("nope")
+
+
+@pytest.mark.parametrize("protocol", list(PROTOCOLS))
+def test_smoke_run_of_every_protocol(tmp_path, capsys, protocol):
+    out, res = tmp_path / "runs", tmp_path / "results"
+    argv = ["run", "--suite", "ring8", "--preset", "smoke", "--protocol", protocol]
+    argv += ["--methods", "gan", "pacgan2", "--seeds", "0", "1", "--out", str(out)]
+    assert main([*argv, "--results", str(res), "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    assert f"under protocol {protocol}" in text
+    folder = res / "ring8" / protocol / "smoke"
+    assert (folder / "table.md").exists() and (folder / "samples.png").exists()
+    runs = sorted((out / "ring8" / "gan").glob("seed*"))
+    assert len(runs) == 2
+    cfg = json.loads((runs[0] / "config.json").read_text())
+    assert cfg["suite_params"].get("protocol", "gan-toy") == protocol
+    if protocol != "gan-toy":  # its smoke preset records the convergence curve
+        evals = pd.read_csv(runs[0] / "evals.csv")
+        assert list(evals["step"]) == [10, 20, 30]
+        assert set(evals.columns) >= {"modes_covered", "hq_fraction", "reverse_kl"}
+    published = get_protocol(protocol).published.get("ring8")
+    assert (folder / "published.md").exists() == bool(published)
+    if published:
+        pub = pd.read_csv(folder / "published.csv")
+        assert set(pub["method"]) == {"gan", "pacgan2"}
+        assert all(v.startswith("not comparable: budget 30 of") for v in pub["verdict"])
+
+
+def test_bench_list_names_every_protocol(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "protocols (toy suites, --protocol NAME):" in out
+    for name in PROTOCOLS:
+        assert f"\n  {name} " in out
+    assert "dyngan" in out.split("(default)")[0].splitlines()[-1]
