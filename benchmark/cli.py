@@ -89,6 +89,7 @@ def _store_args(p: argparse.ArgumentParser, preset: str, results: bool = True, r
     _protocol_arg(p)
     p.add_argument("--arch", default=None, help="image suites: dcgan (default), resnet, densenet")
     p.add_argument("--width", type=_positive_int, default=None, help="image suites: ngf = ndf")
+    _counting_args(p)
     p.add_argument(
         "--set",
         dest="method_set",
@@ -97,6 +98,22 @@ def _store_args(p: argparse.ArgumentParser, preset: str, results: bool = True, r
         default=None,
         metavar="[METHOD.]NAME=VALUE",
         help="method parameters, e.g. optimizer=adam or wgan.lr=1e-4 (a new run configuration)",
+    )
+
+
+def _counting_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--min-count",
+        type=_positive_int,
+        default=None,
+        metavar="K",
+        help="stacked suites: a mode counts when at least K samples land on it (default 1: any "
+        "sample, the published rule; the calibrated rule uses 10 with --counter digits-cnn-aug)",
+    )
+    p.add_argument(
+        "--counter",
+        default=None,
+        help="stacked suites: the channel classifier, digits-cnn (default) or digits-cnn-aug",
     )
 
 
@@ -172,7 +189,8 @@ def _suite_options(args) -> dict:
     a folder; image suites have no protocols."""
     from .protocols import DEFAULT_PROTOCOL
 
-    opts = {k: v for k in ("arch", "width") if (v := getattr(args, k, None)) is not None}
+    names = ("arch", "width", "min_count", "counter")
+    opts = {k: v for k in names if (v := getattr(args, k, None)) is not None}
     protocol = getattr(args, "protocol", None)
     if get_suite(args.suite).kind == "toy":
         opts["protocol"] = protocol or DEFAULT_PROTOCOL
@@ -266,6 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("evaluate", help="metrics of a sample set produced by any tool")
     e.add_argument("--suite", required=True)
     _protocol_arg(e)
+    _counting_args(e)
     e.add_argument(
         "--samples",
         required=True,
@@ -767,7 +786,9 @@ def _evaluate_image_suite(args) -> int:
 
     from .image_eval import load_samples
 
-    suite = dataclasses.replace(get_suite(args.suite), n_pairs=args.pairs)
+    suite = dataclasses.replace(
+        get_suite(args.suite).with_overrides(_suite_options(args)), n_pairs=args.pairs
+    )
     images, labels = load_samples(args.samples)
     rows = []
     if suite.per_class and labels is not None:

@@ -628,11 +628,14 @@ def _log_base(base: float | str) -> tuple[float, float]:
     return b, math.log(b)
 
 
-def stacked_modes(pred_triples, base: float | str = "e") -> dict[str, float]:
-    """Modes covered (distinct predicted triples) and KL(p || uniform over 1000) in ``base``.
+def stacked_modes(pred_triples, base: float | str = "e", min_count: int = 1) -> dict[str, float]:
+    """Modes covered (predicted triples seen at least ``min_count`` times; 1 = any sample, the
+    PacGAN/VEEGAN rule) and KL(p || uniform over 1000) in ``base`` over all samples.
 
     Returns ``{'modes_covered': int, 'kl': float, 'kl_base': float}`` where ``kl_base`` is the
     logarithm base used (``math.e`` for natural log, 10.0 for log10)."""
+    if min_count < 1:
+        raise BenchError(f"min_count must be at least 1; got {min_count}")
     ids = triple_ids(pred_triples)
     if len(ids) == 0:
         raise BenchError("no predicted triples; need at least one generated sample")
@@ -640,7 +643,8 @@ def stacked_modes(pred_triples, base: float | str = "e") -> dict[str, float]:
     counts = np.bincount(ids, minlength=N_STACKED_MODES).astype(np.float64)
     p = counts[counts > 0] / len(ids)
     kl = float(np.sum(p * np.log(N_STACKED_MODES * p)) / ln_b)
-    return {"modes_covered": int((counts > 0).sum()), "kl": max(kl, 0.0), "kl_base": b}
+    covered = int((counts >= min_count).sum())
+    return {"modes_covered": covered, "kl": max(kl, 0.0), "kl_base": b}
 
 
 # -- download ------------------------------------------------------------------------------------

@@ -126,6 +126,12 @@ class ImageSuite:
     #: CelebA only: how many images of the folder to use (None: all)
     max_images: int | None = None
     eval_sizes: Mapping[str, int] = field(default_factory=dict)
+    #: stacked suites' counting rule: a mode counts when at least ``min_count`` samples land on
+    #: it, each channel classified by ``counter`` (1 and digits-cnn: the published rule, any
+    #: sample counts; the calibrated rule: 10 and digits-cnn-aug, see calibration.py). Left out
+    #: of run keys at these defaults, so earlier runs keep theirs
+    min_count: int = 1
+    counter: str = digits_classifier.EXTRACTOR_NAME
     #: MS-SSIM pairs per preset where it differs from ``n_pairs`` (smoke: a few, for speed)
     pair_counts: Mapping[str, int] = field(default_factory=lambda: {"smoke": 100})
     method_defaults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
@@ -146,8 +152,8 @@ class ImageSuite:
         "published",
         "kind",
     )
-    #: what a user may change per run (`bench run --arch/--width`)
-    OVERRIDABLE = ("arch", "width")
+    #: what a user may change per run (`bench run --arch/--width`; stacked: --min-count/--counter)
+    OVERRIDABLE = ("arch", "width", "min_count", "counter")
 
     @property
     def metric_names(self) -> tuple[str, ...]:
@@ -161,6 +167,9 @@ class ImageSuite:
         d = asdict(self)
         for k in self._NOT_PARAMS:
             d.pop(k)
+        for k, default in COUNTING_DEFAULTS.items():
+            if d[k] == default:
+                d.pop(k)
         if preset is not None and preset in self.eval_sizes:
             d["n_eval"] = self.eval_sizes[preset]
         if preset is not None and preset in self.pair_counts:
@@ -178,6 +187,14 @@ class ImageSuite:
             raise BenchError(f"suite option(s) {bad} cannot be set; valid: {self.OVERRIDABLE}")
         if "arch" in overrides and overrides["arch"] not in ARCHS:
             raise BenchError(f"unknown --arch {overrides['arch']!r}; valid: {', '.join(ARCHS)}")
+        counting = {"min_count", "counter"} & set(overrides)
+        if counting and not self.stacked:
+            raise BenchError(
+                f"--min-count/--counter apply to the stacked suites only; {self.name} is not one"
+            )
+        if "counter" in overrides and overrides["counter"] not in digits_classifier.RECIPES:
+            valid = ", ".join(digits_classifier.RECIPES)
+            raise BenchError(f"unknown --counter {overrides['counter']!r}; valid: {valid}")
         return replace(self, **overrides)
 
     # -- data ----------------------------------------------------------------------------------
@@ -343,19 +360,24 @@ class ImageSuite:
         }
 
     def _evaluate_stacked(self, images: torch.Tensor) -> dict[str, Any]:
-        clf = digits_classifier.load_or_train(cache_dir())
+        clf = digits_classifier.load_or_train(cache_dir(), name=self.counter)
         pred = np.stack(
             [digits_classifier.predict(images[:, c : c + 1], clf.model) for c in range(3)], 1
         )
-        nat = data_mod.stacked_modes(pred, "e")
+        nat = data_mod.stacked_modes(pred, "e", self.min_count)
         return {
             "modes_covered": nat["modes_covered"],
             "kl": nat["kl"],
             "kl_log10": nat["kl"] / math.log(10),
             "n_generated": len(images),
-            "classifier": digits_classifier.EXTRACTOR_NAME,
+            "classifier": self.counter,
             "classifier_accuracy": clf.accuracy,
+            "min_count": self.min_count,
         }
+
+
+#: the published counting rule (PacGAN / VEEGAN): any sample counts, the plain classifier
+COUNTING_DEFAULTS = {"min_count": 1, "counter": digits_classifier.EXTRACTOR_NAME}
 
 
 # -- the suites ----------------------------------------------------------------------------------

@@ -52,6 +52,12 @@ RECIPE = {
     "heldout_fraction": 0.2,
     "image_size": IMAGE_SIZE,
 }
+#: the stacked suites' mode *counter* under the calibrated rule: the same net trained longer on
+#: randomly shifted digits (up to ``shift`` pixels each way, drawn from the training generator),
+#: which cuts its held-out errors from 2.2 % to 0.3 %; FID/IS features stay ``RECIPE``'s
+COUNTING_NAME = "digits-cnn-aug"
+COUNTING_RECIPE = {**RECIPE, "version": 2, "epochs": 50, "shift": 2}
+RECIPES = {EXTRACTOR_NAME: RECIPE, COUNTING_NAME: COUNTING_RECIPE}
 
 
 def load_digits_images(size: int = IMAGE_SIZE) -> tuple[torch.Tensor, torch.Tensor]:
@@ -145,25 +151,40 @@ def _accuracy(model: DigitsCNN, x: torch.Tensor, y: torch.Tensor) -> float:
         return float((model(x).argmax(1) == y).double().mean())
 
 
-def train_digits_classifier(seed: int = 0) -> tuple[DigitsCNN, float, int, int]:
+def _shifted(x: torch.Tensor, shift: int, gen: torch.Generator) -> torch.Tensor:
+    """Each image moved by its own (dy, dx) in [-shift, shift]², zero (-1) filled: a pad and a
+    per-image crop, drawn from ``gen`` so training stays deterministic."""
+    n, _, h, w = x.shape
+    padded = F.pad(x, (shift, shift, shift, shift), value=-1.0)
+    off = torch.randint(0, 2 * shift + 1, (n, 2), generator=gen)
+    return torch.stack(
+        [padded[i, :, oy : oy + h, ox : ox + w] for i, (oy, ox) in enumerate(off.tolist())]
+    )
+
+
+def train_digits_classifier(
+    seed: int = 0, recipe: dict | None = None
+) -> tuple[DigitsCNN, float, int, int]:
     """Train from scratch; returns (model, held-out accuracy, n_train, n_heldout)."""
+    recipe = RECIPE if recipe is None else recipe
     images, labels = load_digits_images(IMAGE_SIZE)
     x = _prepare(images)
     train_idx, held_idx = _split(len(x), seed)
     gen = torch.Generator().manual_seed(seed)
     model = DigitsCNN()
     init_parameters(model, gen)
-    opt = torch.optim.Adam(model.parameters(), lr=RECIPE["lr"])
+    opt = torch.optim.Adam(model.parameters(), lr=recipe["lr"])
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         model.train()
-        bs = RECIPE["batch_size"]
-        for _ in range(RECIPE["epochs"]):
+        bs, shift = recipe["batch_size"], recipe.get("shift", 0)
+        for _ in range(recipe["epochs"]):
             order = train_idx[torch.randperm(len(train_idx), generator=gen)]
             for start in range(0, len(order), bs):
                 idx = order[start : start + bs]
-                loss = F.cross_entropy(model(x[idx]), labels[idx])
+                batch = _shifted(x[idx], shift, gen) if shift else x[idx]
+                loss = F.cross_entropy(model(batch), labels[idx])
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -175,9 +196,9 @@ def train_digits_classifier(seed: int = 0) -> tuple[DigitsCNN, float, int, int]:
     return model, acc, len(train_idx), len(held_idx)
 
 
-def cache_path(cache_dir: str | Path, seed: int = 0) -> Path:
-    tag = hashlib.sha256(json.dumps(RECIPE, sort_keys=True).encode()).hexdigest()[:10]
-    return Path(cache_dir) / f"{EXTRACTOR_NAME}-seed{seed}-{tag}.pt"
+def cache_path(cache_dir: str | Path, seed: int = 0, name: str = EXTRACTOR_NAME) -> Path:
+    tag = hashlib.sha256(json.dumps(RECIPES[name], sort_keys=True).encode()).hexdigest()[:10]
+    return Path(cache_dir) / f"{name}-seed{seed}-{tag}.pt"
 
 
 def _atomic_torch_save(obj: object, path: Path) -> None:
@@ -210,19 +231,21 @@ def _load_checkpoint(path: Path) -> tuple[DigitsCNN, dict]:
     return model, ckpt["meta"]
 
 
-def load_or_train(cache_dir: str | Path, seed: int = 0) -> DigitsClassifier:
+def load_or_train(
+    cache_dir: str | Path, seed: int = 0, name: str = EXTRACTOR_NAME
+) -> DigitsClassifier:
     """The digits classifier for ``seed``: loaded from ``cache_dir`` or trained and cached there.
 
     Raises ``ValueError`` if the trained classifier's held-out accuracy is below 95 %, so a bad
     extractor never silently produces IS/FID numbers.
     """
-    path = cache_path(cache_dir, seed)
+    path = cache_path(cache_dir, seed, name)
     if path.exists():
         model, meta = _load_checkpoint(path)
     else:
-        model, acc, n_train, n_held = train_digits_classifier(seed)
+        model, acc, n_train, n_held = train_digits_classifier(seed, RECIPES[name])
         meta = {"accuracy": acc, "n_train": n_train, "n_heldout": n_held, "seed": seed}
-        meta.update({f"recipe_{k}": v for k, v in RECIPE.items()})
+        meta.update({f"recipe_{k}": v for k, v in RECIPES[name].items()})
         _atomic_torch_save({"state_dict": model.state_dict(), "meta": meta}, path)
     if meta["accuracy"] < MIN_ACCURACY:
         raise ValueError(

@@ -299,6 +299,27 @@ case("evaluate image labels wrong",
 case("evaluate image labels out of range",
      evaluate_(lambda e: _npz(e, "lr.npz", images=np.zeros((4, 32, 32, 1), np.uint8),
                               labels=np.full(4, 12)), "digits-perclass"))  # fmt: skip
+case(
+    "evaluate --min-count on a toy suite",
+    evaluate_(lambda e: e.npy("m.npy", np.zeros((4, 2))), "gaussians25", "--min-count", "3"),
+)
+case(
+    "evaluate --min-count 0",
+    evaluate_(lambda e: e.npy("m0.npy", np.zeros((4, 2))), "stacked-digits", "--min-count", "0"),
+)
+case(
+    "evaluate --counter unknown",
+    evaluate_(
+        lambda e: e.npy("mc.npy", np.zeros((4, 32, 32, 3), np.uint8)),
+        "stacked-digits",
+        "--counter",
+        "lenet",
+    ),
+)
+case("run --min-count on a per-class suite", run_("--min-count", "5", suite="digits-perclass"))
+case("run --protocol on an image suite", run_("--protocol", "dyngan", suite="digits-perclass"))
+case("run unknown protocol", run_("--protocol", "veegan"))
+case("run preset of another protocol", run_("--protocol", "dyngan", preset="paper"))
 case("evaluate --pairs 0", evaluate_(lambda e: e.npy("p.npy", np.zeros((4, 2))), "digits",
                                      "--pairs", "0"))  # fmt: skip
 
