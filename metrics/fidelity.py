@@ -91,6 +91,33 @@ def find_inception_weights(weights_path: str | Path | None = None) -> Path:
     raise MissingWeightsError(f"Inception weights {INCEPTION_WEIGHTS_FILE} not found; {fix}")
 
 
+#: what torch-fidelity's cached features and statistics may contain: tensors, and numpy arrays
+#: (mu, sigma) with their dtypes; nothing that can run code
+_SAFE_CACHE_GLOBALS = [
+    np._core.multiarray._reconstruct,
+    np.ndarray,
+    np.dtype,
+    type(np.dtype(np.float32)),
+    type(np.dtype(np.float64)),
+]
+
+
+def check_cache_files(cache_dir: Path, name: str) -> None:
+    """torch-fidelity reloads its cache with ``torch.load(weights_only=False)``, which would run
+    code from a crafted file; so every cached file of ``name`` is first loaded here with
+    ``weights_only=True`` (numpy arrays allowed) and a file holding anything else is refused in
+    one line, before torch-fidelity opens it."""
+    for path in sorted(cache_dir.glob(f"{name}*.pt")):
+        try:
+            with torch.serialization.safe_globals(_SAFE_CACHE_GLOBALS):
+                torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # refused pickles and damaged files alike
+            raise ValueError(
+                f"cached reference file {path} is damaged or holds more than arrays "
+                f"({exc.__class__.__name__}); delete it and run again (it is recomputed)"
+            ) from None
+
+
 @lru_cache(maxsize=8)
 def _file_digest(path: str, size: int, mtime_ns: int) -> str:
     h = hashlib.sha256()
@@ -255,6 +282,7 @@ def fidelity_metrics(
                 f"{_weights_tag(weights)}-n{n_ref}"
             ),
         )
+        check_cache_files(Path(cache_dir), kwargs["input2_cache_name"])
     raw = torch_fidelity.calculate_metrics(**kwargs)
 
     def record(metric: str, values: dict) -> dict[str, float | int | str]:

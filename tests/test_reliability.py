@@ -400,3 +400,19 @@ def test_checkpoint_round_trip_is_exact_and_plain(tmp_path):
         back["snap"]["f"] == 1.5 and back["rows"] == state["rows"] and back["betas"] == (0.5, 0.9)
     )
     assert torch.equal(back["t"], state["t"])
+
+
+def test_torch_fidelity_cache_files_are_checked_before_it_loads_them(tmp_path):
+    """torch-fidelity reloads cached reference statistics with weights_only=False; the harness
+    loads each one safely first: arrays pass, a crafted pickle is refused and runs nothing."""
+    from collapsebench.metrics.fidelity import check_cache_files
+
+    name = "digits.32px.all-train-digits-cnn-x-n10"
+    torch.save({"mu": np.zeros(3, np.float32), "sigma": np.eye(3)}, tmp_path / f"{name}-stat.pt")
+    torch.save(torch.zeros(10, 4), tmp_path / f"{name}-features.pt")
+    check_cache_files(tmp_path, name)  # real cache contents load
+    marker = tmp_path / "pwned"
+    torch.save({"mu": Hostile(marker)}, tmp_path / f"{name}-stat2.pt")
+    with pytest.raises(ValueError, match="stat2.pt is damaged or holds more than arrays"):
+        check_cache_files(tmp_path, name)
+    assert not marker.exists()
