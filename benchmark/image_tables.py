@@ -167,8 +167,9 @@ def methods_table(
         for label, (modes, kl) in PUBLISHED_STACKED.items():
             rows[label] = {"modes_covered": f"{modes:g}", "kl": f"{kl:.2f}", "seeds": "published"}
     else:
-        if "ms_ssim_real" in df:
-            rows["ground truth (real data)"] = {"ms_ssim": f"{df['ms_ssim_real'].iloc[0]:.4f}"}
+        real = df["ms_ssim_real"].dropna() if "ms_ssim_real" in df else ()
+        if len(real):  # a diverged run has no value: take one that has
+            rows["ground truth (real data)"] = {"ms_ssim": f"{real.iloc[0]:.4f}"}
         if suite.published == "seed003-celeba":
             for m, v in PUBLISHED_CELEBA.items():
                 name = SEED003_NAMES.get(m, m)
@@ -182,7 +183,14 @@ def methods_table(
 
 
 def caption(suite, preset: str, df: pd.DataFrame) -> str:
-    first = df.iloc[0]
+    """The table's caption, from the evaluation details of a run that did not diverge."""
+    finished = df[~df["diverged"].astype(bool)] if "diverged" in df else df
+    if finished.empty:
+        return (
+            f"{suite.name}, preset {preset}: every run diverged (non-finite samples), so no "
+            "metric could be computed; the cells are empty."
+        )
+    first = finished.iloc[0]
     if suite.stacked:
         rule = (
             "distinct predicted digit triples (of 1,000; any sample counts: the published rule)"
@@ -247,7 +255,7 @@ def write_image_tables(
     out = results_dir(
         args.results, args.suite, args.preset, suite_options, getattr(args, "method_set", None)
     )
-    cap = caption(suite, args.preset, df[~df["diverged"]] if (~df["diverged"]).any() else df)
+    cap = caption(suite, args.preset, df)
     printed = []
     if suite.per_class:
         for metric in suite.metric_names:

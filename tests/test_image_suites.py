@@ -550,3 +550,28 @@ def test_evaluation_extracts_each_image_once_and_caches_the_reference(tmp_path, 
     second = suite.evaluate(samples, "4", device="cpu")
     assert sum(seen) == 50
     assert second["fid"] == pytest.approx(first["fid"]) and first["n_reference"] == n_real
+
+
+def test_image_table_of_diverged_runs_has_no_nan_and_no_keyerror():
+    """Issue 14's bug: every run diverged -> KeyError in the caption; the first run diverged ->
+    'nan' as the ground truth. Diverged runs' metrics.json hold only NaN metrics."""
+    import numpy as np
+    import pandas as pd
+
+    from collapsebench.benchmark.image_tables import caption, methods_table
+    from collapsebench.benchmark.suites import get_suite
+
+    suite = get_suite("digits")
+    names = list(suite.metric_names)
+    diverged = {"method": "gan", "seed": 0, "diverged": True, **dict.fromkeys(names, np.nan)}
+    ok = {
+        "method": "gan", "seed": 1, "diverged": False, **dict.fromkeys(names, 0.5),
+        "ms_ssim_real": 0.25, "n_generated": 100, "n_reference": 1797, "n_pairs": 10,
+        "extractor": "digits-cnn", "msssim_protocol": "clamped",
+    }  # fmt: skip
+    only_diverged = pd.DataFrame([diverged])
+    assert "every run diverged" in caption(suite, "smoke", only_diverged)
+    both = pd.DataFrame([diverged, ok])
+    table = methods_table(both, names, ["gan"], suite)
+    assert table.loc["ground truth (real data)", "ms_ssim"] == "0.2500"
+    assert "digits-cnn features" in caption(suite, "smoke", both)
