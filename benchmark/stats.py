@@ -49,6 +49,9 @@ METRIC_DIRECTIONS: dict[str, str] = {
     "stacked_modes_covered": "higher",
     "stacked_kl": "lower",
     "stacked_reverse_kl": "lower",
+    # the stacked suites' metrics.json: KL(generated triples || uniform), nats and log10
+    "kl": "lower",
+    "kl_log10": "lower",
 }
 
 DIRECTIONS = ("higher", "lower")

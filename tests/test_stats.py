@@ -302,3 +302,16 @@ def test_plot_seeds_writes_a_png_atomically(tmp_path):
     assert [p.name for p in out.parent.iterdir()] == ["seeds.png"]  # no temp file left
     with pytest.raises(ValueError, match=r"must end in \.png"):
         S.plot_seeds(df, ["modes_covered"], tmp_path / "seeds.pdf")
+
+
+def test_every_metric_a_suite_produces_has_a_direction():
+    """`bench compare` needs to know whether higher is better for each metric of a suite;
+    stacked-digits' kl / kl_log10 had none, so compare trained everything and then failed."""
+    from collapsebench.benchmark.protocols import PROTOCOLS
+    from collapsebench.benchmark.stats import METRIC_DIRECTIONS
+    from collapsebench.benchmark.suites import SUITES
+
+    suites = [*SUITES.values()]
+    suites += [SUITES[n].with_protocol(p) for n in ("gaussians25", "ring8") for p in PROTOCOLS]
+    missing = {(s.name, m) for s in suites for m in s.metric_names if m not in METRIC_DIRECTIONS}
+    assert not missing
