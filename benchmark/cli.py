@@ -504,9 +504,15 @@ def cmd_run(args) -> int:
             f"{len(skipped)} of {len(specs)} runs already finished in {args.out}; skipping them",
             file=sys.stderr,
         )
-    _execute(args, store, specs)
+    trained = _execute(args, store, specs)
     args.format = "md"
     print(_write_table(args, methods))
+    diverged = sum(bool(m.get("diverged")) for m in trained.values())
+    print(
+        f"bench: {len(specs)} runs: {len(trained)} trained now ({diverged} diverged), "
+        f"{len(skipped)} already finished; tables and figures in {results_dir(args)}",
+        file=sys.stderr,
+    )
     return 0
 
 

@@ -146,8 +146,14 @@ def test_smoke_run_of_every_protocol(tmp_path, capsys, protocol):
     argv = ["run", "--suite", "ring8", "--preset", "smoke", "--protocol", protocol]
     argv += ["--methods", "gan", "pacgan2", "--seeds", "0", "1", "--out", str(out)]
     assert main([*argv, "--results", str(res), "--no-progress"]) == 0
-    text = capsys.readouterr().out
+    captured = capsys.readouterr()
+    text = captured.out
     assert f"under protocol {protocol}" in text
+    # the closing one-screen summary says what happened and where the tables are
+    assert (
+        f"4 runs: 4 trained now (0 diverged), 0 already finished; tables and figures in {res}"
+        in captured.err
+    )
     folder = res / "ring8" / protocol / "smoke"
     assert (folder / "table.md").exists() and (folder / "samples.png").exists()
     runs = sorted((out / "ring8" / "gan").glob("seed*"))
