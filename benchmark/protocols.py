@@ -38,6 +38,18 @@ def ring(radius: float, k: int = 8) -> tuple[tuple[float, float], ...]:
 GP_TOY = {"wgan-gp": {"gp_lambda": 0.1}, "curriculum-wgan-gp": {"gp_lambda": 0.1}}
 
 
+#: methods whose papers fix their optimiser keep it under a protocol whose source did not train
+#: them (WGAN: RMSprop 5e-5; WGAN-GP: Adam 1e-4, (0.5, 0.9), with gan_toy.py's toy lambda 0.1;
+#: SNGAN: Adam 2e-4, (0, 0.9)); these override a protocol's "*" entry
+OWN_OPTIMISERS: dict[str, dict[str, float]] = {
+    "wgan": {"lr": 5e-5},
+    "greed-wgan": {"lr": 5e-5},
+    "wgan-gp": {"lr": 1e-4, "beta1": 0.5, "beta2": 0.9, "gp_lambda": 0.1},
+    "curriculum-wgan-gp": {"lr": 1e-4, "beta1": 0.5, "beta2": 0.9, "gp_lambda": 0.1},
+    "sngan": {"lr": 2e-4, "beta1": 0.0, "beta2": 0.9},
+}
+
+
 @dataclass(frozen=True)
 class Mixture:
     """Centres and per-coordinate std of one suite's mixture under a protocol."""
@@ -182,12 +194,7 @@ DYNGAN = Protocol(
     method_defaults={
         # the source trains its (conditional) GAN with these; every GAN-type method gets them
         "*": {"lr": 1e-3, "lr_d": 1e-3, "lr_g": 1e-3, "beta1": 0.5, "beta2": 0.999},
-        # methods whose papers fix their optimiser keep it (not trained by the source)
-        "wgan": {"lr": 5e-5},
-        "greed-wgan": {"lr": 5e-5},
-        "wgan-gp": {"lr": 1e-4, "beta1": 0.5, "beta2": 0.9, "gp_lambda": 0.1},
-        "curriculum-wgan-gp": {"lr": 1e-4, "beta1": 0.5, "beta2": 0.9, "gp_lambda": 0.1},
-        "sngan": {"lr": 2e-4, "beta1": 0.0, "beta2": 0.9},
+        **OWN_OPTIMISERS,
     },
     presets={
         "smoke": _smoke(128),
@@ -229,11 +236,7 @@ PACGAN = Protocol(
     init_std=0.02,
     method_defaults={
         "*": {"lr": 1e-4, "lr_d": 1e-4, "lr_g": 1e-4, "beta1": 0.8, "beta2": 0.999},
-        "wgan": {"lr": 5e-5},
-        "greed-wgan": {"lr": 5e-5},
-        "wgan-gp": {"lr": 1e-4, "beta1": 0.5, "beta2": 0.9, "gp_lambda": 0.1},
-        "curriculum-wgan-gp": {"lr": 1e-4, "beta1": 0.5, "beta2": 0.9, "gp_lambda": 0.1},
-        "sngan": {"lr": 2e-4, "beta1": 0.0, "beta2": 0.9},
+        **OWN_OPTIMISERS,
     },
     presets={
         "smoke": _smoke(100),

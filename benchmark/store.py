@@ -240,36 +240,31 @@ class RunDir:
         atomic_write_text(self.path / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True))
 
     def read_curves(self) -> pd.DataFrame:
-        try:
-            curves = pd.read_csv(self.path / "curves.csv")
-        except (OSError, ValueError, pd.errors.ParserError) as exc:
-            raise BenchError(
-                f"corrupted run directory {self.path}: cannot read curves.csv "
-                f"({exc.__class__.__name__}); move the directory aside to rerun it"
-            ) from None
-        if "step" not in curves.columns or not all(
-            pd.api.types.is_numeric_dtype(t) for t in curves.dtypes
-        ):
-            raise BenchError(
-                f"corrupted run directory {self.path}: curves.csv is not a table of numbers "
-                "with a step column; move the directory aside to rerun it"
-            )
-        return curves
+        return self._read_numbers("curves.csv")
 
     def read_evals(self) -> pd.DataFrame | None:
         """The evaluation metrics at evenly spaced steps (None: the run recorded none)."""
         if not (self.path / "evals.csv").exists():
             return None
+        return self._read_numbers("evals.csv")
+
+    def _read_numbers(self, name: str) -> pd.DataFrame:
+        """A CSV of numbers with a step column, or one line naming the damaged directory."""
         try:
-            evals = pd.read_csv(self.path / "evals.csv")
+            table = pd.read_csv(self.path / name)
         except (OSError, ValueError, pd.errors.ParserError) as exc:
             raise BenchError(
-                f"corrupted run directory {self.path}: cannot read evals.csv "
+                f"corrupted run directory {self.path}: cannot read {name} "
                 f"({exc.__class__.__name__}); move the directory aside to rerun it"
             ) from None
-        if "step" not in evals.columns:
-            raise BenchError(f"corrupted run directory {self.path}: evals.csv has no step column")
-        return evals
+        if "step" not in table.columns or not all(
+            pd.api.types.is_numeric_dtype(t) for t in table.dtypes
+        ):
+            raise BenchError(
+                f"corrupted run directory {self.path}: {name} is not a table of numbers "
+                "with a step column; move the directory aside to rerun it"
+            )
+        return table
 
     def read_partitions(self) -> pd.DataFrame | None:
         """The partition history (None for methods without one); ``sizes`` and ``labels`` are
