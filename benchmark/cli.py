@@ -475,6 +475,7 @@ def _write_table(args, methods: list[str]) -> str:
     if not getattr(args, "no_plots", False):
         plots.samples_figure(df, args.suite, methods, args.preset, out / "samples.png")
         plots.curves_figure(df, out / "curves.png")
+        plots.convergence_figure(df, suite.metric_names, out / "convergence.png")
         plots.curriculum_figure(df, out / "curriculum.png")
         partition_figure(df, args.suite, methods, out / "partitions.png")
     return text

@@ -11,6 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
+import torch  # noqa: E402
 
 from .atomic import atomic_write  # noqa: E402
 from .store import RunDir  # noqa: E402
@@ -50,7 +51,9 @@ def samples_figure(
         return None
     suite = suite_of(chosen[rows[0]].read_config())  # under the runs' own protocol
     steps = suite.presets[preset].snapshot_steps()
-    real = suite.training_set()[:1000].numpy()
+    data = suite.training_set()  # a fixed random 1,000 of it: a per-mode set is stored by mode
+    pick = torch.randperm(len(data), generator=torch.Generator().manual_seed(0))[:1000]
+    real = data[pick].numpy()
     centers = suite.centers_array()
     lo, hi = suite.plot_extent()
     fig, axes = plt.subplots(
@@ -117,6 +120,29 @@ def curves_figure(
         ax.set_title(col)
     if title:
         fig.suptitle(title, fontsize=10)
+    save_figure(fig, path)
+    return path
+
+
+def convergence_figure(df: pd.DataFrame, metrics: Sequence[str], path: Path):
+    """The evaluation metrics over training (each run's evals.csv): mean over seeds, band =
+    min..max; what the plateau rule (convergence.py) reads. None if no run recorded a curve."""
+    frames = []
+    for r in df.itertuples():
+        evals = RunDir(Path(r.run_dir)).read_evals()
+        if evals is not None:
+            frames.append(evals.assign(method=r.method, seed=r.seed))
+    if not frames:
+        return None
+    evals = pd.concat(frames, ignore_index=True)
+    shown = [m for m in metrics if m in evals]
+    fig, axes = plt.subplots(1, len(shown), figsize=(4.2 * len(shown), 3.4), squeeze=False)
+    for ax, col in zip(axes[0], shown, strict=True):
+        sns.lineplot(
+            data=evals, x="step", y=col, hue="method", errorbar=("pi", 100), ax=ax,
+            legend=ax is axes[0][0],
+        )  # fmt: skip
+        ax.set_title(f"{col} during training")
     save_figure(fig, path)
     return path
 
