@@ -35,8 +35,21 @@ def bench(*argv: str, cwd=TESTS, env=None, **kw) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "collapsebench.benchmark.entry", *argv]
     full_env = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
     return subprocess.Popen(
-        cmd, cwd=cwd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw
+        cmd,
+        cwd=cwd,
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_as_from_a_terminal,
+        **kw,
     )
+
+
+def _as_from_a_terminal() -> None:
+    """SIGINT at its default, as in a shell at a terminal: a test runner started in the
+    background inherits it ignored, and then no Ctrl-C could be tested."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def run_argv(out: Path, method: str = "gan", seeds=("0",), *extra: str) -> list[str]:

@@ -85,6 +85,7 @@ def test_run_with_set_is_its_own_configuration_and_table(tmp_path, capsys):
     # the option's table lives one level down; the default table is not overwritten
     assert (res / "gaussians25" / "dyngan" / "smoke" / "optimizer-sgd" / "table.md").exists()
     assert (res / "gaussians25" / "dyngan" / "smoke" / "table.md").read_text() == default_table
+    capsys.readouterr()  # the runs above printed their tables and summaries
     err = one_line_error(capsys, [*args, "--set", "optimizer=adamw"])
     assert "unknown optimizer 'adamw'; valid: rmsprop, adam, sgd" in err
     err = one_line_error(capsys, [*args, "--set", "lr"])
@@ -113,7 +114,9 @@ def test_variants_are_one_change_at_a_time():
     for bad in (["optimizer=adam"], ["optimizer"], ["optimizer=a,b", "optimizer=c,d"]):
         with pytest.raises(BenchError, match="--vary"):
             V.parse_axes(bad, "ring8")
-    with pytest.raises(BenchError, match="neither an option of suite digits .arch, width."):
+    with pytest.raises(
+        BenchError, match="neither an option of suite digits .arch, counter, min_count, width."
+    ):
         V.variants({"momentum": ("0", "0.9")}, "digits", "wgan")
 
 
