@@ -62,6 +62,8 @@ CHECKPOINT_KEYS = ("step", "G", "D", "opt_g", "opt_d", "rng", "curves", "snapsho
 CHECKPOINT = "checkpoint.pt"
 PENDING = "checkpoint.pending.pt"
 LOCK = ".lock"
+#: what to do with a damaged or foreign checkpoint (the run keeps nothing else to resume from)
+RESTART = "delete it to train the run again from step 0"
 
 
 @dataclass(frozen=True)
@@ -147,7 +149,7 @@ class RunDir:
         if staged is not None:
             state = staged
         elif (self.path / CHECKPOINT).exists():
-            state = read_state(self.path / CHECKPOINT, (), self._restart(CHECKPOINT))
+            state = read_state(self.path / CHECKPOINT, (), RESTART)
         else:
             return None
         self.check_state(state, required)
@@ -163,11 +165,7 @@ class RunDir:
         too_far = max_step is not None and isinstance(step, int) and step > max_step
         if missing or not isinstance(step, int) or isinstance(step, bool) or step < 0 or too_far:
             why = f"lacks {', '.join(missing)}" if missing else "has no valid step"
-            raise BenchError(f"{self.path / CHECKPOINT} {why}; delete it to train the run again")
-
-    @staticmethod
-    def _restart(name: str) -> str:
-        return "delete it to train the run again from step 0"
+            raise BenchError(f"{self.path / CHECKPOINT} {why}; {RESTART}")
 
     def _staged_state(self) -> dict[str, Any] | None:
         """The staged checkpoint if the stacked commit it belongs to is complete: every peer
@@ -175,13 +173,13 @@ class RunDir:
         pending = self.path / PENDING
         if not pending.exists():
             return None
-        state = read_state(pending, ("step", "peers"), self._restart(PENDING))
+        state = read_state(pending, ("step", "peers"), RESTART)
         for rel in state["peers"]:
             peer = RunDir((self.path / rel).resolve())
             got = None
             for name in (PENDING, CHECKPOINT):
                 if (peer.path / name).exists():
-                    got = read_state(peer.path / name, ("step",), peer._restart(name))["step"]
+                    got = read_state(peer.path / name, ("step",), RESTART)["step"]
                     if got == state["step"]:
                         break
             if got != state["step"]:
