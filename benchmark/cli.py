@@ -429,6 +429,7 @@ def _write_table(args, methods: list[str]) -> str:
     from .protocols import get_protocol
     from .published import published_table
     from .store import RunStore
+    from .suites import DIVERSITY_CAPTION
     from .tables import cell_marks, display_table, per_seed, render, summary
 
     suite = get_suite(args.suite)
@@ -442,10 +443,10 @@ def _write_table(args, methods: list[str]) -> str:
     options = _suite_options(args)
     suite = suite.with_overrides(options)
     df = per_seed(store, args.suite, methods, args.preset, options, _method_options(args, methods))
-    summ = summary(df, suite.metric_names, methods)
+    summ = summary(df, suite.reported_metrics, methods)
     protocol = get_protocol(suite.protocol)
-    marks = cell_marks(df, suite.metric_names)
-    table = display_table(summ, suite.metric_names, marks, protocol, args.suite)
+    marks = cell_marks(df, suite.reported_metrics)
+    table = display_table(summ, suite.reported_metrics, marks, protocol, args.suite)
     budget = suite.presets[args.preset]
     caption = (
         f"{args.suite} under protocol {protocol.name} ({protocol.source}), preset {args.preset} "
@@ -453,7 +454,7 @@ def _write_table(args, methods: list[str]) -> str:
         f"of {suite.n_eval:,} samples. Covered: {_covered_rule(suite)}; hq = within "
         f"{suite.hq_within:g} std of the nearest mode; reverse KL = KL(nearest-mode histogram of "
         f"{'all' if suite.kl_over == 'all' else 'high-quality'} samples || uniform), nats. "
-        f"{CONVERGENCE_CAPTION}"
+        f"{DIVERSITY_CAPTION} {CONVERGENCE_CAPTION}"
     )
     out = results_dir(args)
     atomic_write_text(out / "table.md", render(table, "md", caption))
@@ -628,12 +629,12 @@ def _ensure_runs(args, methods: list[str]):
         _method_options(args, methods),
     )
     df = df[df["seed"].isin(seeds)].drop(columns=["run_dir", "diverged"], errors="ignore")
-    marks = cell_marks(df, get_suite(args.suite).metric_names) if "class" not in df else {}
+    marks = cell_marks(df, get_suite(args.suite).reported_metrics) if "class" not in df else {}
     df = df.drop(columns=[c for c in df.columns if c.startswith(CONVERGED)])
     if "class" in df.columns:
         # per-class suites: one number per (method, seed), the mean over the classes trained, so
         # the statistics see independent seeds and never treat classes as replicates
-        metrics = list(get_suite(args.suite).metric_names)
+        metrics = list(get_suite(args.suite).reported_metrics)
         df = df.groupby(["method", "seed"], as_index=False)[metrics].mean()
     return df, marks
 
@@ -650,7 +651,7 @@ def cmd_compare(args) -> int:
         raise BenchError(str(exc)) from None
     methods = _methods([args.method, *args.against])
     df, marks = _ensure_runs(args, methods)
-    metrics = list(suite.metric_names)
+    metrics = [m for m in suite.reported_metrics if m in df]
     try:
         table = compare(df, args.method, args.against, metrics, alpha=args.alpha)
         summ = summarize(df, metrics)
@@ -685,7 +686,7 @@ def cmd_check(args) -> int:
     else:
         raise BenchError("--update without an existing reference needs --methods")
     df, marks = _ensure_runs(args, methods)
-    metrics = list(suite.metric_names)
+    metrics = [m for m in suite.reported_metrics if m in df]
     try:
         if args.update:
             try:

@@ -75,6 +75,17 @@ def converged(evals: pd.DataFrame | None, n_modes: int | None = None) -> dict[st
     return out
 
 
+def run_converged(status: Mapping[str, str]) -> str | None:
+    """The verdict on a whole run from its per-metric verdicts: not converged if any metric is
+    not, converged if every one is, else not measured (None when it has no curve at all).
+    Metrics evaluated only at the end (the diversity metrics) carry this verdict."""
+    if not status:
+        return None
+    if "not converged" in status.values():
+        return "not converged"
+    return "converged" if set(status.values()) == {"converged"} else "not measured"
+
+
 def cell_mark(statuses: list[str | None]) -> str:
     """The mark of a table cell holding runs with these statuses (None: no curve recorded):
     † if any run did not converge, ? if any was not measured, else nothing."""
@@ -88,5 +99,7 @@ def cell_mark(statuses: list[str | None]) -> str:
 CAPTION = (
     "† = at least one run in the cell did not converge by the plateau rule (benchmark/"
     "convergence.py: the medians of the last two quarters of its evaluation curve differ by more "
-    "than the metric's tolerance); ? = convergence not measured (no evaluation curve)."
+    "than the metric's tolerance); ? = convergence not measured (no evaluation curve). Metrics "
+    "with no curve of their own (the diversity columns) carry the run's mark: converged only "
+    "when every metric on its curve converged."
 )

@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from ..metrics import digits_classifier, fidelity, msssim
+from ..metrics.feature_diversity import feature_diversity
 from ..metrics.images import to_uint8_nchw
 from . import data as data_mod
 from .config import TrainConfig
@@ -298,8 +299,23 @@ class ImageSuite:
             return str(digits_classifier.load_or_train(cache_dir()).path)
         return None  # Inception: found by fidelity.find_inception_weights
 
+    @property
+    def reported_metrics(self) -> tuple[str, ...]:
+        """The columns of the suite's tables, `compare` and `check`."""
+        return (*self.metric_names, *self.diversity_names)
+
+    @property
+    def diversity_names(self) -> tuple[str, ...]:
+        """Computed on the final samples only, on the FID extractor's features."""
+        return () if self.stacked else ("density", "coverage", "vendi", "ndb", "ndb_js")
+
     def evaluate(
-        self, samples: np.ndarray, cls: str | None = None, data_root=None, device: str = "cpu"
+        self,
+        samples: np.ndarray,
+        cls: str | None = None,
+        data_root=None,
+        device: str = "cpu",
+        diversity: bool = True,
     ) -> dict[str, Any]:
         """One pass of the feature extractor over the samples serves IS, FID, KID and
         precision/recall (torch-fidelity extracts every metric's layers at once); on ``device``
@@ -313,15 +329,15 @@ class ImageSuite:
         if self.stacked:
             return self._evaluate_stacked(images)
         with _on(device):
-            return self._evaluate(images, cls, data_root, device)
+            return self._evaluate(images, cls, data_root, device, diversity)
 
-    def _evaluate(self, images, cls, data_root, device: str) -> dict[str, Any]:
+    def _evaluate(self, images, cls, data_root, device: str, diversity: bool) -> dict[str, Any]:
         real = self.real_images(cls, data_root)
         cuda = torch.device(device).type == "cuda"
         tag = f"{self.dataset}.{self.image_size}px.{'all' if cls is None else 'class_' + cls}"
         kid_size = min(fidelity.DEFAULTS["kid_subset_size"], len(images), len(real))
         try:
-            recs = fidelity.fidelity_metrics(
+            recs, feats = fidelity.fidelity_and_features(
                 images,
                 real,
                 extractor=self.extractor,
@@ -339,9 +355,14 @@ class ImageSuite:
             real_div = msssim.msssim_diversity(
                 real, n_pairs=self.n_pairs, protocol=self.msssim_protocol, device=device
             )
+            extra = {}
+            if diversity:
+                extra = feature_diversity(feats.generated, feats.reference)
+                extra["diversity_features"] = f"{self.extractor}:{feats.layer}"
         except (ValueError, fidelity.MissingWeightsError) as exc:
             raise BenchError(f"{self.name}: {exc}") from None
         return {
+            **extra,
             "ms_ssim": gen_div.mean,
             "ms_ssim_se": gen_div.std_error,
             "ms_ssim_real": real_div.mean,

@@ -38,7 +38,10 @@ def modes_over_training(run: RunDir, suite_name: str) -> pd.DataFrame:
     suite = suite_of(run.read_config())  # the run's own protocol
     snaps = run.read_snapshots()
     rows = [
-        {"step": int(k.split("_")[1]), "modes_covered": suite.evaluate(v)["modes_covered"]}
+        {
+            "step": int(k.split("_")[1]),
+            "modes_covered": suite.evaluate(v, diversity=False)["modes_covered"],
+        }
         for k, v in snaps.items()
         if k.startswith("samples_")
     ]

@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 from .config import RunSpec
 from .errors import BenchError
 from .methods import method_params
+from .reevaluate import complete_evaluations
 from .runtime import Runtime
 from .store import RunStore
 from .suites import get_suite
@@ -329,6 +330,7 @@ def execute(
         raise BenchError(f"unknown executor {executor!r}; valid: {', '.join(EXECUTORS)}")
     if address is not None and executor != "ray":
         raise BenchError("--address applies to --executor ray only")
+    complete_evaluations(store, specs, data_root, runtime.device if runtime else "cpu")
     todo = [s for s in specs if not store.run_dir(s).finished]
     jobs, notes = plan_jobs(store, todo, batch_models)
     if runtime is not None and runtime.amp and any(len(j) > 1 for j in jobs):

@@ -29,32 +29,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats as st
 
+from ..metrics.registry import DIRECTIONS
+from ..metrics.registry import METRICS as REGISTRY
 from .atomic import atomic_write
 
-#: Which way is better for each metric the benchmark reports.
-METRIC_DIRECTIONS: dict[str, str] = {
-    "modes_covered": "higher",
-    "hq_fraction": "higher",
-    "reverse_kl": "lower",
-    "fid": "lower",
-    "kid": "lower",
-    "inception_score": "higher",
-    "precision": "higher",
-    "recall": "higher",
-    # lower MS-SSIM between generated pairs = more diverse samples
-    "ms_ssim": "lower",
-    "critic_w": "lower",
-    # Stacked MNIST (1000 modes): both spellings, the metric file's name is not fixed yet
-    "stacked_modes": "higher",
-    "stacked_modes_covered": "higher",
-    "stacked_kl": "lower",
-    "stacked_reverse_kl": "lower",
-    # the stacked suites' metrics.json: KL(generated triples || uniform), nats and log10
-    "kl": "lower",
-    "kl_log10": "lower",
-}
+#: Which way is better for each metric the benchmark reports (metrics/registry.py).
+METRIC_DIRECTIONS: dict[str, str] = {n: m.direction for n, m in REGISTRY.items()}
 
-DIRECTIONS = ("higher", "lower")
 NO_TEST_NOTE = "n<3: no test possible"
 MIN_N_TEST = 3
 

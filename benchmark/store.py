@@ -44,7 +44,7 @@ import json
 import os
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -235,6 +235,25 @@ class RunDir:
         atomic_write(self.path / "samples.npy", lambda f: np.save(f, samples))
         atomic_write_text(self.path / "curves.csv", curves.to_csv(index=False))
         atomic_write(self.path / "snapshots.npz", lambda f: np.savez(f, **snapshots))
+        atomic_write_text(self.path / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True))
+
+    def read_samples(self) -> np.ndarray:
+        """The final evaluation samples (never unpickled)."""
+        try:
+            return np.load(self.path / "samples.npy", allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise BenchError(
+                f"corrupted run directory {self.path}: cannot read samples.npy "
+                f"({exc.__class__.__name__}); move the directory aside to rerun it"
+            ) from None
+
+    def add_metrics(self, new: Mapping[str, Any]) -> None:
+        """Add metrics evaluated after the run finished; a metric it has is never replaced."""
+        metrics = self.read_metrics()
+        clash = sorted(set(new) & set(metrics))
+        if clash:
+            raise BenchError(f"{self.path}: metrics.json already has {', '.join(clash)}")
+        metrics.update(new)
         atomic_write_text(self.path / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True))
 
     def read_curves(self) -> pd.DataFrame:

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .convergence import cell_mark, converged
+from .convergence import cell_mark, converged, run_converged
 from .errors import BenchError
 from .protocols import Protocol
 from .runner import config_hashes
@@ -50,20 +50,21 @@ def per_seed(
     """
     hashes = config_hashes(suite, methods, preset, suite_options, method_options)
     resolved = get_suite(suite).with_overrides(suite_options or {})
-    numeric = resolved.metric_names
+    numeric = resolved.reported_metrics
     n_modes = len(resolved.centers) if resolved.kind == "toy" else None
     rows = []
     for rec in store.records(suite):
         if (rec.spec.method, rec.spec.config_hash()) in hashes:
             cls = {} if rec.spec.cls is None else {"class": rec.spec.cls}
             status = converged(rec.run.read_evals(), n_modes)
+            whole = run_converged(status)  # metrics with no curve: the run's own status
             rows.append(
                 {
                     "method": rec.spec.method,
                     **cls,
                     "seed": rec.spec.seed,
                     **rec.run.read_metrics(numeric),
-                    **{f"{CONVERGED}{m}": status.get(m) for m in numeric},
+                    **{f"{CONVERGED}{m}": status.get(m, whole) for m in numeric},
                     "run_dir": str(rec.run.path),
                 }
             )

@@ -256,7 +256,8 @@ def evaluation_row(suite, spec, done: int, samples: np.ndarray, data_root, rt: R
     point of the run's convergence curve (evals.csv)."""
     if not np.isfinite(samples).all():
         return {"step": done, **{m: float("nan") for m in suite.metric_names}}
-    metrics = suite.evaluate(suite.to_stored(samples), spec.cls, data_root, device=rt.device)
+    stored = suite.to_stored(samples)
+    metrics = suite.evaluate(stored, spec.cls, data_root, device=rt.device, diversity=False)
     return {"step": done, **metrics}
 
 
@@ -277,7 +278,7 @@ def finish_run(
     run's device and write the run's results; a run whose samples are not finite is marked
     diverged, its metrics NaN."""
     if not finite:
-        metrics = {"diverged": True, **{m: float("nan") for m in suite.metric_names}}
+        metrics = {"diverged": True, **{m: float("nan") for m in suite.reported_metrics}}
     else:
         evaluated = suite.evaluate(samples, spec.cls, data_root, device=rt.device)
         metrics = {"diverged": False, **evaluated}

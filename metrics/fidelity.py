@@ -1,8 +1,9 @@
 """IS, FID, KID and precision/recall through torch-fidelity, offline.
 
-All numbers come from ``torch_fidelity.calculate_metrics`` (or, for precomputed features, from
-torch-fidelity's own per-metric functions); nothing here re-implements a metric. What this
-module adds:
+All numbers come from torch-fidelity's own stages (the steps of ``calculate_metrics``, called one
+by one so the extracted features can also serve the diversity metrics; for precomputed
+features, its per-metric functions); nothing here re-implements a metric. What this module
+adds:
 
 * in-memory uint8 tensors wrapped in a Dataset that yields images alone;
 * offline Inception weights: a path argument, ``$COLLAPSEBENCH_INCEPTION_WEIGHTS``, or torch's
@@ -26,19 +27,24 @@ import hashlib
 import os
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch_fidelity
 from torch.utils.data import Dataset
+from torch_fidelity import utils as tf_utils
 from torch_fidelity.defaults import DEFAULTS
 from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
-from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
-from torch_fidelity.metric_isc import isc_features_to_metric
-from torch_fidelity.metric_kid import kid_features_to_metric
-from torch_fidelity.metric_prc import prc_features_to_metric
+from torch_fidelity.metric_fid import (
+    fid_features_to_statistics,
+    fid_featuresdict_to_statistics_cached,
+    fid_statistics_to_metric,
+)
+from torch_fidelity.metric_isc import isc_features_to_metric, isc_featuresdict_to_metric
+from torch_fidelity.metric_kid import kid_features_to_metric, kid_featuresdict_to_metric
+from torch_fidelity.metric_prc import prc_features_to_metric, prc_featuresdict_to_metric
 from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
 
 from . import digits_classifier  # importing it registers the "digits-cnn" extractor
@@ -155,7 +161,7 @@ def _check_count(n: int, need: int, what: str, name: str) -> None:
         raise ValueError(f"{what} needs at least {need} {name} samples; got {n}")
 
 
-def fidelity_metrics(
+def fidelity_and_features(
     generated: np.ndarray | torch.Tensor,
     reference: np.ndarray | torch.Tensor | None = None,
     *,
@@ -173,7 +179,7 @@ def fidelity_metrics(
     device: str | None = None,
     seed: int = DEFAULTS["rng_seed"],
     verbose: bool = False,
-) -> dict[str, dict[str, float | int | str]]:
+) -> tuple[dict[str, dict[str, float | int | str]], Features]:
     """IS / FID / KID / precision-recall of ``generated`` against ``reference`` (real images).
 
     Images are uint8 or floats in [-1, 1], N×H×W×C or N×C×H×W, C = 1 or 3 (grayscale is repeated
@@ -283,7 +289,9 @@ def fidelity_metrics(
             ),
         )
         check_cache_files(Path(cache_dir), kwargs["input2_cache_name"])
-    raw = torch_fidelity.calculate_metrics(**kwargs)
+    raw, feats = _calculate(
+        kwargs, layers, layers.get("fid", cls.get_default_feature_layer_for_metric("fid"))
+    )
 
     def record(metric: str, values: dict) -> dict[str, float | int | str]:
         r = {k: float(v) for k, v in values.items()}
@@ -318,7 +326,58 @@ def fidelity_metrics(
             {"precision": raw["precision"], "recall": raw["recall"], "f_score": raw["f_score"]},
         )
         out["prc"]["neighborhood"] = prc_neighborhood
-    return out
+    return out, feats
+
+
+def fidelity_metrics(*args, **kwargs) -> dict[str, dict[str, float | int | str]]:
+    """The records of :func:`fidelity_and_features` (see there)."""
+    return fidelity_and_features(*args, **kwargs)[0]
+
+
+def _calculate(
+    kwargs: dict, layers: dict[str, str], feature_layer: str
+) -> tuple[dict[str, float], Features]:
+    """torch-fidelity's ``calculate_metrics`` for one extractor, stage by stage with its own
+    functions, so the features it extracts are also handed back: the diversity metrics use the
+    same pass (``calculate_metrics`` keeps them to itself)."""
+    extractor = tf_utils.create_feature_extractor(
+        kwargs["feature_extractor"], sorted({*layers.values(), feature_layer}), **kwargs
+    )
+    fd1 = tf_utils.extract_featuresdict_from_input_id_cached(1, extractor, **kwargs)
+    fd2 = None
+    if kwargs["input2"] is not None:
+        fd2 = tf_utils.extract_featuresdict_from_input_id_cached(2, extractor, **kwargs)
+    raw: dict[str, float] = {}
+    if "isc" in layers:
+        raw.update(isc_featuresdict_to_metric(fd1, layers["isc"], **kwargs))
+    if "fid" in layers:
+        stats = [
+            fid_featuresdict_to_statistics_cached(
+                fd,
+                tf_utils.get_cacheable_input_name(i, **kwargs),
+                extractor,
+                layers["fid"],
+                **kwargs,
+            )
+            for i, fd in ((1, fd1), (2, fd2))
+        ]
+        raw.update(fid_statistics_to_metric(*stats, kwargs["verbose"]))
+    if "kid" in layers:
+        raw.update(kid_featuresdict_to_metric(fd1, fd2, layers["kid"], **kwargs))
+    if "prc" in layers:
+        raw.update(prc_featuresdict_to_metric(fd1, fd2, layers["prc"], **kwargs))
+    ref = None if fd2 is None else fd2[feature_layer].double().numpy()
+    return raw, Features(fd1[feature_layer].double().numpy(), ref, feature_layer)
+
+
+@dataclass(frozen=True)
+class Features:
+    """The extractor's features of both sets at ``layer`` (FID's layer: Inception's 2048-d pool),
+    as float64 arrays; ``reference`` is None for unary metrics."""
+
+    generated: np.ndarray
+    reference: np.ndarray | None
+    layer: str
 
 
 # -- feature-level entry points: torch-fidelity's own per-metric functions -------------------

@@ -338,3 +338,40 @@ def test_png_folder_loading(tmp_path):
         load_image_folder(tmp_path)
     with pytest.raises(ValueError, match="not a directory"):
         load_image_folder(tmp_path / "missing")
+
+
+def test_staged_metrics_equal_calculate_metrics_and_features_are_the_extractors(clf, digits):
+    """fidelity_and_features runs torch-fidelity's stages one by one (to keep the features for
+    the diversity metrics); every number must equal torch-fidelity's own entry point."""
+    import torch_fidelity
+
+    images, _ = digits
+    gen = _noisy(images[:300], 30.0, seed=2).to(torch.uint8)
+    ref = images[300:700]
+    recs, feats = fi.fidelity_and_features(
+        gen, ref, extractor="digits-cnn", weights_path=clf.path, kid_subset_size=100
+    )
+    raw = torch_fidelity.calculate_metrics(
+        input1=fi.ImageDataset(gen),
+        input2=fi.ImageDataset(ref),
+        cuda=False,
+        isc=True,
+        fid=True,
+        kid=True,
+        prc=True,
+        feature_extractor="digits-cnn",
+        feature_extractor_weights_path=str(clf.path),
+        isc_splits=fi.IS_SPLITS,
+        kid_subset_size=100,
+        save_cpu_ram=True,
+        verbose=False,
+    )
+    assert recs["isc"]["mean"] == pytest.approx(raw["inception_score_mean"], rel=1e-9)
+    assert recs["fid"]["value"] == pytest.approx(raw["frechet_inception_distance"], rel=1e-9)
+    assert recs["kid"]["mean"] == pytest.approx(raw["kernel_inception_distance_mean"], rel=1e-9)
+    assert recs["prc"]["precision"] == raw["precision"] and recs["prc"]["recall"] == raw["recall"]
+    with torch.no_grad():
+        expected = clf.model.features(gen.float() / 127.5 - 1).double().numpy()
+    assert feats.layer == "penultimate" and feats.generated.shape == (300, expected.shape[1])
+    np.testing.assert_allclose(feats.generated, expected, rtol=1e-5, atol=1e-5)
+    assert feats.reference.shape == (400, expected.shape[1])

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from collapsebench.benchmark.cli import main
-from collapsebench.benchmark.convergence import cell_mark, converged, plateaued
+from collapsebench.benchmark.convergence import cell_mark, converged, plateaued, run_converged
 from collapsebench.benchmark.errors import BenchError
 from collapsebench.benchmark.protocols import DEFAULT_PROTOCOL, PROTOCOLS, get_protocol
 from collapsebench.benchmark.published import comparability, verdict
@@ -117,6 +117,13 @@ def test_plateau_rule_on_constructed_curves():
     assert converged(curve, n_modes=8)["modes_covered"] == "not converged"
     assert cell_mark(["converged", "not converged"]) == "†"
     assert cell_mark(["converged", None]) == "?" and cell_mark(["converged"]) == ""
+    # a run is judged on its whole curve (what the end-only diversity columns carry)
+    assert run_converged(converged(curve, n_modes=25)) == "not converged"
+    assert run_converged({"modes_covered": "converged", "hq_fraction": "converged"}) == "converged"
+    assert run_converged({"modes_covered": "converged", "reverse_kl": "not measured"}) == (
+        "not measured"
+    )
+    assert run_converged({}) is None
 
 
 def test_verdict_rule_on_constructed_means():

@@ -1,0 +1,48 @@
+"""Finished runs evaluated before a metric existed get it from their stored samples."""
+
+import json
+
+import numpy as np
+import pytest
+
+from collapsebench.benchmark.errors import BenchError
+from collapsebench.benchmark.reevaluate import complete_evaluations, missing_metrics
+from collapsebench.benchmark.runner import execute, plan
+from collapsebench.benchmark.store import RunStore
+from collapsebench.benchmark.suites import get_suite
+from collapsebench.metrics import diversity
+
+
+def test_old_run_gains_the_new_metrics_and_keeps_its_own(tmp_path):
+    (spec,) = plan("gaussians25", ["gan"], [0], "smoke")
+    store = RunStore(tmp_path)
+    execute(store, [spec], progress=False)
+    run = store.run_dir(spec)
+    full = json.loads((run.path / "metrics.json").read_text())
+    new = get_suite("gaussians25").diversity_names
+    assert set(new) <= set(full)
+    # a run finished before the diversity metrics existed: its metrics.json lacks them
+    old = {k: v for k, v in full.items() if k not in (*new, "ndb_bins")}
+    old["modes_covered"] = 7  # its own numbers are kept as they are, never recomputed
+    (run.path / "metrics.json").write_text(json.dumps(old))
+    assert missing_metrics(store, spec) == list(new)
+    assert complete_evaluations(store, [spec]) == 1
+    after = json.loads((run.path / "metrics.json").read_text())
+    assert after["modes_covered"] == 7
+    assert {k: after[k] for k in new} == {k: full[k] for k in new}
+    # the added numbers are the metrics of the stored samples, computed independently here
+    samples = np.load(run.path / "samples.npy")
+    assert after["vendi"] == pytest.approx(
+        diversity.vendi_score(
+            samples[:2000], "gaussian", bandwidth=3 * get_suite("gaussians25").std
+        )
+    )
+    assert complete_evaluations(store, [spec]) == 0  # nothing left to add
+
+
+def test_a_metric_is_never_replaced(tmp_path):
+    (spec,) = plan("gaussians25", ["gan"], [0], "smoke")
+    store = RunStore(tmp_path)
+    execute(store, [spec], progress=False)
+    with pytest.raises(BenchError, match="already has density"):
+        store.run_dir(spec).add_metrics({"density": 0.0})
