@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -90,6 +91,7 @@ def _store_args(p: argparse.ArgumentParser, preset: str, results: bool = True, r
     p.add_argument("--arch", default=None, help="image suites: dcgan (default), resnet, densenet")
     p.add_argument("--width", type=_positive_int, default=None, help="image suites: ngf = ndf")
     _counting_args(p)
+    _dinov2_arg(p)
     p.add_argument(
         "--set",
         dest="method_set",
@@ -99,6 +101,33 @@ def _store_args(p: argparse.ArgumentParser, preset: str, results: bool = True, r
         metavar="[METHOD.]NAME=VALUE",
         help="method parameters, e.g. optimizer=adam or wgan.lr=1e-4 (a new run configuration)",
     )
+
+
+def _dinov2_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--dinov2-weights",
+        default=None,
+        metavar="PATH",
+        help="image suites: DINOv2 ViT weights file; adds FD/KD/density/coverage on DINOv2 "
+        "features (default: $COLLAPSEBENCH_DINOV2_WEIGHTS; none: not computed)",
+    )
+
+
+def _use_dinov2(args) -> None:
+    """Validate --dinov2-weights (or the environment variable) before any work, and hand it to
+    every evaluation in this process and its workers through the environment."""
+    from ..metrics import dinov2
+
+    given = getattr(args, "dinov2_weights", None)
+    if given is None and not os.environ.get(dinov2.WEIGHTS_ENV):
+        return
+    if given is not None and args.suite in SUITES and get_suite(args.suite).kind != "image":
+        raise BenchError("--dinov2-weights applies to image suites only")
+    try:
+        path = dinov2.weights_path(given)
+    except dinov2.MissingWeightsError as exc:
+        raise BenchError(str(exc)) from None
+    os.environ[dinov2.WEIGHTS_ENV] = str(path.resolve())
 
 
 def _counting_args(p: argparse.ArgumentParser) -> None:
@@ -292,9 +321,13 @@ def build_parser() -> argparse.ArgumentParser:
         "(optional 'labels' in the .npz for per-class rows) or a folder of PNGs",
     )
     e.add_argument("--json", action="store_true")
+    _dinov2_arg(e)
     e.add_argument("--data-root", default=None, help="image data (default: $COLLAPSEBENCH_DATA)")
     e.add_argument(
-        "--pairs", type=_positive_int, default=10_000, help="image pairs for MS-SSIM (images)"
+        "--pairs",
+        type=_positive_int,
+        default=None,
+        help="image pairs for MS-SSIM (default: the suite's, as in its runs)",
     )
 
     c = sub.add_parser("compare", help="a new method against baselines, with statistics")
@@ -324,6 +357,23 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--methods", nargs="+", default=None)
     w.add_argument("--critic-steps", type=_positive_int, default=500)
     w.add_argument("--no-progress", action="store_true")
+
+    rp = sub.add_parser(
+        "report", help="one self-contained HTML report (and a Markdown twin) of a suite's runs"
+    )
+    _store_args(rp, preset="default", runs=False)
+    rp.add_argument("--methods", nargs="+", default=None)
+    rp.add_argument("--seeds", nargs="+", default=["0", "1", "2"], help="the planned seeds")
+    rp.add_argument("--compare", default=None, metavar="METHOD", help="add `bench compare` stats")
+    rp.set_defaults(format="md", no_plots=False)
+
+    a = sub.add_parser(
+        "agreement", help="which metric ranks runs like modes covered (toys) / MS-SSIM (images)"
+    )
+    a.add_argument("--suites", nargs="+", required=True)
+    a.add_argument("--out", default=DEFAULT_OUT, help="run store directory (default: runs)")
+    a.add_argument("--results", default=DEFAULT_RESULTS)
+    a.add_argument("--data-root", default=None)
 
     d = sub.add_parser("data", help="datasets: download with torchvision when online")
     dsub = d.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
@@ -399,7 +449,6 @@ def cmd_list(args) -> int:
             continue
         for name, tc in s.presets.items():
             print(f"      preset {name:<8} {tc.steps} generator steps, batch {tc.batch_size}")
-    from .image_eval import IMAGE_PROTOCOLS
     from .protocols import DEFAULT_PROTOCOL, PROTOCOLS
 
     print("protocols (toy suites, --protocol NAME):")
@@ -409,11 +458,6 @@ def cmd_list(args) -> int:
         print(f"      source: {proto.source}")
         for name, tc in proto.presets.items():
             print(f"      preset {name:<8} {tc.steps} generator steps, batch {tc.batch_size}")
-    extra = {n: p for n, p in IMAGE_PROTOCOLS.items() if n not in SUITES}
-    if extra:
-        print("evaluation-only suites (bench evaluate):")
-        for name, proto in extra.items():
-            print(f"  {name:<14} images; features: {proto.extractor}, {proto.msssim_protocol}")
     print("methods:")
     for name, cls in REGISTRY.items():
         doc = (sys.modules[cls.__module__].__doc__ or "").strip().splitlines()[0]
@@ -587,14 +631,10 @@ def load_samples(path: str):
 
 
 def cmd_evaluate(args) -> int:
-    from .image_eval import IMAGE_PROTOCOLS
-
-    if args.suite in IMAGE_PROTOCOLS:
-        return _evaluate_images(args)
     if args.suite in SUITES and get_suite(args.suite).kind == "image":
         return _evaluate_image_suite(args)
     if args.suite not in SUITES:
-        valid = ", ".join(dict.fromkeys([*SUITES, *IMAGE_PROTOCOLS]))
+        valid = ", ".join(SUITES)
         raise BenchError(f"unknown suite {args.suite!r}; valid suites for evaluate: {valid}")
     suite = get_suite(args.suite).with_overrides(_suite_options(args))
     arr = load_samples(args.samples)
@@ -628,13 +668,16 @@ def _ensure_runs(args, methods: list[str]):
         _suite_options(args),
         _method_options(args, methods),
     )
-    df = df[df["seed"].isin(seeds)].drop(columns=["run_dir", "diverged"], errors="ignore")
-    marks = cell_marks(df, get_suite(args.suite).reported_metrics) if "class" not in df else {}
+    reported = get_suite(args.suite).reported_metrics
+    keys = [c for c in ("method", "class", "seed") if c in df]
+    keep = [*keys, *(m for m in reported if m in df), *(c for c in df if c.startswith(CONVERGED))]
+    df = df.loc[df["seed"].isin(seeds), keep]  # settings such as ndb_bins are not metrics
+    marks = cell_marks(df, reported) if "class" not in df else {}
     df = df.drop(columns=[c for c in df.columns if c.startswith(CONVERGED)])
     if "class" in df.columns:
         # per-class suites: one number per (method, seed), the mean over the classes trained, so
         # the statistics see independent seeds and never treat classes as replicates
-        metrics = list(get_suite(args.suite).reported_metrics)
+        metrics = [m for m in reported if m in df]
         df = df.groupby(["method", "seed"], as_index=False)[metrics].mean()
     return df, marks
 
@@ -726,24 +769,6 @@ def _print_verdicts(args, df) -> None:
         print(pub.to_markdown(index=False, floatfmt=".4g"))
 
 
-def _evaluate_images(args) -> int:
-    from .image_eval import evaluate_images, load_samples
-
-    images, labels = load_samples(args.samples)
-    table = evaluate_images(args.suite, images, labels, n_pairs=args.pairs)
-    if args.json:
-        print(table.to_json(orient="records"))
-    else:
-        print(table.to_markdown(index=False, floatfmt=".4g"))
-        first = table.iloc[0]
-        print(
-            f"\nIS/FID/KID/PR on {first['extractor']} features; MS-SSIM protocol "
-            f"{first['msssim_protocol']} (lower = more diverse); ms_ssim_real = real images "
-            "of the class (ground truth)."
-        )
-    return 0
-
-
 def cmd_critic(args) -> int:
     from .atomic import atomic_write_text
     from .critic_curve import critic_curve
@@ -794,9 +819,9 @@ def _evaluate_image_suite(args) -> int:
 
     from .image_eval import load_samples
 
-    suite = dataclasses.replace(
-        get_suite(args.suite).with_overrides(_suite_options(args)), n_pairs=args.pairs
-    )
+    suite = get_suite(args.suite).with_overrides(_suite_options(args))
+    if args.pairs is not None:
+        suite = dataclasses.replace(suite, n_pairs=args.pairs)
     images, labels = load_samples(args.samples)
     rows = []
     if suite.per_class and labels is not None:
@@ -814,8 +839,120 @@ def _evaluate_image_suite(args) -> int:
     table = pd.DataFrame(rows)
     if args.json:
         print(table.to_json(orient="records"))
-    else:
-        print(table.to_markdown(index=False, floatfmt=".4g"))
+        return 0
+    print(table.to_markdown(index=False, floatfmt=".4g"))
+    if not suite.stacked:
+        from ..metrics.feature_diversity import CAPTION
+
+        first = table.iloc[0]
+        print(
+            f"\nThe suite's own evaluation, as in its runs: IS/FID/KID/precision/recall on "
+            f"{first['extractor']} features (KID subsets of {first['kid_subset_size']}); "
+            f"MS-SSIM over {suite.n_pairs:,} pairs, protocol {first['msssim_protocol']} (lower = "
+            f"more diverse; ms_ssim_real = real images of the class); {CAPTION}."
+        )
+    return 0
+
+
+def cmd_report(args) -> int:
+    from .report import Report, command_line, missing_and_stale, protocol_card, section_runs
+    from .stats import compare, format_comparison, plot_seeds
+    from .store import RunStore
+    from .tables import per_seed
+
+    suite = get_suite(args.suite).with_overrides(_suite_options(args))
+    methods = _methods(args.methods, args.suite)
+    seeds = parse_seeds(args.seeds)
+    if args.compare is not None and args.compare not in methods:
+        raise BenchError(f"--compare {args.compare} is not among the report's methods")
+    if not Path(args.out).is_dir():
+        raise BenchError(f"run store {args.out} does not exist; run `bench run --out {args.out}`")
+    check_writable_dir(args.results, "--results")
+    specs = _plan(args, methods, seeds)
+    _write_table(args, methods)  # tables and figures, exactly as `bench table` writes them
+    store = RunStore(args.out)
+    opts, mopts = _suite_options(args), _method_options(args, methods)
+    df = per_seed(store, args.suite, methods, args.preset, opts, mopts)
+    df = df[df["seed"].isin(seeds)]
+    out = results_dir(args)
+    metrics = [m for m in suite.reported_metrics if m in df and df[m].notna().any()]
+    keys = ["method", "seed"]
+    runs = df.groupby(keys, as_index=False)[metrics].mean() if "class" in df else df
+    plot_seeds(runs[[*keys, *metrics]], metrics, out / "seeds.png")
+
+    protocol = getattr(suite, "protocol", None)
+    title = f"collapsebench report: {args.suite}" + (f", protocol {protocol}" if protocol else "")
+    rep = Report(f"{title}, preset {args.preset}")
+    rep.text(
+        f"{suite.description}. {len(df)} finished runs of {len(methods)} methods, seeds "
+        f"{', '.join(map(str, seeds))}; generated by collapsebench from the run store {args.out}."
+    )
+    rep.heading("Protocol card")
+    if protocol:
+        from .protocols import get_protocol
+
+        p = get_protocol(protocol)
+        rep.text(f"Source: {p.source}. {p.summary}.")
+        if p.open_details:
+            rep.text("What the source leaves open, and what was chosen:")
+            rep.items(p.open_details)
+    rep.frame(protocol_card(suite, args.preset), "Every setting that is part of the run key.")
+    rep.heading("Tables")
+    order = ["table.md", "published.md", "calibration.md"]
+    tables = sorted(out.glob("table*.md"), key=lambda f: (f.name not in order, f.name))
+    for f in [*tables, *(out / n for n in order[1:] if (out / n).exists())]:
+        rep.table_md(f.read_text())
+    if args.compare:
+        rep.heading(f"{args.compare} against the other methods (`bench compare`)")
+        others = [m for m in methods if m != args.compare and m in set(runs["method"])]
+        stats = compare(runs, args.compare, others, metrics)
+        rep.table_md(format_comparison(stats))
+    rep.heading("Figures")
+    from .report import FIGURES
+
+    for name, heading in FIGURES:
+        if (out / name).exists():
+            rep.heading(heading, 3)
+            rep.figure(out / name, heading)
+    missing, stale = missing_and_stale(
+        store, args.suite, specs, {str(Path(r).relative_to(args.out)) for r in df["run_dir"]}
+    )
+    section_runs(rep, df, missing, stale)
+    rep.heading("Reproduce")
+    common = ["--suite", args.suite, "--preset", args.preset, "--methods", *methods]
+    common += ["--protocol", protocol] if protocol else []
+    seed_args = ["--seeds", *map(str, seeds)]
+    rep.code(
+        [
+            command_line(["run", *common, *seed_args, "--out", args.out]),
+            command_line(["report", *common, *seed_args, "--out", args.out]),
+        ]
+    )
+    rep.write(out / "report.html", out / "report.md")
+    print(f"report: {out / 'report.html'} (and report.md); {len(df)} runs, {len(missing)} missing")
+    return 0
+
+
+def cmd_agreement(args) -> int:
+    from .agreement import CAPTION, suite_agreement
+    from .atomic import atomic_write_text
+    from .store import RunStore
+
+    for name in args.suites:
+        get_suite(name)  # unknown names: one line, before any work
+    check_writable_dir(args.results, "--results")
+    store = RunStore(args.out)
+    for name in args.suites:
+        table, n = suite_agreement(store, name, args.data_root)
+        if table.empty:
+            raise BenchError(f"no finished runs of {name} in {args.out}")
+        ref = "modes covered" if get_suite(name).kind == "toy" else "per-class MS-SSIM"
+        caption = f"{name}: {n} runs, reference {ref}. {CAPTION}"
+        out = Path(args.results) / "agreement"
+        md = table.to_markdown(index=False, floatfmt=".3f")
+        atomic_write_text(out / f"{name}.md", f"{md}\n\n{caption}\n")
+        atomic_write_text(out / f"{name}.csv", table.to_csv(index=False))
+        print(f"{md}\n\n{caption}\n")
     return 0
 
 
@@ -878,6 +1015,8 @@ COMMANDS = {
     "compare": cmd_compare,
     "check": cmd_check,
     "critic": cmd_critic,
+    "report": cmd_report,
+    "agreement": cmd_agreement,
     "data": cmd_data,
     "perf": cmd_perf,
 }
@@ -886,6 +1025,8 @@ COMMANDS = {
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if hasattr(args, "dinov2_weights"):
+            _use_dinov2(args)
         return COMMANDS[args.command](args)
     except BenchError as exc:
         print(f"bench: error: {exc}", file=sys.stderr)

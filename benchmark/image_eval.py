@@ -1,53 +1,16 @@
-"""Image-suite evaluation: IS / FID / KID / precision-recall and per-class MS-SSIM of a sample set,
-one row per class plus a real-data row, every number labelled with its extractor, protocol and
-sample sizes (an Inception FID and a digits-classifier FID never share a column).
-
-This module only reads samples and real data; it knows nothing about training, so
-``bench evaluate`` works on images produced by any tool.
-"""
+"""Reading sample sets produced by any tool (``bench evaluate --samples``): .npy / .npz files
+and folders of PNGs, each wrong input one line. The metrics themselves come from the suite's own
+evaluation (``ImageSuite.evaluate``), the same one every run uses."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 
-from ..metrics import digits_classifier, fidelity, msssim
 from ..metrics.images import load_image_folder, to_uint8_nchw
 from .errors import BenchError
-
-
-def cache_dir() -> Path:
-    """Where derived artefacts (the digits classifier, reference statistics) are cached."""
-    return Path(os.environ.get("COLLAPSEBENCH_CACHE", Path.home() / ".cache" / "collapsebench"))
-
-
-@dataclass(frozen=True)
-class ImageProtocol:
-    name: str
-    #: returns real images (uint8 N×C×H×W), integer labels, and the class names
-    real: Callable[[], tuple[torch.Tensor, np.ndarray, list[str]]]
-    extractor: str
-    msssim_protocol: str = "clamped"
-    isc_splits: int = fidelity.IS_SPLITS
-
-
-def _digits_real() -> tuple[torch.Tensor, np.ndarray, list[str]]:
-    images, labels = digits_classifier.load_digits_images()
-    return to_uint8_nchw(images), np.asarray(labels), [str(i) for i in range(10)]
-
-
-IMAGE_PROTOCOLS: dict[str, ImageProtocol] = {
-    "digits-perclass": ImageProtocol(
-        name="digits-perclass", real=_digits_real, extractor=digits_classifier.EXTRACTOR_NAME
-    ),
-}
-
 
 NPY_MAGIC = b"\x93NUMPY"
 NPZ_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # a zip with members, an empty zip
@@ -107,84 +70,3 @@ def load_samples(path: str | Path) -> tuple[torch.Tensor, np.ndarray | None]:
                 f"got {labels.dtype} {labels.shape}"
             )
     return images, labels
-
-
-def _weights(protocol: ImageProtocol) -> str | None:
-    if protocol.extractor == digits_classifier.EXTRACTOR_NAME:
-        return str(digits_classifier.load_or_train(cache_dir()).path)
-    return None  # Inception: fidelity.find_inception_weights looks in the flag/env/hub cache
-
-
-def _row(protocol, images, reference, label, weights, n_pairs) -> dict:
-    n_gen, n_ref = len(images), len(reference)
-    kid_size = min(1000, n_gen, n_ref)
-    try:
-        recs = fidelity.fidelity_metrics(
-            images,
-            reference,
-            extractor=protocol.extractor,
-            weights_path=weights,
-            isc_splits=min(protocol.isc_splits, n_gen),
-            kid_subset_size=kid_size,
-        )
-        div = msssim.msssim_diversity(images, n_pairs=n_pairs, protocol=protocol.msssim_protocol)
-        real_div = msssim.msssim_diversity(
-            reference, n_pairs=n_pairs, protocol=protocol.msssim_protocol
-        )
-    except ValueError as exc:
-        raise BenchError(f"{label}: {exc}") from None
-    return {
-        "class": label,
-        "inception_score": recs["isc"]["mean"],
-        "fid": recs["fid"]["value"],
-        "kid": recs["kid"]["mean"],
-        "precision": recs["prc"]["precision"],
-        "recall": recs["prc"]["recall"],
-        "ms_ssim": div.mean,
-        "ms_ssim_se": div.std_error,
-        "ms_ssim_real": real_div.mean,
-        "n_pairs": n_pairs,
-        "n_generated": n_gen,
-        "n_reference": n_ref,
-        "kid_subset_size": kid_size,
-        "extractor": protocol.extractor,
-        "msssim_protocol": protocol.msssim_protocol,
-    }
-
-
-def evaluate_images(
-    suite: str,
-    images: torch.Tensor,
-    labels: np.ndarray | None = None,
-    n_pairs: int = msssim.DEFAULT_PAIRS,
-) -> pd.DataFrame:
-    """One row per class present in ``labels`` (or one row for all images), each against the
-    real images of that class. ``ms_ssim_real`` is the same MS-SSIM measured on those real images:
-    the ground truth a generator's diversity is read against (all real images when unlabelled,
-    where it mixes classes and so reads lower)."""
-    protocol = IMAGE_PROTOCOLS[suite]
-    real, real_labels, names = protocol.real()
-    if images.shape[1:] != real.shape[1:]:
-        raise BenchError(
-            f"{suite} images are {tuple(real.shape[1:])} (C×H×W); got {tuple(images.shape[1:])}"
-        )
-    weights = _weights(protocol)
-    rows = []
-    if labels is None:
-        rows.append(_row(protocol, images, real, "all", weights, n_pairs))
-    else:
-        bad = sorted(set(labels.tolist()) - set(range(len(names))))
-        if bad:
-            raise BenchError(f"labels {bad} are not classes of {suite}; valid: 0..{len(names) - 1}")
-        for c in sorted(set(labels.tolist())):
-            rows.append(
-                _row(
-                    protocol,
-                    images[labels == c],
-                    real[real_labels == c],
-                    names[c],
-                    weights,
-                    n_pairs,
-                )
-            )
-    return pd.DataFrame(rows)

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..metrics import digits_classifier, fidelity, msssim
+from ..metrics import digits_classifier, dinov2, fidelity, msssim
 from ..metrics.feature_diversity import feature_diversity
 from ..metrics.images import to_uint8_nchw
 from . import data as data_mod
@@ -306,8 +306,12 @@ class ImageSuite:
 
     @property
     def diversity_names(self) -> tuple[str, ...]:
-        """Computed on the final samples only, on the FID extractor's features."""
-        return () if self.stacked else ("density", "coverage", "vendi", "ndb", "ndb_js")
+        """Computed on the final samples only, on the FID extractor's features (and, when DINOv2
+        weights are configured, on DINOv2's)."""
+        if self.stacked:
+            return ()
+        extra = dinov2.METRIC_NAMES if os.environ.get(dinov2.WEIGHTS_ENV) else ()
+        return ("density", "coverage", "vendi", "ndb", "ndb_js", *extra)
 
     def evaluate(
         self,
@@ -359,6 +363,11 @@ class ImageSuite:
             if diversity:
                 extra = feature_diversity(feats.generated, feats.reference)
                 extra["diversity_features"] = f"{self.extractor}:{feats.layer}"
+                weights = dinov2.weights_path()
+                if weights is not None:
+                    extra.update(
+                        dinov2.dinov2_metrics(images, real, weights, kid_size, device=device)
+                    )
         except (ValueError, fidelity.MissingWeightsError) as exc:
             raise BenchError(f"{self.name}: {exc}") from None
         return {

@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..metrics.feature_diversity import CAPTION as DIVERSITY_CAPTION
+from ..metrics.registry import get as get_metric
 from . import data as data_mod
 from .atomic import atomic_write_text
 from .errors import BenchError
@@ -79,14 +81,6 @@ PUBLISHED_STACKED = {
     "VEEGAN (Stacked-MNIST, published)": (150.0, 2.95),
     "PacGAN (Stacked-MNIST, published)": (1000.0, 0.06),
 }
-METRIC_LABELS = {
-    "ms_ssim": "MS-SSIM (lower = more diverse)",
-    "inception_score": "Inception Score",
-    "fid": "FID",
-    "kid": "KID",
-    "precision": "precision",
-    "recall": "recall",
-}
 
 
 def _cell(values: pd.Series, digits: int) -> str:
@@ -100,9 +94,7 @@ def _cell(values: pd.Series, digits: int) -> str:
 
 
 def _digits(metric: str) -> int:
-    if metric in ("kl", "kl_log10"):
-        return 3
-    return 4 if metric in ("ms_ssim", "kid", "precision", "recall") else 2
+    return get_metric(metric).digits
 
 
 def class_order(classes: Sequence[str]) -> list[str]:
@@ -258,9 +250,12 @@ def write_image_tables(
     cap = caption(suite, args.preset, df)
     printed = []
     if suite.per_class:
-        for metric in suite.metric_names:
+        for metric in suite.reported_metrics:
             t = per_class_table(df, metric, methods, suite.published)
-            label = METRIC_LABELS[metric]
+            label = get_metric(metric).label
+            if metric in suite.diversity_names:
+                space = "DINOv2" if metric.endswith("_dinov2") else f"{df['extractor'].iloc[0]}"
+                label = f"{label} on {space} features ({DIVERSITY_CAPTION})"
             if metric == "inception_score" and df["extractor"].iloc[0] != "inception-v3-compat":
                 label = f"Inception Score computed with the {df['extractor'].iloc[0]} classifier"
             c = f"{label}. {cap}"
@@ -269,7 +264,7 @@ def write_image_tables(
             if metric in ("ms_ssim", "inception_score", "fid"):
                 printed.append(f"## {label}\n\n" + render(t, args.format, c))
     else:
-        t = methods_table(df, suite.metric_names, methods, suite)
+        t = methods_table(df, suite.reported_metrics, methods, suite)
         atomic_write_text(out / "table.md", render(t, "md", cap))
         atomic_write_text(out / "table.csv", render(t, "csv", cap))
         printed.append(render(t, args.format, cap))

@@ -23,6 +23,28 @@ import torch
 from .errors import BenchError
 
 
+def machine() -> dict[str, str]:
+    """What a run's runtime.json records about the machine, with the time it (re)started."""
+    import platform
+    from datetime import datetime, timezone
+
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in open("/proc/cpuinfo", encoding="utf-8"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else ""
+    return {
+        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "host_cpu": cpu,
+        "cpu_count": str(os.cpu_count()),
+        "gpu": gpu,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+    }
+
+
 @dataclass(frozen=True)
 class Runtime:
     device: str = "cpu"

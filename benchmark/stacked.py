@@ -67,7 +67,7 @@ from ..baselines.wgan_gp import WGANGP
 from .config import RunSpec
 from .errors import BenchError
 from .methods import build_method
-from .runtime import Runtime, applied, resolve_device
+from .runtime import Runtime, applied, machine, resolve_device
 from .store import CHECKPOINT_KEYS, RunDir, save_checkpoints_together
 from .suites import get_suite
 from .train import derived_seed, evaluation_row, finish_run, resume_errors
@@ -546,6 +546,7 @@ def _train_runs(specs, runs, progress, data_root, rt: Runtime) -> list[dict]:
                 "threads": torch.get_num_threads(),
                 "batch_models": K,
                 "stacked_with": [s.label for s in specs],
+                **machine(),
             }
         )
     report = list(progress) if progress else []

@@ -41,7 +41,7 @@ import torch
 from .config import RunSpec
 from .errors import BenchError
 from .methods import build_method, checked_loss
-from .runtime import Runtime, applied
+from .runtime import Runtime, applied, machine
 from .store import CHECKPOINT, CHECKPOINT_KEYS, RunDir
 from .suites import get_suite
 
@@ -166,7 +166,9 @@ def _train(spec: RunSpec, run: RunDir, progress, data_root, rt: Runtime) -> dict
             method.load_state_dict(state.get("method", {}))
             start, curves, snapshots = state["step"], list(state["curves"]), state["snapshots"]
             evals = list(state.get("evals", []))
-    run.record_runtime({"start_step": start, **rt.as_dict(), "threads": torch.get_num_threads()})
+    run.record_runtime(
+        {"start_step": start, **rt.as_dict(), "threads": torch.get_num_threads(), **machine()}
+    )
     if progress:
         progress(start)
 

@@ -29,10 +29,10 @@ _ALL = (
     Metric("fid", "lower", "FID", 2),
     Metric("kid", "lower", "KID", 4),
     Metric("inception_score", "higher", "Inception Score", 2),
-    Metric("precision", "higher", "precision", 3),
-    Metric("recall", "higher", "recall", 3),
+    Metric("precision", "higher", "precision", 4),
+    Metric("recall", "higher", "recall", 4),
     # lower MS-SSIM between generated pairs = more diverse samples
-    Metric("ms_ssim", "lower", "MS-SSIM (lower = more diverse)", 3),
+    Metric("ms_ssim", "lower", "MS-SSIM (lower = more diverse)", 4),
     Metric("critic_w", "lower", "independent critic W", 3),
     # Stacked MNIST / digits (1000 modes): classifier-counted modes and KL to uniform
     Metric("stacked_modes", "higher", "modes covered", 1, "modes"),

@@ -3,6 +3,7 @@
 import pandas as pd
 
 from collapsebench.benchmark.cli import main
+from collapsebench.benchmark.suites import get_suite
 
 BASE = ["--suite", "gaussians25", "--preset", "smoke", "--seeds", "0", "1", "--no-progress"]
 
@@ -14,7 +15,9 @@ def test_check_passes_on_reference_and_fails_when_perturbed(smoke_store, tmp_pat
     assert main([*argv, "--update", "--methods", "gan", "wgan-gp"]) == 0
     table = pd.read_csv(ref)
     assert set(table.columns) >= {"method", "metric", "mean", "std", "n"}
-    assert len(table) == 6 and (table["n"] == 2).all()
+    # 2 methods x the suite's 8 reported metrics (3 mode-coverage + 5 diversity)
+    assert len(table) == 16 and (table["n"] == 2).all()
+    assert set(table["metric"]) == set(get_suite("gaussians25").reported_metrics)
     capsys.readouterr()
 
     assert main(argv) == 0

@@ -83,7 +83,8 @@ def test_evaluate_json_equals_run_metrics(smoke_store, capsys):
     assert rc == 0
     got = json.loads(capsys.readouterr().out)
     stored = json.loads((run / "metrics.json").read_text())
-    assert set(got) == {"modes_covered", "hq_fraction", "reverse_kl"}
+    # the suite's one evaluation: every metric the run stored, and the same numbers
+    assert set(got) == {*get_suite("gaussians25").reported_metrics, "ndb_bins"}
     assert got == {k: stored[k] for k in got}
 
 
@@ -92,11 +93,15 @@ def test_evaluate_perfect_samples(tmp_path, capsys):
     path = tmp_path / "s.npy"
     np.save(path, np.repeat(centers, 10, axis=0))
     assert main(["evaluate", "--suite", "ring8", "--samples", str(path), "--json"]) == 0
-    assert json.loads(capsys.readouterr().out) == {
+    got = json.loads(capsys.readouterr().out)
+    assert {k: got[k] for k in ("modes_covered", "hq_fraction", "reverse_kl")} == {
         "modes_covered": 8,
         "hq_fraction": 1.0,
         "reverse_kl": 0.0,
     }
+    # 10 copies of each of the 8 centres: the Gaussian-kernel Vendi of 8 equal point masses
+    # (bandwidth 3 std = 0.15, centres >= 1.53 apart) is 8
+    assert got["vendi"] == pytest.approx(8.0, rel=1e-6)
 
 
 def test_rerun_skips_finished(smoke_store, capsys, tmp_path):

@@ -43,6 +43,12 @@ def test_real_digits_per_class_rows(tmp_path, capsys, digits):
         assert r["ms_ssim"] == pytest.approx(r["ms_ssim_real"], abs=4 * r["ms_ssim_se"] + 0.01)
         assert r["extractor"] == "digits-cnn" and r["msssim_protocol"] == "clamped"
         assert r["n_generated"] == r["n_reference"] == int((labels == int(r["class"])).sum())
+        # diversity metrics on the same classifier features: identical sets are covered, alike
+        # in density, and differ in no NDB bin
+        assert r["diversity_features"] == "digits-cnn:penultimate"
+        assert r["coverage"] == 1.0 and r["ndb"] == 0.0 and r["ndb_js"] == 0.0
+        assert r["density"] == pytest.approx(1.0, abs=0.1)
+        assert 1.0 < r["vendi"] < r["n_generated"]
 
 
 def test_nhwc_float_and_png_folder_agree(tmp_path, capsys, digits):
@@ -66,7 +72,7 @@ def test_nhwc_float_and_png_folder_agree(tmp_path, capsys, digits):
         (np.zeros((4, 32, 32, 2), np.uint8), "channel"),
         (np.full((4, 1, 32, 32), 2.0, np.float32), "[-1, 1]"),
         (np.zeros((4, 1, 32, 32), np.int16), "dtype"),
-        (np.zeros((4, 1, 16, 16), np.uint8), "digits-perclass images are (1, 32, 32)"),
+        (np.zeros((4, 1, 16, 16), np.uint8), "digits-perclass images are 1×32×32; got (1, 16, 16)"),
     ],
 )
 def test_bad_images(tmp_path, capsys, array, needle):
