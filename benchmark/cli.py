@@ -174,6 +174,13 @@ def _exec_args(p: argparse.ArgumentParser) -> None:
         "--no-amp", action="store_true", help="CUDA image suites: no bf16 autocast / channels_last"
     )
     p.add_argument(
+        "--log",
+        default=None,
+        metavar="tensorboard",
+        help="stream losses, evaluation curves and samples to TensorBoard (extra: tensorboard)",
+    )
+    p.add_argument("--log-dir", default=None, help="--log: where (default: each run directory)")
+    p.add_argument(
         "--batch-models",
         type=_positive_int,
         default=None,
@@ -192,7 +199,13 @@ def _runtime(args):
         raise BenchError(f"unknown --executor {args.executor!r}; valid: {', '.join(EXECUTORS)}")
     if args.address is not None and args.executor != "ray":
         raise BenchError("--address applies to --executor ray only")
-    return runtime_for(get_suite(args.suite).kind, args.device, args.no_amp, args.fast)
+    if args.log_dir is not None and args.log is None:
+        raise BenchError("--log-dir applies with --log tensorboard only")
+    if args.log is not None and (args.batch_models or 1) > 1:
+        raise BenchError("--log streams runs trained one at a time; drop --batch-models")
+    return runtime_for(
+        get_suite(args.suite).kind, args.device, args.no_amp, args.fast, args.log, args.log_dir
+    )
 
 
 def _execute(args, store, specs) -> dict:

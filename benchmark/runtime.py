@@ -53,6 +53,10 @@ class Runtime:
     channels_last: bool = False
     #: torch.use_deterministic_algorithms on CUDA (and no cuDNN autotuning / TF32)
     deterministic: bool = True
+    #: stream the loop's records to a logger ("tensorboard", benchmark/tb_log.py) or not (None)
+    log: str | None = None
+    #: where the logger writes (None: inside each run directory)
+    log_dir: str | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -86,12 +90,25 @@ def resolve_device(name: str | None) -> str:
 
 
 def runtime_for(
-    suite_kind: str, device: str | None, no_amp: bool = False, fast: bool = False
+    suite_kind: str,
+    device: str | None,
+    no_amp: bool = False,
+    fast: bool = False,
+    log: str | None = None,
+    log_dir: str | None = None,
 ) -> Runtime:
     """The runtime a command line asks for (``suite_kind``: "toy" or "image")."""
+    from .tb_log import check_available
+
     dev = resolve_device(device)
     amp = suite_kind == "image" and dev.startswith("cuda") and not no_amp
-    return Runtime(device=dev, amp=amp, channels_last=amp, deterministic=not fast)
+    try:
+        check_available(log)
+    except ValueError as exc:
+        raise BenchError(str(exc)) from None
+    return Runtime(
+        device=dev, amp=amp, channels_last=amp, deterministic=not fast, log=log, log_dir=log_dir
+    )
 
 
 @contextlib.contextmanager

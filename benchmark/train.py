@@ -44,6 +44,7 @@ from .methods import build_method, checked_loss
 from .runtime import Runtime, applied, machine
 from .store import CHECKPOINT, CHECKPOINT_KEYS, RunDir
 from .suites import get_suite
+from .tb_log import open_log
 
 ProgressFn = Callable[[int], None]
 
@@ -171,6 +172,7 @@ def _train(spec: RunSpec, run: RunDir, progress, data_root, rt: Runtime) -> dict
     )
     if progress:
         progress(start)
+    tb = open_log(rt.log, rt.log_dir, run.path, start)
 
     B = cfg.batch_size * method.pack
     for step in range(start, cfg.steps):
@@ -216,16 +218,19 @@ def _train(spec: RunSpec, run: RunDir, progress, data_root, rt: Runtime) -> dict
                     "feature_diversity": diversity,
                 }
             )
+            tb.curves(curves[-1])
         if done in snapshot_steps:
             snap = samples_of(eval_noise[: 1000 if suite.kind == "toy" else 64])
             if np.isfinite(snap).all():
                 snapshots[f"samples_{done}"] = suite.to_stored(snap)
+                tb.samples(done, snapshots[f"samples_{done}"], suite.kind)
             for key, value in suite.snapshot(D, method).items():
                 snapshots["axis" if key == "axis" else f"{key}_{done}"] = value
             if suite.kind == "image":
                 run.save_generator(done, G.state_dict())
         if done in eval_steps:
             evals.append(evaluation_row(suite, spec, done, samples_of(eval_noise), data_root, rt))
+            tb.evals(evals[-1])
         if done % cfg.checkpoint_every == 0 or done == cfg.steps:
             run.save_checkpoint(
                 {
@@ -244,6 +249,7 @@ def _train(spec: RunSpec, run: RunDir, progress, data_root, rt: Runtime) -> dict
         if progress:
             progress(done)
 
+    tb.close()
     samples = samples_of(eval_noise)
     finite = bool(np.isfinite(samples).all())
     stored = suite.to_stored(samples) if finite else samples
