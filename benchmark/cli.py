@@ -411,6 +411,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     f.add_argument("--data-root", default=None, help="image data (default: $COLLAPSEBENCH_DATA)")
     f.add_argument(
+        "--workers-check",
+        action="store_true",
+        help="also 4 whole runs with 1 process vs 2 (several minutes more)",
+    )
+    f.add_argument(
         "--device",
         default="cpu",
         help="with --batch-models: cpu, cuda[:N] or auto (default cpu)",
@@ -569,7 +574,8 @@ def cmd_run(args) -> int:
     diverged = sum(bool(m.get("diverged")) for m in trained.values())
     print(
         f"bench: {len(specs)} runs: {len(trained)} trained now ({diverged} diverged), "
-        f"{len(skipped)} already finished; tables and figures in {results_dir(args)}",
+        f"{len(skipped)} already finished; tables and figures in {results_dir(args)}; "
+        f"one shareable file: bench report --suite {args.suite} (same options)",
         file=sys.stderr,
     )
     return 0
@@ -1010,7 +1016,13 @@ def cmd_perf(args) -> int:
     elif args.device != "cpu" or args.threads is not None:
         raise BenchError("bench perf: --device and --threads apply with --batch-models only")
     else:
-        result = run_perf(args.suite, args.method, steps=args.steps, repeats=args.repeats)
+        result = run_perf(
+            args.suite,
+            args.method,
+            steps=args.steps,
+            repeats=args.repeats,
+            workers_check=args.workers_check,
+        )
     if args.json:
         print(json.dumps(result, indent=2))
     else:

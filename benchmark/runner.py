@@ -9,6 +9,7 @@ import os
 import queue as queue_mod
 import signal
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -261,19 +262,42 @@ def plan_jobs(
 
 @dataclass
 class _Bars:
-    """One overall bar (generator steps over all runs) plus one bar per run in flight."""
+    """One overall bar (generator steps over all runs) plus one bar per run in flight, each with
+    its step, steps/s and ETA (tqdm). Where stderr is not a terminal (a log file under nohup),
+    one plain line per run at every tenth of its steps instead: bars would be unreadable there."""
 
     total: int
     enabled: bool
 
     def __post_init__(self):
+        self.lines = self.enabled and not sys.stderr.isatty()
+        bars = self.enabled and not self.lines
         self.overall = tqdm(
-            total=self.total, desc="all runs", unit="step", position=0, disable=not self.enabled
+            total=self.total, desc="all runs", unit="step", position=0, disable=not bars
         )
         self.runs: dict[str, tuple[tqdm, int]] = {}
         self.free_slots: list[int] = []
+        self.started: dict[str, tuple[float, int]] = {}
+        self.done_all = 0
+
+    def _line(self, label: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        t0, first = self.started.setdefault(label, (now, done))
+        tenth = max(1, total // 10)
+        if done != total and (done == first or done // tenth == (done - 1) // tenth):
+            return
+        rate = (done - first) / max(now - t0, 1e-9)
+        eta = (total - done) / rate if rate > 0 else float("nan")
+        print(
+            f"bench: {label}: step {done:,}/{total:,}, {rate:.1f} steps/s, ETA {_duration(eta)}",
+            file=sys.stderr,
+            flush=True,
+        )
 
     def update(self, label: str, done: int, total: int) -> None:
+        if self.lines:
+            self._line(label, done, total)
+            return
         if label not in self.runs:
             slot = self.free_slots.pop(0) if self.free_slots else len(self.runs) + 1
             bar = tqdm(
@@ -299,6 +323,14 @@ class _Bars:
         for bar, _ in self.runs.values():
             bar.close()
         self.overall.close()
+
+
+def _duration(seconds: float) -> str:
+    if seconds != seconds:  # NaN: no rate yet
+        return "unknown"
+    m, s = divmod(int(round(seconds)), 60)
+    h, m = divmod(m, 60)
+    return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"
 
 
 EXECUTORS = ("local", "ray")

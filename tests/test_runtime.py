@@ -103,3 +103,47 @@ def test_perf_executor_bad_inputs_are_one_line_errors(capsys):
     assert "--executor 'local' is not measurable; valid: ray" in err
     err = one_line_error(capsys, ["perf", "--executor", "ray", "--batch-models", "2"])
     assert "use --executor or --batch-models, not both" in err
+
+
+def test_perf_default_measures_the_loops_only(capsys):
+    """`bench perf` with no options is the quick harness-vs-bare ratio; the 4-run workers
+    comparison (minutes) is behind --workers-check."""
+    from collapsebench.benchmark.cli import main
+
+    assert (
+        main(
+            [
+                "perf",
+                "--suite",
+                "ring8",
+                "--method",
+                "gan",
+                "--steps",
+                "5",
+                "--repeats",
+                "1",
+                "--json",
+            ]
+        )
+        == 0
+    )
+    out = json.loads(capsys.readouterr().out)
+    assert out["harness_vs_bare_ratio"] == pytest.approx(
+        out["harness_gen_steps_per_s"] / out["bare_loop_gen_steps_per_s"], abs=0.01
+    )
+    assert not any(k.startswith("workers") for k in out)
+
+
+def test_progress_in_a_log_file_is_one_line_per_tenth_with_rate_and_eta(tmp_path, capsys):
+    from collapsebench.benchmark.cli import main
+
+    argv = ["run", "--suite", "ring8", "--preset", "smoke", "--methods", "gan", "--seeds", "0"]
+    assert main([*argv, "--out", str(tmp_path / "r"), "--results", str(tmp_path / "t")]) == 0
+    err = capsys.readouterr().err.splitlines()
+    lines = [ln for ln in err if ln.startswith("bench: ring8/gan/seed0: step ")]
+    # smoke: 30 steps, a line at every third step (each tenth)
+    assert [ln.split("step ")[1].split(",")[0] for ln in lines] == [
+        f"{s}/30" for s in range(3, 31, 3)
+    ]
+    assert all("steps/s, ETA " in ln for ln in lines)
+    assert "1 runs: 1 trained now" in err[-1] and "bench report --suite ring8" in err[-1]
