@@ -268,7 +268,7 @@ def results_dir(args) -> Path:
 
 
 def _plan(args, methods: list[str], seeds: list[int]):
-    from .runner import plan
+    from .planning import plan
 
     return plan(
         args.suite,
@@ -505,6 +505,7 @@ def _write_table(args, methods: list[str]) -> str:
     options = _suite_options(args)
     suite = suite.with_overrides(options)
     df = per_seed(store, args.suite, methods, args.preset, options, _method_options(args, methods))
+    _note_lacking(df, suite)
     summ = summary(df, suite.reported_metrics, methods)
     protocol = get_protocol(suite.protocol)
     marks = cell_marks(df, suite.reported_metrics)
@@ -542,6 +543,21 @@ def _write_table(args, methods: list[str]) -> str:
         plots.curriculum_figure(df, out / "curriculum.png")
         partition_figure(df, args.suite, methods, out / "partitions.png")
     return text
+
+
+def _note_lacking(df, suite) -> None:
+    """Runs finished before a metric existed show empty cells until `bench run` adds it."""
+    cols = [m for m in suite.reported_metrics if m not in df or df[m].isna().any()]
+    if not cols or df.empty:
+        return
+    ok = ~df["diverged"].fillna(False).astype(bool) if "diverged" in df else True
+    lacking = int((df.reindex(columns=cols).isna().any(axis=1) & ok).sum())
+    if lacking:
+        print(
+            f"bench: {lacking} runs lack {', '.join(cols)} (finished before these metrics "
+            "existed); `bench run` with the same options adds them from the stored samples",
+            file=sys.stderr,
+        )
 
 
 def _covered_rule(suite) -> str:

@@ -3,14 +3,38 @@ independent-critic curve over training (seed 003 Fig. 4)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .image_tables import class_order
 from .plots import plt, save_figure
 from .store import RunDir
+
+#: seed 003's row order of the CIFAR-10 classes (the dataset's label order)
+CIFAR10_ORDER = (
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+)
+
+
+def class_order(classes: Sequence[str]) -> list[str]:
+    canon = {c: i for i, c in enumerate(CIFAR10_ORDER)}
+    return sorted(set(classes), key=lambda c: (canon.get(c, len(canon)), _natural(c)))
+
+
+def _natural(c: str) -> tuple:
+    return (0, int(c), "") if c.isdigit() else (1, 0, c)
+
 
 N_COLS = 8
 

@@ -25,6 +25,7 @@ from ..metrics.registry import get as get_metric
 from . import data as data_mod
 from .atomic import atomic_write_text
 from .errors import BenchError
+from .image_plots import CIFAR10_ORDER, class_order
 from .suites import get_suite
 from .tables import per_seed, render, results_dir
 
@@ -35,18 +36,6 @@ SEED003_NAMES = {
     "wgan": "WGAN",
     "greed-wgan": "WGAN-Ours",
 }
-CIFAR10_ORDER = (
-    "airplane",
-    "automobile",
-    "bird",
-    "cat",
-    "deer",
-    "dog",
-    "frog",
-    "horse",
-    "ship",
-    "truck",
-)
 # seed 003 Tables 2 and 3 (MS-SSIM; Table 3 heads its WGAN column "WCGAN", a typo) and Table 4
 # (Inception Score), per CIFAR-10 class in the order above; one model per class, no seeds given
 _T2_3 = {
@@ -95,15 +84,6 @@ def _cell(values: pd.Series, digits: int) -> str:
 
 def _digits(metric: str) -> int:
     return get_metric(metric).digits
-
-
-def class_order(classes: Sequence[str]) -> list[str]:
-    canon = {c: i for i, c in enumerate(CIFAR10_ORDER)}
-    return sorted(set(classes), key=lambda c: (canon.get(c, len(canon)), _natural(c)))
-
-
-def _natural(c: str) -> tuple:
-    return (0, int(c), "") if c.isdigit() else (1, 0, c)
 
 
 def per_class_table(

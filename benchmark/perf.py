@@ -20,8 +20,10 @@ import time
 
 import torch
 
+from .jobs import threads_per_worker
 from .methods import build_method
-from .runner import execute, plan, threads_per_worker
+from .planning import plan
+from .runner import execute
 from .runtime import resolve_device
 from .stacked import check_specs, train_stacked
 from .store import RunStore

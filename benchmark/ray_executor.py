@@ -33,6 +33,7 @@ from typing import Any
 from .atomic import atomic_write_bytes
 from .config import RunSpec
 from .errors import BenchError
+from .jobs import execute_job
 from .runtime import Runtime
 from .store import RunStore
 
@@ -95,16 +96,15 @@ def connect(ray, address: str | None) -> bool:
 def _run_task(job: list[RunSpec], root: str, threads: int, data_root, token: str, runtime):
     """Body of one Ray task (runs on a worker): one run, or several trained stacked.
     Returns {label: {"metrics": ..., "files": None or the run directory's files}}."""
-    from .runner import _execute_job
 
     probe = Path(root) / PROBE_NAME
     shared = probe.is_file() and probe.read_text() == token
     if shared:
-        metrics = _execute_job(job, root, threads, None, data_root, runtime)
+        metrics = execute_job(job, root, threads, None, data_root, runtime)
         return {label: {"metrics": m, "files": None} for label, m in metrics.items()}
     out = {}
     with tempfile.TemporaryDirectory(prefix="collapsebench-") as tmp:
-        metrics = _execute_job(job, tmp, threads, None, data_root, runtime)
+        metrics = execute_job(job, tmp, threads, None, data_root, runtime)
         for spec in job:
             run = RunStore(tmp).run_dir(spec).path
             files = {
@@ -132,7 +132,7 @@ def execute_ray(
     address: str | None,
     runtime: Runtime | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Run ``jobs`` (runner.plan_jobs: one run each, or several stacked) as Ray tasks; ``bars``
+    """Run ``jobs`` (planning.plan_jobs: one run each, or several stacked) as Ray tasks; ``bars``
     (runner._Bars) advances by whole runs. A job on CUDA asks Ray for one GPU."""
     ray = import_ray()
     started = connect(ray, address)

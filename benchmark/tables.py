@@ -12,8 +12,8 @@ import pandas as pd
 
 from .convergence import cell_mark, converged, run_converged
 from .errors import BenchError
+from .planning import config_hashes
 from .protocols import Protocol
-from .runner import config_hashes
 from .store import RunStore
 from .suites import get_suite
 

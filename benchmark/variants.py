@@ -32,7 +32,7 @@ import pandas as pd
 from .config import RunSpec
 from .errors import BenchError
 from .methods import parse_method_options, resolve_method
-from .runner import plan
+from .planning import plan
 from .store import RunDir, RunStore
 from .suites import get_suite
 

@@ -25,7 +25,7 @@ def pristine(tmp_path_factory) -> Path:
     seed 2 stopped at its first checkpoint."""
     import dataclasses
 
-    from collapsebench.benchmark.runner import plan
+    from collapsebench.benchmark.planning import plan
     from collapsebench.benchmark.store import RunStore
     from collapsebench.benchmark.train import train_run
 

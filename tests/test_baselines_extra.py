@@ -11,7 +11,7 @@ from torch import nn
 
 from collapsebench.baselines import REGISTRY
 from collapsebench.benchmark.nets import ToyDiscriminator
-from collapsebench.benchmark.runner import plan
+from collapsebench.benchmark.planning import plan
 from collapsebench.benchmark.store import RunStore
 from collapsebench.benchmark.suites import get_suite
 from collapsebench.benchmark.train import train_run

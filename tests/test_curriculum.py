@@ -13,7 +13,7 @@ from collapsebench.baselines import REGISTRY
 from collapsebench.baselines.base import Method
 from collapsebench.benchmark.errors import BenchError
 from collapsebench.benchmark.methods import method_params
-from collapsebench.benchmark.runner import plan
+from collapsebench.benchmark.planning import plan
 from collapsebench.benchmark.store import RunStore
 from collapsebench.benchmark.suites import get_suite
 from collapsebench.benchmark.train import feature_diversity, train_run, wasserstein_estimate

@@ -18,7 +18,7 @@ from collapsebench.baselines.dyngan import (
     split_collapsed,
 )
 from collapsebench.benchmark.partition_plots import run_partition_figure
-from collapsebench.benchmark.runner import plan
+from collapsebench.benchmark.planning import plan
 from collapsebench.benchmark.store import RunStore
 from collapsebench.benchmark.suites import get_suite
 from collapsebench.benchmark.train import train_run

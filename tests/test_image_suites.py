@@ -18,7 +18,7 @@ from test_fidelity import _write_random_inception_weights
 from collapsebench.benchmark.cli import main
 from collapsebench.benchmark.errors import BenchError
 from collapsebench.benchmark.image_suites import ImageBatches, StackedBatches
-from collapsebench.benchmark.runner import plan
+from collapsebench.benchmark.planning import plan
 from collapsebench.benchmark.suites import get_suite
 from collapsebench.metrics import fidelity as fi
 

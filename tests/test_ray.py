@@ -15,7 +15,7 @@ from test_cli import one_line_error
 from collapsebench.benchmark import ray_executor
 from collapsebench.benchmark.cli import main
 from collapsebench.benchmark.config import RunSpec
-from collapsebench.benchmark.runner import plan
+from collapsebench.benchmark.planning import plan
 from collapsebench.benchmark.store import RunStore
 
 ray = pytest.importorskip("ray")

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from collapsebench.benchmark.errors import BenchError
+from collapsebench.benchmark.planning import plan
 from collapsebench.benchmark.reevaluate import complete_evaluations, missing_metrics
-from collapsebench.benchmark.runner import execute, plan
+from collapsebench.benchmark.runner import execute
 from collapsebench.benchmark.store import RunStore
 from collapsebench.benchmark.suites import get_suite
 from collapsebench.metrics import diversity

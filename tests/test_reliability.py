@@ -22,7 +22,7 @@ import pytest
 import torch
 
 from collapsebench.benchmark.errors import BenchError
-from collapsebench.benchmark.runner import plan
+from collapsebench.benchmark.planning import plan
 from collapsebench.benchmark.store import RunStore
 from collapsebench.benchmark.train import train_run
 

@@ -14,7 +14,8 @@ from test_cli import one_line_error
 
 from collapsebench.benchmark import runtime as R
 from collapsebench.benchmark.errors import BenchError
-from collapsebench.benchmark.runner import execute, plan
+from collapsebench.benchmark.planning import plan
+from collapsebench.benchmark.runner import execute
 from collapsebench.benchmark.store import RunStore
 
 

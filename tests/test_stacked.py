@@ -21,7 +21,7 @@ import torch
 from collapsebench.benchmark.cli import main
 from collapsebench.benchmark.config import RunSpec
 from collapsebench.benchmark.errors import BenchError
-from collapsebench.benchmark.runner import plan
+from collapsebench.benchmark.planning import plan
 from collapsebench.benchmark.stacked import train_stacked
 from collapsebench.benchmark.store import RunStore
 from collapsebench.benchmark.train import train_run

@@ -18,7 +18,7 @@ from test_cli import one_line_error
 
 from collapsebench.benchmark.cli import main
 from collapsebench.benchmark.errors import BenchError
-from collapsebench.benchmark.runner import plan, plan_jobs
+from collapsebench.benchmark.planning import plan, plan_jobs
 from collapsebench.benchmark.stacked import _Stacked, train_stacked_runs
 from collapsebench.benchmark.store import RunStore
 from collapsebench.benchmark.train import train_run

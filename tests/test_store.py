@@ -13,7 +13,8 @@ import pytest
 
 from collapsebench.benchmark.config import TrainConfig
 from collapsebench.benchmark.errors import BenchError
-from collapsebench.benchmark.runner import execute, plan
+from collapsebench.benchmark.planning import plan
+from collapsebench.benchmark.runner import execute
 from collapsebench.benchmark.store import RunStore
 from collapsebench.benchmark.train import train_run
 
@@ -64,7 +65,7 @@ def test_finished_run_is_skipped_not_overwritten(tmp_path):
 CHILD = """
 import sys, torch, dataclasses
 torch.set_num_threads(1)
-from collapsebench.benchmark.runner import plan
+from collapsebench.benchmark.planning import plan
 from collapsebench.benchmark.store import RunStore
 from collapsebench.benchmark.train import train_run
 (spec,) = plan("gaussians25", ["wgan-gp"], [0], "smoke")

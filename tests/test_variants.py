@@ -15,8 +15,8 @@ from collapsebench.benchmark.cli import main
 from collapsebench.benchmark.errors import BenchError
 from collapsebench.benchmark.methods import parse_method_options
 from collapsebench.benchmark.partition_plots import modes_over_training
+from collapsebench.benchmark.planning import plan
 from collapsebench.benchmark.plots import curriculum_figure
-from collapsebench.benchmark.runner import plan
 from collapsebench.benchmark.store import RunDir
 from collapsebench.benchmark.suites import get_suite
 from collapsebench.benchmark.tables import results_dir
