@@ -890,7 +890,14 @@ def _evaluate_image_suite(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from .report import Report, command_line, missing_and_stale, protocol_card, section_runs
+    from .report import (
+        Report,
+        command_line,
+        method_settings,
+        missing_and_stale,
+        protocol_card,
+        section_runs,
+    )
     from .stats import compare, format_comparison, plot_seeds
     from .store import RunStore
     from .tables import per_seed
@@ -932,6 +939,7 @@ def cmd_report(args) -> int:
             rep.text("What the source leaves open, and what was chosen:")
             rep.items(p.open_details)
     rep.frame(protocol_card(suite, args.preset), "Every setting that is part of the run key.")
+    rep.frame(method_settings(df), "Each method's own settings, as its runs recorded them.")
     rep.heading("Tables")
     order = ["table.md", "published.md", "calibration.md"]
     tables = sorted(out.glob("table*.md"), key=lambda f: (f.name not in order, f.name))

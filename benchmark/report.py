@@ -43,7 +43,7 @@ window.addEventListener('load', () => {
 _STYLE = """<style>
 body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:.9em}
-th,td{border:1px solid #ccc;padding:.25em .6em;text-align:right}
+th,td{border:1px solid #ccc;padding:.25em .6em;text-align:right;white-space:nowrap}
 th:first-child,td:first-child{text-align:left}
 img{max-width:100%;border:1px solid #eee}
 .caption{color:#555;font-size:.85em;max-width:1000px}
@@ -102,6 +102,19 @@ def protocol_card(suite, preset: str) -> pd.DataFrame:
     budget = {f"budget.{k}": v for k, v in asdict(suite.presets[preset]).items()}
     items = {**params, **budget}
     return pd.DataFrame({"setting": list(items), "value": [str(v) for v in items.values()]})
+
+
+def method_settings(per_seed: pd.DataFrame) -> pd.DataFrame:
+    """Each method's parameters as its runs' config.json records them (optimiser included)."""
+    rows = {}
+    for method, run_dir in zip(per_seed["method"], per_seed["run_dir"], strict=True):
+        if method not in rows:
+            cfg = json.loads((Path(run_dir) / "config.json").read_text())
+            params = cfg.get("method_params", {})
+            rows[method] = ", ".join(f"{k}={v}" for k, v in sorted(params.items()))
+    return pd.DataFrame(
+        {"method": list(rows), "parameters (from config.json)": list(rows.values())}
+    )
 
 
 class Report:
