@@ -63,6 +63,8 @@ def per_seed(
                     "method": rec.spec.method,
                     **cls,
                     "seed": rec.spec.seed,
+                    # a metric added after the run finished is an empty cell, never a KeyError
+                    **dict.fromkeys(numeric, np.nan),
                     **rec.run.read_metrics(numeric),
                     **{f"{CONVERGED}{m}": status.get(m, whole) for m in numeric},
                     "run_dir": str(rec.run.path),

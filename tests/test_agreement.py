@@ -40,3 +40,29 @@ def test_missing_values_are_left_out_and_one_class_has_no_auroc():
     runs.loc[0, "coverage"] = np.nan
     out = agreement(runs, "modes_covered", ["coverage"], runs["modes_covered"] < 100)
     assert out.loc[0, "runs"] == 5 and np.isnan(out.loc[0, "auroc"])
+
+
+def test_bench_agreement_writes_one_row_per_metric(smoke_store, tmp_path, capsys):
+    import json
+
+    from collapsebench.benchmark.cli import main
+    from collapsebench.benchmark.suites import get_suite
+
+    out, _ = smoke_store
+    assert (
+        main(
+            ["agreement", "--suites", "gaussians25", "--out", str(out), "--results", str(tmp_path)]
+        )
+        == 0
+    )
+    table = pd.read_csv(tmp_path / "agreement" / "gaussians25.csv")
+    others = [m for m in get_suite("gaussians25").reported_metrics if m != "modes_covered"]
+    assert list(table["metric"]) == others and (table["runs"] == 4).all()
+    # the spearman column is the oriented rank correlation of the stored metrics, recomputed here
+    rows = [json.loads(p.read_text()) for p in out.rglob("metrics.json")]
+    runs = pd.DataFrame(rows)
+    got = table.set_index("metric").loc["coverage", "spearman"]
+    expected = runs["coverage"].rank().corr(runs["modes_covered"].rank())
+    assert got == pytest.approx(expected) or (np.isnan(got) and np.isnan(expected))
+    assert "reference modes covered" in (tmp_path / "agreement" / "gaussians25.md").read_text()
+    assert main(["agreement", "--suites", "nope", "--out", str(out)]) == 2

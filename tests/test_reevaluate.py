@@ -47,3 +47,28 @@ def test_a_metric_is_never_replaced(tmp_path):
     execute(store, [spec], progress=False)
     with pytest.raises(BenchError, match="already has density"):
         store.run_dir(spec).add_metrics({"density": 0.0})
+
+
+def test_table_says_which_runs_lack_metrics_and_how_to_add_them(tmp_path, capsys):
+    from collapsebench.benchmark.cli import main
+
+    base = [
+        "--suite",
+        "ring8",
+        "--preset",
+        "smoke",
+        "--out",
+        str(tmp_path / "runs"),
+        "--results",
+        str(tmp_path / "res"),
+    ]
+    assert main(["run", *base, "--methods", "gan", "--seeds", "0", "--no-progress"]) == 0
+    (metrics,) = list((tmp_path / "runs").rglob("metrics.json"))
+    m = json.loads(metrics.read_text())
+    metrics.write_text(json.dumps({k: v for k, v in m.items() if k != "vendi"}))
+    capsys.readouterr()
+    assert main(["table", *base, "--methods", "gan", "--no-plots"]) == 0
+    err = capsys.readouterr().err
+    assert "1 runs lack vendi" in err and "`bench run` with the same options" in err
+    assert main(["run", *base, "--methods", "gan", "--seeds", "0", "--no-progress"]) == 0
+    assert json.loads(metrics.read_text())["vendi"] == m["vendi"]
