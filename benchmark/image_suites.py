@@ -39,6 +39,7 @@ from . import data as data_mod
 from .config import TrainConfig
 from .errors import BenchError
 from .image_nets import ARCHS, build_image_nets
+from .suite_base import ReportedMetrics
 
 
 def cache_dir() -> Path:
@@ -101,7 +102,7 @@ def _presets(smoke: TrainConfig, default: TrainConfig, paper: TrainConfig) -> di
 
 
 @dataclass(frozen=True)
-class ImageSuite:
+class ImageSuite(ReportedMetrics):
     name: str
     description: str
     #: data.DATASETS name of the training images ("cifar10", "celeba", "digits", "mnist")
@@ -298,11 +299,6 @@ class ImageSuite:
         if self.extractor == digits_classifier.EXTRACTOR_NAME:
             return str(digits_classifier.load_or_train(cache_dir()).path)
         return None  # Inception: found by fidelity.find_inception_weights
-
-    @property
-    def reported_metrics(self) -> tuple[str, ...]:
-        """The columns of the suite's tables, `compare` and `check`."""
-        return (*self.metric_names, *self.diversity_names)
 
     @property
     def diversity_names(self) -> tuple[str, ...]:

@@ -22,10 +22,11 @@ from .errors import BenchError
 from .image_suites import IMAGE_SUITES, ImageSuite
 from .nets import ToyDiscriminator, dyngan_nets, gaussian_init, mlp, pacgan_nets
 from .protocols import DEFAULT_PROTOCOL, get_protocol
+from .suite_base import ReportedMetrics
 
 
 @dataclass(frozen=True)
-class GaussianMixtureSuite:
+class GaussianMixtureSuite(ReportedMetrics):
     """A 2-D mixture of equal-weight isotropic Gaussians, evaluated by mode coverage."""
 
     name: str
@@ -197,11 +198,6 @@ class GaussianMixtureSuite:
     @staticmethod
     def to_stored(samples: torch.Tensor | np.ndarray) -> np.ndarray:
         return np.asarray(samples)
-
-    @property
-    def reported_metrics(self) -> tuple[str, ...]:
-        """The columns of the suite's tables, `compare` and `check`."""
-        return (*self.metric_names, *self.diversity_names)
 
     def evaluate(
         self,
