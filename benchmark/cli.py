@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from ..baselines import REGISTRY
@@ -113,13 +114,16 @@ def _dinov2_arg(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _use_dinov2(args) -> None:
+@contextlib.contextmanager
+def _use_dinov2(args) -> Iterator[None]:
     """Validate --dinov2-weights (or the environment variable) before any work, and hand it to
-    every evaluation in this process and its workers through the environment."""
+    every evaluation of this command (and its worker processes) through the environment; the
+    variable is put back afterwards, so an in-process caller (a test) sees no leftover."""
     from ..metrics import dinov2
 
     given = getattr(args, "dinov2_weights", None)
     if given is None and not os.environ.get(dinov2.WEIGHTS_ENV):
+        yield
         return
     if given is not None and args.suite in SUITES and get_suite(args.suite).kind != "image":
         raise BenchError("--dinov2-weights applies to image suites only")
@@ -127,7 +131,15 @@ def _use_dinov2(args) -> None:
         path = dinov2.weights_path(given)
     except dinov2.MissingWeightsError as exc:
         raise BenchError(str(exc)) from None
+    saved = os.environ.get(dinov2.WEIGHTS_ENV)
     os.environ[dinov2.WEIGHTS_ENV] = str(path.resolve())
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(dinov2.WEIGHTS_ENV, None)
+        else:
+            os.environ[dinov2.WEIGHTS_ENV] = saved
 
 
 def _counting_args(p: argparse.ArgumentParser) -> None:
@@ -1075,7 +1087,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if hasattr(args, "dinov2_weights"):
-            _use_dinov2(args)
+            with _use_dinov2(args):
+                return COMMANDS[args.command](args)
         return COMMANDS[args.command](args)
     except BenchError as exc:
         print(f"bench: error: {exc}", file=sys.stderr)

@@ -121,3 +121,16 @@ def test_evaluate_adds_dinov2_columns(tmp_path, weights, monkeypatch, capsys, tm
         assert np.isfinite(row[m]), m
     assert row["dinov2_arch"] == "vit_small_patch14_dinov2"
     assert row["fid"] != row["fd_dinov2"]  # separate feature spaces, separate columns
+
+
+def test_the_flag_leaves_no_environment_behind(tmp_path, weights, monkeypatch, capsys):
+    """--dinov2-weights reaches this command's evaluations through the environment and is
+    removed afterwards: later commands in the same process must not compute DINOv2 metrics."""
+    import os
+
+    monkeypatch.delenv(dinov2.WEIGHTS_ENV, raising=False)
+    path = tmp_path / "t.npy"
+    np.save(path, np.zeros((4, 1, 16, 16), np.uint8))  # wrong size: fails after the flag is used
+    argv = ["evaluate", "--suite", "digits-perclass", "--samples", str(path)]
+    assert main([*argv, "--dinov2-weights", str(weights)]) == 2
+    assert dinov2.WEIGHTS_ENV not in os.environ
