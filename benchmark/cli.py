@@ -559,11 +559,11 @@ def _write_table(args, methods: list[str]) -> str:
 
 def _note_lacking(df, suite) -> None:
     """Runs finished before a metric existed show empty cells until `bench run` adds it."""
-    cols = [m for m in suite.reported_metrics if m not in df or df[m].isna().any()]
-    if not cols or df.empty:
+    if df.empty:
         return
+    cols = [m for m in suite.reported_metrics if df[m].isna().any()]  # per_seed has every column
     ok = ~df["diverged"].fillna(False).astype(bool) if "diverged" in df else True
-    lacking = int((df.reindex(columns=cols).isna().any(axis=1) & ok).sum())
+    lacking = int((df[cols].isna().any(axis=1) & ok).sum())
     if lacking:
         print(
             f"bench: {lacking} runs lack {', '.join(cols)} (finished before these metrics "
@@ -903,6 +903,7 @@ def _evaluate_image_suite(args) -> int:
 
 def cmd_report(args) -> int:
     from .report import (
+        FIGURES,
         Report,
         command_line,
         method_settings,
@@ -963,8 +964,6 @@ def cmd_report(args) -> int:
         stats = compare(runs, args.compare, others, metrics)
         rep.table_md(format_comparison(stats))
     rep.heading("Figures")
-    from .report import FIGURES
-
     for name, heading in FIGURES:
         if (out / name).exists():
             rep.heading(heading, 3)

@@ -53,7 +53,6 @@ class _Bars:
         self.runs: dict[str, tuple[tqdm, int]] = {}
         self.free_slots: list[int] = []
         self.started: dict[str, tuple[float, int]] = {}
-        self.done_all = 0
 
     def _line(self, label: str, done: int, total: int) -> None:
         now = time.monotonic()
