@@ -163,6 +163,13 @@ def caption(suite, preset: str, df: pd.DataFrame) -> str:
             "metric could be computed; the cells are empty."
         )
     first = finished.iloc[0]
+    budget = suite.presets[preset]
+    seeds = ", ".join(str(x) for x in sorted(set(df["seed"])))
+    head = (
+        f"{suite.name}, preset {preset} ({budget.steps:,} generator steps, batch "
+        f"{budget.batch_size}; seeds {seeds}; no convergence mark: image suites record no "
+        "evaluation curve)"
+    )
     if suite.stacked:
         rule = (
             "distinct predicted digit triples (of 1,000; any sample counts: the published rule)"
@@ -171,7 +178,7 @@ def caption(suite, preset: str, df: pd.DataFrame) -> str:
             "times (the calibrated rule)"
         )
         return (
-            f"{suite.name}, preset {preset}: mean ± std over seeds; modes = {rule} among "
+            f"{head}: mean ± std over seeds; modes = {rule} among "
             f"{int(first['n_generated'])} samples, each channel "
             f"labelled by the {first['classifier']} classifier (held-out accuracy "
             f"{first['classifier_accuracy']:.3f}); kl = KL(generated triples || uniform) in nats, "
@@ -179,7 +186,7 @@ def caption(suite, preset: str, df: pd.DataFrame) -> str:
             "sklearn digits): compare shapes, not values."
         )
     return (
-        f"{suite.name}, preset {preset}: mean ± std over seeds. IS/FID/KID/precision-recall on "
+        f"{head}: mean ± std over seeds. IS/FID/KID/precision-recall on "
         f"{first['extractor']} features, {int(first['n_generated'])} generated vs "
         + (
             "the class's real training images (per class)"
