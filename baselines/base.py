@@ -1,14 +1,28 @@
-"""The small interface every method implements; the shared loop in
-``collapsebench.benchmark.train`` does everything else (data, noise, steps, checkpoints).
+"""The small interface every method implements; the one training loop
+(``collapsebench.benchmark.training.loop``) does everything else (data, noise, steps,
+checkpoints), for one model or for K models of one configuration trained together.
 
-A method sees networks that return *raw scores*: logits for GAN-type losses, critic values for
-Wasserstein losses. It never samples data or noise itself; the only randomness it may use is the
-``torch.Generator`` the loop hands to it (``d_loss``, and the hooks below), so runs stay
-reproducible and resumable.
+Losses are written once, over a leading *model* axis (Mimicry's "losses are functions of D's
+outputs", one step further): ``real`` and ``fake`` are (K, B, ...) batches, ``D`` maps (K, N, ...)
+to raw scores (K, N, 1) -- logits for GAN-type losses, critic values for Wasserstein losses -- and
+a loss returns one value per model, shape (K,), reducing each model's batch with ``batch_mean``.
+K = 1 is a single run. The loop sums the K losses before ``backward``, so no gradient mixes
+models. A method never samples data or noise itself: randomness a loss needs comes from ``draw``
+(``Draws``), which draws row k from model k's own ``torch.Generator``, so runs stay reproducible
+and resumable, and a stacked model k draws exactly what run k alone would.
+
+  d_loss(D, real, fake, step, draw) -> (K,)     what D minimises (``fake`` is detached)
+  g_loss(D, real, fake, step, draw) -> (K,)     what G minimises (``real``: the step's last
+                                                critic batch, e.g. for Unrolled GAN)
+  optimizers(G, D) -> (opt_g, opt_d)
+  after_d_step(D)                               after each D update (WGAN's clipping)
+  prepare(G, D)                                 change the nets before the optimisers are made
+                                                (SNGAN's spectral normalisation)
 
 Most methods only define losses. A method that changes *what the networks see* (e.g. a condition
 code appended to G's noise and D's input, as `dyngan` and `scgan` do) overrides the hooks in the
-"loop hooks" section of `Method`; their defaults are the plain loop, bit for bit:
+"loop hooks" section of `Method`; their defaults are the plain loop, bit for bit. Hooks see one
+model's own nets and tensors (no model axis):
 
   net_config() -> dict                          suite network settings the method asks for
   real_batch(data, B, rng) -> (real_for_D, idx) draw a real batch (and which rows it used)
@@ -18,6 +32,11 @@ code appended to G's noise and D's input, as `dyngan` and `scgan` do) overrides 
   observe(D, data, idx, done, rng)              after every generator step
   state_dict() / load_state_dict(state)         method state kept in checkpoints
   history() -> DataFrame | None                 written as partitions.csv at the end
+
+Stacking (``bench run --batch-models K``): a method stacks when it keeps to the losses -- no
+loop hook overridden, elementwise optimisers (Adam, RMSprop, SGD) -- and does not set
+``unstackable`` to the reason it cannot. That is checked, not listed: a plugin written to this
+interface stacks with no edit inside the package.
 """
 
 from __future__ import annotations
@@ -72,10 +91,31 @@ class Params:
                 raise ValueError(f"{f.name} must be {rule[1]}, got {v}")
 
 
+def batch_mean(x: torch.Tensor) -> torch.Tensor:
+    """E over each model's batch: (K, B, ...) -> (K,)."""
+    return x.flatten(1).mean(1)
+
+
+class Draws:
+    """Randomness a loss asks for, drawn from each model's own generator (row k from model k's)
+    on the CPU and then moved, so the draws are the same on every device and a stacked model
+    draws what its run alone would."""
+
+    def __init__(self, rngs: list[torch.Generator], device: torch.device | str = "cpu"):
+        self.rngs, self.device = rngs, device
+
+    def uniform(self, shape: tuple[int, ...], dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """U[0, 1) of ``shape`` per model: (K, *shape)."""
+        draws = [torch.rand(shape, generator=r, dtype=dtype) for r in self.rngs]
+        return torch.stack(draws).to(self.device)
+
+
 class Method:
     name: ClassVar[str] = ""
     Params: ClassVar[type[Params]] = Params
-    #: critic (discriminator) updates per generator update
+    #: why this method cannot train stacked (``--batch-models``), or "" when it can
+    unstackable: ClassVar[str] = ""
+    #: critic (discriminator) updates per generator update (a ``n_critic`` parameter overrides)
     n_critic: int = 1
     #: samples packed into one discriminator input (PacGAN); the loop draws batch x pack samples
     pack: int = 1
@@ -86,6 +126,7 @@ class Method:
     def __init__(self, params: Params, total_steps: int):
         self.params = params
         self.total_steps = total_steps
+        self.n_critic = int(getattr(params, "n_critic", type(self).n_critic))
 
     def optimizers(
         self, generator: nn.Module, discriminator: nn.Module
@@ -93,17 +134,24 @@ class Method:
         raise NotImplementedError
 
     def d_loss(
-        self, D: nn.Module, real: torch.Tensor, fake: torch.Tensor, step: int, rng: torch.Generator
+        self, D: nn.Module, real: torch.Tensor, fake: torch.Tensor, step: int, draw: Draws
     ) -> torch.Tensor:
-        """Scalar loss the discriminator minimises; ``fake`` is already detached."""
+        """Per-model loss the discriminator minimises, shape (K,); ``fake`` is detached."""
         raise NotImplementedError
 
-    def g_loss(self, D: nn.Module, fake: torch.Tensor, step: int) -> torch.Tensor:
-        """Scalar loss the generator minimises."""
+    def g_loss(
+        self, D: nn.Module, real: torch.Tensor, fake: torch.Tensor, step: int, draw: Draws
+    ) -> torch.Tensor:
+        """Per-model loss the generator minimises, shape (K,)."""
         raise NotImplementedError
 
     def after_d_step(self, D: nn.Module) -> None:
-        """Hook after each discriminator update (WGAN's weight clipping)."""
+        """Hook after each discriminator update (WGAN's weight clipping); ``D`` holds all K
+        models' parameters, so what it does must be elementwise."""
+
+    def prepare(self, G: nn.Module, D: nn.Module) -> None:
+        """Change the freshly built nets in place before the optimisers are made (and before a
+        checkpoint is loaded into them), e.g. SNGAN's spectral-norm parametrization."""
 
     # -- loop hooks: the defaults reproduce the plain loop exactly ------------------------------
     def net_config(self) -> dict[str, int]:
@@ -173,10 +221,36 @@ def decayed(initial: float, rate: float, step: int, total_steps: int) -> float:
 
 
 def interpolates(
-    real: torch.Tensor, fake: torch.Tensor, rng: torch.Generator, t_max: float = 1.0
+    real: torch.Tensor, fake: torch.Tensor, draw: Draws, t_max: float = 1.0
 ) -> torch.Tensor:
-    """x_hat = (1 - t) x + t y, with t ~ U[0, t_max] drawn per sample (seed 003 Eq. 5)."""
-    shape = (real.shape[0],) + (1,) * (real.dim() - 1)
-    # drawn on the CPU stream, then moved: the same t on every device
-    t = torch.rand(shape, generator=rng, dtype=real.dtype).to(real.device) * t_max
+    """x_hat = (1 - t) x + t y, with t ~ U[0, t_max] drawn per sample (seed 003 Eq. 5), on
+    (K, B, ...) batches."""
+    shape = (real.shape[1],) + (1,) * (real.dim() - 2)
+    t = draw.uniform(shape, dtype=real.dtype) * t_max
     return (1 - t) * real + t * fake
+
+
+#: the hooks whose defaults a stacked model runs for all K models at once
+LOOP_HOOKS = (
+    "prepare",
+    "net_config",
+    "real_batch",
+    "fake_batch",
+    "sample",
+    "disc_on",
+    "observe",
+    "state_dict",
+    "load_state_dict",
+    "history",
+)
+
+
+def why_not_stackable(method: Method) -> str:
+    """Why ``method`` cannot train stacked, or "" when it can: it declared a reason, or it
+    overrides a loop hook (per-model state or inputs the stacked loop cannot vectorise)."""
+    if method.unstackable:
+        return method.unstackable
+    own = [h for h in LOOP_HOOKS if getattr(type(method), h) is not getattr(Method, h)]
+    if own:
+        return f"it overrides the loop hook{'s' if len(own) > 1 else ''} {', '.join(own)}"
+    return ""

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch.nn.functional as F
 
-from .base import Method, Params, adam
+from .base import Method, Params, adam, batch_mean
 
 
 @dataclass(frozen=True)
@@ -45,10 +45,10 @@ class GAN(Method):
         p = self.params
         return adam(G, p.lr, (p.beta1, p.beta2)), adam(D, p.lr, (p.beta1, p.beta2))
 
-    def d_loss(self, D, real, fake, step, rng):
-        return -(log_d(D(real)).mean() + log_one_minus_d(D(fake)).mean())
+    def d_loss(self, D, real, fake, step, draw):
+        return -(batch_mean(log_d(D(real))) + batch_mean(log_one_minus_d(D(fake))))
 
-    def g_loss(self, D, fake, step):
+    def g_loss(self, D, real, fake, step, draw):
         if self.params.loss == "minimax":
-            return log_one_minus_d(D(fake)).mean()
-        return -log_d(D(fake)).mean()
+            return batch_mean(log_one_minus_d(D(fake)))
+        return -batch_mean(log_d(D(fake)))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .base import decayed, interpolates
+from .base import batch_mean, decayed, interpolates
 from .gan import GAN, GANParams, log_d
 
 
@@ -29,7 +29,7 @@ class GreedGAN(GAN):
         p = self.params
         return decayed(p.lambda0, p.decay_rate, step, self.total_steps)
 
-    def d_loss(self, D, real, fake, step, rng):
-        x_hat = interpolates(real, fake, rng, t_max=self.params.t_max)
-        r = self.relaxation_weight(step) * log_d(D(x_hat)).mean()
-        return super().d_loss(D, real, fake, step, rng) - r
+    def d_loss(self, D, real, fake, step, draw):
+        x_hat = interpolates(real, fake, draw, t_max=self.params.t_max)
+        r = self.relaxation_weight(step) * batch_mean(log_d(D(x_hat)))
+        return super().d_loss(D, real, fake, step, draw) - r

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .base import decayed, interpolates
+from .base import batch_mean, decayed, interpolates
 from .wgan import WGAN, WGANParams
 
 
@@ -27,7 +27,7 @@ class GreedWGAN(WGAN):
         p = self.params
         return decayed(p.lambda0, p.decay_rate, step, self.total_steps)
 
-    def critic_objective(self, D, real, fake, step, rng):
-        x_hat = interpolates(real, fake, rng, t_max=self.params.t_max)
-        r = self.relaxation_weight(step) * D(x_hat).mean()
-        return super().critic_objective(D, real, fake, step, rng) + r
+    def critic_objective(self, D, real, fake, step, draw):
+        x_hat = interpolates(real, fake, draw, t_max=self.params.t_max)
+        r = self.relaxation_weight(step) * batch_mean(D(x_hat))
+        return super().critic_objective(D, real, fake, step, draw) + r

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .base import Method, Params, adam
+from .base import Method, Params, adam, batch_mean
 
 
 @dataclass(frozen=True)
@@ -40,9 +40,9 @@ class LSGAN(Method):
         p = self.params
         return adam(G, p.lr_g, (p.beta1, p.beta2)), adam(D, p.lr_d, (p.beta1, p.beta2))
 
-    def d_loss(self, D, real, fake, step, rng):
+    def d_loss(self, D, real, fake, step, draw):
         p = self.params
-        return 0.5 * ((D(real) - p.b) ** 2).mean() + 0.5 * ((D(fake) - p.a) ** 2).mean()
+        return 0.5 * batch_mean((D(real) - p.b) ** 2) + 0.5 * batch_mean((D(fake) - p.a) ** 2)
 
-    def g_loss(self, D, fake, step):
-        return 0.5 * ((D(fake) - self.params.c) ** 2).mean()
+    def g_loss(self, D, real, fake, step, draw):
+        return 0.5 * batch_mean((D(fake) - self.params.c) ** 2)

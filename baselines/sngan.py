@@ -6,9 +6,9 @@
   Adam lr 2e-4, betas (0.0, 0.9), n_dis = 5: the hinge-loss setting of the authors' code
   (pfnet-research/sngan_projection, configs/sn_cifar10_unconditional.yml).
 
-Suites build plain networks, so ``optimizers`` puts torch's spectral-norm parametrization on
-every Linear / Conv layer of D before creating D's optimiser (the optimiser then holds the
-unnormalised weights W). The loop calls ``optimizers`` before loading a checkpoint, so a resumed
+Suites build plain networks, so ``prepare`` puts torch's spectral-norm parametrization on
+every Linear / Conv layer of D before D's optimiser is made (the optimiser then holds the
+unnormalised weights W). The loop calls ``prepare`` before loading a checkpoint, so a resumed
 D has the same parametrized layout and its state_dict (W, and the power iteration's u, v)
 round-trips. Creating the parametrization draws random u, v; a fixed seed inside ``fork_rng``
 keeps that draw reproducible and the global RNG untouched (15 initial power iterations then
@@ -25,7 +25,7 @@ from torch import nn
 from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm
 
-from .base import Method, Params, adam
+from .base import Method, Params, adam, batch_mean
 
 NORMALISED = (
     nn.Linear,
@@ -65,17 +65,17 @@ class SNGAN(Method):
     name = "sngan"
     Params = SNGANParams
 
-    def __init__(self, params, total_steps):
-        super().__init__(params, total_steps)
-        self.n_critic = params.n_critic
+    unstackable = "spectral-norm parametrizations update their power-iteration vectors in place"
+
+    def prepare(self, G, D):
+        spectral_normalise(D, self.params.n_power_iterations)
 
     def optimizers(self, G, D):
         p = self.params
-        spectral_normalise(D, p.n_power_iterations)
         return adam(G, p.lr, (p.beta1, p.beta2)), adam(D, p.lr, (p.beta1, p.beta2))
 
-    def d_loss(self, D, real, fake, step, rng):
-        return F.relu(1 - D(real)).mean() + F.relu(1 + D(fake)).mean()
+    def d_loss(self, D, real, fake, step, draw):
+        return batch_mean(F.relu(1 - D(real))) + batch_mean(F.relu(1 + D(fake)))
 
-    def g_loss(self, D, fake, step):
-        return -D(fake).mean()
+    def g_loss(self, D, real, fake, step, draw):
+        return -batch_mean(D(fake))

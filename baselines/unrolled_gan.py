@@ -16,9 +16,8 @@ current moment estimates and step count), written out differentiably on copies o
 updates. The authors' reference notebook (poolio/unrolled_gan) does the same with Keras' Adam;
 plain SGD at D's small lr would barely move the unrolled D. The unrolled steps and the final f_K
 use one batch: the generator samples given to ``g_loss`` and the real batch of this step's D
-update, which ``d_loss`` keeps on the method (``g_loss`` gets no real data; n_critic is 1, so it
-is always the batch of the same step, and nothing extra needs checkpointing). No randomness is
-drawn.
+update, which the loop hands to ``g_loss`` (n_critic is 1). No randomness is drawn. It trains one
+model at a time: the unrolled steps read D's own optimiser state.
 
 Defaults from that notebook: K = 5, Adam lr 1e-4 for D, 1e-3 for G, beta1 0.5, and the
 minimax generator objective (it minimises -loss_D at the unrolled parameters). Cost: K extra
@@ -32,7 +31,7 @@ from dataclasses import dataclass
 import torch
 from torch.func import functional_call
 
-from .base import Method, Params, adam
+from .base import Method, Params, adam, batch_mean
 from .gan import log_d, log_one_minus_d
 
 
@@ -54,8 +53,8 @@ class UnrolledGANParams(Params):
 
 
 def saddle(score_real, score_fake):
-    """f = E log D(x) + E log(1 - D(G(z))) from logits."""
-    return log_d(score_real).mean() + log_one_minus_d(score_fake).mean()
+    """f = E log D(x) + E log(1 - D(G(z))) from logits, per model."""
+    return batch_mean(log_d(score_real)) + batch_mean(log_one_minus_d(score_fake))
 
 
 def _sqrt0(v):
@@ -67,14 +66,14 @@ def _sqrt0(v):
 class UnrolledGAN(Method):
     name = "unrolled-gan"
     Params = UnrolledGANParams
+    unstackable = "the unrolled steps read D's own Adam state, one model's"
 
     def optimizers(self, G, D):
         p = self.params
         self.opt_d = adam(D, p.lr_d, (p.beta1, p.beta2))
         return adam(G, p.lr_g, (p.beta1, p.beta2)), self.opt_d
 
-    def d_loss(self, D, real, fake, step, rng):
-        self.real = real.detach()  # the unrolled steps in g_loss reuse this batch
+    def d_loss(self, D, real, fake, step, draw):
         return -saddle(D(real), D(fake))
 
     def unrolled_params(self, D, real, fake) -> dict[str, torch.Tensor]:
@@ -91,7 +90,7 @@ class UnrolledGAN(Method):
             t[n] = float(state["step"]) if state else 0.0
         for _ in range(self.params.unroll_steps):
             loss = -saddle(functional_call(D, params, (real,)), functional_call(D, params, (fake,)))
-            grads = torch.autograd.grad(loss, [params[n] for n in names], create_graph=True)
+            grads = torch.autograd.grad(loss.sum(), [params[n] for n in names], create_graph=True)
             for n, g in zip(names, grads, strict=True):
                 t[n] += 1
                 m[n] = b1 * m[n] + (1 - b1) * g
@@ -100,9 +99,10 @@ class UnrolledGAN(Method):
                 params[n] = params[n] - lr / (1 - b1 ** t[n]) * m[n] / denom
         return params
 
-    def g_loss(self, D, fake, step):
-        params = self.unrolled_params(D, self.real, fake)
+    def g_loss(self, D, real, fake, step, draw):
+        real = real.detach()
+        params = self.unrolled_params(D, real, fake)
         score_fake = functional_call(D, params, (fake,))
         if self.params.loss == "ns":
-            return -log_d(score_fake).mean()
-        return saddle(functional_call(D, params, (self.real,)), score_fake)
+            return -batch_mean(log_d(score_fake))
+        return saddle(functional_call(D, params, (real,)), score_fake)

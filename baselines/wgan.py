@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from .base import OMIT_IF_DEFAULT, Method, Params, adam
+from .base import OMIT_IF_DEFAULT, Method, Params, adam, batch_mean
 
 #: choices of ``WGANParams.optimizer``; Adam's betas are WGAN-GP's
 OPTIMIZERS = ("rmsprop", "adam", "sgd")
@@ -55,22 +55,18 @@ class WGAN(Method):
     name = "wgan"
     Params = WGANParams
 
-    def __init__(self, params, total_steps):
-        super().__init__(params, total_steps)
-        self.n_critic = params.n_critic
-
     def optimizers(self, G, D):
         p = self.params
         return make_optimizer(p.optimizer, G, p.lr), make_optimizer(p.optimizer, D, p.lr)
 
-    def critic_objective(self, D, real, fake, step, rng):
-        return D(real).mean() - D(fake).mean()
+    def critic_objective(self, D, real, fake, step, draw):
+        return batch_mean(D(real)) - batch_mean(D(fake))
 
-    def d_loss(self, D, real, fake, step, rng):
-        return -self.critic_objective(D, real, fake, step, rng)
+    def d_loss(self, D, real, fake, step, draw):
+        return -self.critic_objective(D, real, fake, step, draw)
 
-    def g_loss(self, D, fake, step):
-        return -D(fake).mean()
+    def g_loss(self, D, real, fake, step, draw):
+        return -batch_mean(D(fake))
 
     @torch.no_grad()
     def after_d_step(self, D):

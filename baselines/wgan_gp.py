@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .base import Method, Params, adam, interpolates
+from .base import Method, Params, adam, batch_mean, interpolates
 
 
 @dataclass(frozen=True)
@@ -25,10 +25,12 @@ class WGANGPParams(Params):
     n_critic: int = 5
 
 
-def gradient_penalty(D, real, fake, rng) -> torch.Tensor:
-    x_hat = interpolates(real, fake, rng).requires_grad_(True)
+def gradient_penalty(D, real, fake, draw) -> torch.Tensor:
+    """E (||grad f(x_hat)||_2 - 1)^2 per model. Each model's scores depend on its own
+    interpolates only, so the gradient of their sum is every sample's own input gradient."""
+    x_hat = interpolates(real, fake, draw).requires_grad_(True)
     (grad,) = torch.autograd.grad(D(x_hat).sum(), x_hat, create_graph=True)
-    return ((grad.flatten(1).norm(2, dim=1) - 1) ** 2).mean()
+    return batch_mean((grad.flatten(2).norm(2, dim=2) - 1) ** 2)
 
 
 class WGANGP(Method):
@@ -36,17 +38,13 @@ class WGANGP(Method):
     Params = WGANGPParams
     d_batchnorm = False
 
-    def __init__(self, params, total_steps):
-        super().__init__(params, total_steps)
-        self.n_critic = params.n_critic
-
     def optimizers(self, G, D):
         p = self.params
         return adam(G, p.lr, (p.beta1, p.beta2)), adam(D, p.lr, (p.beta1, p.beta2))
 
-    def d_loss(self, D, real, fake, step, rng):
-        wasserstein = D(real).mean() - D(fake).mean()
-        return -wasserstein + self.params.gp_lambda * gradient_penalty(D, real, fake, rng)
+    def d_loss(self, D, real, fake, step, draw):
+        wasserstein = batch_mean(D(real)) - batch_mean(D(fake))
+        return -wasserstein + self.params.gp_lambda * gradient_penalty(D, real, fake, draw)
 
-    def g_loss(self, D, fake, step):
-        return -D(fake).mean()
+    def g_loss(self, D, real, fake, step, draw):
+        return -batch_mean(D(fake))

@@ -13,7 +13,7 @@ import torch
 from .config import RunSpec
 from .runtime import Runtime
 from .store import RunStore
-from .train import train_run
+from .training.loop import train_run
 
 
 def threads_per_worker(workers: int) -> int:
@@ -66,7 +66,8 @@ def execute_job(
     data_root: str | None = None,
     runtime: Runtime | None = None,
 ) -> dict[str, dict]:
-    """Run one job: a single run, or several trained as one stacked model (benchmark/stacked.py).
+    """Run one job: a single run, or several trained as one
+    stacked model (benchmark/training/loop.py).
     Returns {label: metrics}."""
     if len(job) == 1:
         return {job[0].label: _execute(job[0], root, threads, progress_queue, data_root, runtime)}
@@ -111,7 +112,7 @@ def _train_one(spec, store, progress_queue, data_root, runtime) -> dict[str, dic
 
 
 def _train_stacked(job, store, progress_queue, data_root, runtime) -> dict[str, dict]:
-    from .stacked import train_stacked_runs
+    from .training.loop import train_runs
 
     runs = [store.run_dir(s) for s in job]
     steps, k = job[0].train.steps, len(job)
@@ -123,5 +124,5 @@ def _train_stacked(job, store, progress_queue, data_root, runtime) -> dict[str, 
         if progress_queue is not None and (done % every == 0 or done == steps):
             progress_queue.put((label, done * k, steps * k))
 
-    metrics = train_stacked_runs(job, runs, [report], data_root, runtime)
+    metrics = train_runs(job, runs, report, data_root, runtime)
     return {s.label: m for s, m in zip(job, metrics, strict=True)}

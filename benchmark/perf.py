@@ -6,7 +6,7 @@ the ratio isolates what the harness costs. Harness and bare runs alternate and t
 compared, so drift on a shared machine hits both sides alike.
 
 ``--batch-models K`` measures something else: K seeds trained as one stacked model
-(benchmark/stacked.py) against the same K seeds as K bare loops one after the other, in the same
+(benchmark/training/) against the same K seeds as K bare loops one after the other, in the same
 process on the same device, alternating, medians; both count generator steps summed over models.
 """
 
@@ -20,15 +20,17 @@ import time
 
 import torch
 
+from ..baselines.base import Draws
 from .jobs import threads_per_worker
 from .methods import build_method
 from .planning import plan
 from .runner import execute
 from .runtime import resolve_device
-from .stacked import check_specs, train_stacked
 from .store import RunStore
 from .suites import get_suite
-from .train import train_run
+from .training.loop import train_bare, train_run
+from .training.models import ModelAxis
+from .training.stacking import check_specs
 
 
 def bare_loop(spec, device: str = "cpu", data_root=None) -> float:
@@ -39,8 +41,10 @@ def bare_loop(spec, device: str = "cpu", data_root=None) -> float:
     nets = method.net_config()
     G, D = suite.build_nets(spec.seed, pack=method.pack, d_batchnorm=method.d_batchnorm, **nets)
     G, D = G.to(device), D.to(device)
+    method.prepare(G, D)
     opt_g, opt_d = method.optimizers(G, D)
     rng = torch.Generator().manual_seed(spec.seed)
+    draw, DK = Draws([rng], device), ModelAxis(D)  # the losses take a model axis (K = 1)
     B = spec.train.batch_size * method.pack
     zdim = nets.get("noise_dim")
     t0 = time.perf_counter()
@@ -51,15 +55,15 @@ def bare_loop(spec, device: str = "cpu", data_root=None) -> float:
             drawn.append(idx)
             with torch.no_grad():
                 fake = method.fake_batch(G, suite.sample_noise(B, rng, zdim).to(device), rng)
-            loss_d = method.d_loss(D, real, fake, step, rng)
+            loss_d = method.d_loss(DK, real[None], fake[None], step, draw)
             opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
+            loss_d.sum().backward()
             opt_d.step()
             method.after_d_step(D)
         fake = method.fake_batch(G, suite.sample_noise(B, rng, zdim).to(device), rng)
-        loss_g = method.g_loss(D, fake, step)
+        loss_g = method.g_loss(DK, real[None], fake[None], step, draw)
         opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
+        loss_g.sum().backward()
         opt_g.step()
         method.observe(D, data, torch.cat(drawn), step + 1, rng)
     if torch.device(device).type == "cuda":
@@ -180,7 +184,7 @@ def run_perf_stacked(
             bare_loop(s, dev, data_root)
 
     def stacked(specs=specs) -> None:
-        train_stacked(specs, dev, eval_samples=False, data_root=data_root)
+        train_bare(specs, dev, eval_samples=False, data_root=data_root)
 
     # warm-up both paths (allocator, kernel selection, vmap tracing caches)
     short = [dataclasses.replace(s, train=dataclasses.replace(train, steps=3)) for s in specs]

@@ -105,7 +105,7 @@ def plan_jobs(
     model cannot train go alone; the second value says which and why, once per method."""
     if not batch_models or batch_models == 1:
         return [[s] for s in todo], []
-    from .stacked import checkpoint_step, unstackable
+    from .training.stacking import checkpoint_step, unstackable
 
     groups: dict[tuple, list[RunSpec]] = {}
     singles: list[list[RunSpec]] = []

@@ -12,7 +12,7 @@ from collapsebench.baselines.gan import GAN
 class SlowGAN(GAN):
     name = "slow-gan"
 
-    def d_loss(self, D, real, fake, step, rng):
+    def d_loss(self, D, real, fake, step, draw):
         if not getattr(self, "_logged", False):
             with open(os.environ["SLOW_LOG"], "a") as f:
                 f.write(f"{os.getpid()} {step}\n")
@@ -21,4 +21,4 @@ class SlowGAN(GAN):
             while gate and not os.path.exists(gate):  # hold here until the test opens the gate
                 time.sleep(0.02)
         time.sleep(float(os.environ.get("SLOW_SECONDS", "0.05")))
-        return super().d_loss(D, real, fake, step, rng)
+        return super().d_loss(D, real, fake, step, draw)

@@ -27,7 +27,7 @@ def pristine(tmp_path_factory) -> Path:
 
     from collapsebench.benchmark.planning import plan
     from collapsebench.benchmark.store import RunStore
-    from collapsebench.benchmark.train import train_run
+    from collapsebench.benchmark.training.loop import train_run
 
     root = tmp_path_factory.mktemp("bad-inputs")
     out = root / "runs"

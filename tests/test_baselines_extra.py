@@ -15,7 +15,7 @@ from collapsebench.benchmark.planning import plan
 from collapsebench.benchmark.store import RunStore
 from collapsebench.benchmark.suites import get_suite
 from collapsebench.benchmark.suites import get_suite as _get_suite
-from collapsebench.benchmark.train import train_run
+from collapsebench.benchmark.training.loop import train_run
 
 #: what a finished toy run's metrics.json holds: the diversity flag, the suite's reported
 #: metrics and NDB's bin count
@@ -34,12 +34,20 @@ class Linear(nn.Module):
         self.b = nn.Parameter(torch.tensor(b, dtype=torch.float64))
 
     def forward(self, x):
-        return x.reshape(x.shape[0] // self.pack, -1) @ self.w + self.b
+        # a leading model axis, if any, stays (the losses' (K, B, ...) batches)
+        return x.reshape(*x.shape[:-2], x.shape[-2] // self.pack, -1) @ self.w + self.b
 
 
 def make(name, total_steps=100, **params):
     cls = REGISTRY[name]
     return cls(cls.Params(**params), total_steps)
+
+
+def sngan_nets(G, D):
+    """SNGAN's nets as the loop makes them: ``prepare`` (spectral norm), then the optimisers."""
+    method = make("sngan")
+    method.prepare(G, D)
+    return method.optimizers(G, D)
 
 
 def t64(a):
@@ -76,9 +84,11 @@ def test_pacgan_losses_on_packed_inputs(m):
     assert lr_.shape == (12 // m,)
     want_d = -(np.log(sigmoid(lr_)).mean() + np.log(1 - sigmoid(lf)).mean())
     want_g = -np.log(sigmoid(lf)).mean()
-    got_d = method.d_loss(Dm, t64(real), t64(fake), 0, None).item()
+    got_d = method.d_loss(Dm, t64(real)[None], t64(fake)[None], 0, None).item()
     assert got_d == pytest.approx(want_d, rel=1e-12)
-    assert method.g_loss(Dm, t64(fake), 0).item() == pytest.approx(want_g, rel=1e-12)
+    assert method.g_loss(Dm, None, t64(fake)[None], 0, None).item() == pytest.approx(
+        want_g, rel=1e-12
+    )
 
 
 def test_packed_suite_discriminator_reads_m_samples_jointly():
@@ -109,13 +119,13 @@ def test_pacgan_loop_draws_batch_times_m(m, tmp_path, monkeypatch):
     shapes = []
     d_loss, g_loss = cls.d_loss, cls.g_loss
 
-    def spy_d(self, D, real, fake, step, rng):
+    def spy_d(self, D, real, fake, step, draw):
         shapes.append(("d", tuple(real.shape), tuple(fake.shape), tuple(D(real).shape)))
-        return d_loss(self, D, real, fake, step, rng)
+        return d_loss(self, D, real, fake, step, draw)
 
-    def spy_g(self, D, fake, step):
+    def spy_g(self, D, real, fake, step, draw):
         shapes.append(("g", tuple(fake.shape), tuple(D(fake).shape)))
-        return g_loss(self, D, fake, step)
+        return g_loss(self, D, real, fake, step, draw)
 
     monkeypatch.setattr(cls, "d_loss", spy_d)
     monkeypatch.setattr(cls, "g_loss", spy_g)
@@ -126,8 +136,8 @@ def test_pacgan_loop_draws_batch_times_m(m, tmp_path, monkeypatch):
     assert (
         shapes
         == [
-            ("d", (batch * m, 2), (batch * m, 2), (batch,)),
-            ("g", (batch * m, 2), (batch,)),
+            ("d", (1, batch * m, 2), (1, batch * m, 2), (1, batch)),
+            ("g", (1, batch * m, 2), (1, batch)),
         ]
         * 3
     )
@@ -141,8 +151,10 @@ def test_lsgan_losses_match_hand_computation(abc):
     lr_, lf = logits(REAL), logits(FAKE)
     want_d = 0.5 * ((lr_ - b) ** 2).mean() + 0.5 * ((lf - a) ** 2).mean()
     want_g = 0.5 * ((lf - c) ** 2).mean()
-    assert method.d_loss(D, REAL, FAKE, 0, None).item() == pytest.approx(want_d, rel=1e-12)
-    assert method.g_loss(D, FAKE, 0).item() == pytest.approx(want_g, rel=1e-12)
+    assert method.d_loss(D, REAL[None], FAKE[None], 0, None).item() == pytest.approx(
+        want_d, rel=1e-12
+    )
+    assert method.g_loss(D, None, FAKE[None], 0, None).item() == pytest.approx(want_g, rel=1e-12)
 
 
 def test_lsgan_defaults_and_learning_rates():
@@ -150,7 +162,9 @@ def test_lsgan_defaults_and_learning_rates():
     assert (method.params.a, method.params.b, method.params.c) == (0.0, 1.0, 1.0)
     # by hand, default scheme: real (0.1-1)^2 .. ; fake logits^2
     want_d = 0.5 * (0.81 + 0.0025 + 4.84 + 1.0) / 4 + 0.5 * (0.04 + 9.61 + 2.56 + 0.25) / 4
-    assert method.d_loss(D, REAL, FAKE, 0, None).item() == pytest.approx(want_d, rel=1e-12)
+    assert method.d_loss(D, REAL[None], FAKE[None], 0, None).item() == pytest.approx(
+        want_d, rel=1e-12
+    )
     G = nn.Linear(2, 2)
     opt_g, opt_d = make("lsgan", lr_g=1e-3).optimizers(G, Linear(W, B))
     assert opt_g.param_groups[0]["lr"] == 1e-3 and opt_d.param_groups[0]["lr"] == 1e-4
@@ -164,8 +178,12 @@ def test_sngan_hinge_losses_match_hand_computation():
     lr_, lf = logits(REAL), logits(FAKE)
     want_d = np.maximum(0, 1 - lr_).mean() + np.maximum(0, 1 + lf).mean()
     assert want_d == pytest.approx((0.9 + 0.05 + 2.2 + 0) / 4 + (0.8 + 4.1 + 0 + 1.5) / 4)
-    assert method.d_loss(D, REAL, FAKE, 0, None).item() == pytest.approx(want_d, rel=1e-12)
-    assert method.g_loss(D, FAKE, 0).item() == pytest.approx(-lf.mean(), rel=1e-12)
+    assert method.d_loss(D, REAL[None], FAKE[None], 0, None).item() == pytest.approx(
+        want_d, rel=1e-12
+    )
+    assert method.g_loss(D, None, FAKE[None], 0, None).item() == pytest.approx(
+        -lf.mean(), rel=1e-12
+    )
     assert method.n_critic == 5
     assert (method.params.lr, method.params.beta1, method.params.beta2) == (2e-4, 0.0, 0.9)
 
@@ -183,7 +201,7 @@ def _known_mlp():
 
 def test_sngan_discriminator_is_the_hand_normalised_network():
     net = _known_mlp()
-    opt_g, opt_d = make("sngan").optimizers(nn.Linear(1, 1), net)
+    opt_g, opt_d = sngan_nets(nn.Linear(1, 1), net)
     x = t64([[1.0, 2.0], [-0.5, 0.3], [2.0, -1.0]])
     for _ in range(3):  # a few power iterations (training mode)
         net(x)
@@ -210,7 +228,7 @@ def test_sngan_largest_singular_value_is_one_on_suite_nets():
     assert all(torch.linalg.matrix_norm(m.weight.detach(), 2) > 2 for m in linears)
     G = nn.Linear(1, 1)
     rng_before = torch.get_rng_state()
-    make("sngan").optimizers(G, Dn)
+    sngan_nets(G, Dn)
     assert torch.equal(torch.get_rng_state(), rng_before)  # no global randomness consumed
     x = torch.randn(16, 2)
     for _ in range(10):
@@ -219,14 +237,14 @@ def test_sngan_largest_singular_value_is_one_on_suite_nets():
         sigma = torch.linalg.matrix_norm(m.weight.detach(), 2).item()
         assert 1 - 1e-5 < sigma < 1.01
     # idempotent: a second call does not stack a second normalisation
-    make("sngan").optimizers(nn.Linear(1, 1), Dn)
+    sngan_nets(nn.Linear(1, 1), Dn)
     assert all(len(m.parametrizations.weight) == 1 for m in linears)
 
 
 def test_sngan_normalises_convolutions_too():
     torch.manual_seed(1)
     net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.LeakyReLU(0.1), nn.Flatten(), nn.Linear(16, 1))
-    make("sngan").optimizers(nn.Linear(1, 1), net)
+    sngan_nets(nn.Linear(1, 1), net)
     for _ in range(20):
         net(torch.randn(2, 1, 4, 4))
     conv_w = net[0].weight.detach().reshape(4, -1)  # Miyato et al.: W as (c_out, c_in k k)
@@ -240,7 +258,7 @@ def test_sngan_initialisation_is_reproducible():
         torch.manual_seed(3)
         nets.append(ToyDiscriminator(2, hidden=32, depth=2))
         torch.manual_seed(100 + i)  # different global RNG state at normalisation time
-        make("sngan").optimizers(nn.Linear(1, 1), nets[-1])
+        sngan_nets(nn.Linear(1, 1), nets[-1])
     a, b = (n.state_dict() for n in nets)
     assert a.keys() == b.keys() and any(k.endswith("_u") for k in a)
     assert all(torch.equal(a[k], b[k]) for k in a)
@@ -290,7 +308,9 @@ def _unrolled_setup(k, loss, lr=0.05):
     Dl = Linear(W, B)
     _, opt_d = method.optimizers(nn.Linear(1, 1), Dl)
     fake0 = FAKE.flip(0)
-    loss_d = method.d_loss(Dl, REAL, fake0, 0, None)  # a real D step: Adam state is non-zero
+    loss_d = method.d_loss(
+        Dl, REAL[None], fake0[None], 0, None
+    )  # a real D step: Adam state is non-zero
     opt_d.zero_grad()
     loss_d.backward()
     opt_d.step()
@@ -302,7 +322,7 @@ def test_unrolled_loss_and_gradient_match_hand_computation(loss):
     k, lr, b1, b2, eps = 3, 0.05, 0.5, 0.999, 1e-8
     method, Dl, fake0 = _unrolled_setup(k, loss, lr)
     fake = FAKE.clone().requires_grad_(True)
-    got = method.g_loss(Dl, fake, 0)
+    got = method.g_loss(Dl, REAL[None], fake[None], 0, None)
     (grad,) = torch.autograd.grad(got, fake)
     args = (REAL.numpy(), fake0.numpy(), k, lr, b1, b2, eps, loss)
     want = _np_unrolled_loss(FAKE.numpy(), *args)
@@ -334,9 +354,9 @@ def test_unrolled_gradient_equals_gan_at_k0_and_differs_for_k_positive(loss):
         method, Dl, _ = _unrolled_setup(k, loss, lr=1e-4)  # D's own step first, then compare
         Dg = Linear(Dl.w.tolist(), Dl.b.item())
         fake = FAKE.clone().requires_grad_(True)
-        (g_gan,) = torch.autograd.grad(gan.g_loss(Dg, fake, 0), fake)
+        (g_gan,) = torch.autograd.grad(gan.g_loss(Dg, REAL[None], fake[None], 0, None), fake)
         fake = FAKE.clone().requires_grad_(True)
-        (g_unr,) = torch.autograd.grad(method.g_loss(Dl, fake, 0), fake)
+        (g_unr,) = torch.autograd.grad(method.g_loss(Dl, REAL[None], fake[None], 0, None), fake)
         if k == 0:
             assert torch.allclose(g_unr, g_gan, rtol=1e-12, atol=0)
         else:
@@ -351,7 +371,7 @@ def test_unrolled_steps_are_d_optimiser_steps():
     _, opt_d = method.optimizers(nn.Linear(1, 1), Dn)
     real, fake = torch.randn(32, 2), torch.randn(32, 2) + 1
     for _ in range(2):
-        loss = method.d_loss(Dn, real, fake, 0, None)
+        loss = method.d_loss(Dn, real[None], fake[None], 0, None)
         opt_d.zero_grad()
         loss.backward()
         opt_d.step()
@@ -359,9 +379,9 @@ def test_unrolled_steps_are_d_optimiser_steps():
     ref_opt = torch.optim.Adam(ref.parameters(), lr=1e-2, betas=(0.5, 0.999))
     ref_opt.load_state_dict(opt_d.state_dict())
     before = copy.deepcopy(Dn.state_dict())
-    got = method.unrolled_params(Dn, real, fake)
+    got = method.unrolled_params(Dn, real[None], fake[None])
     for _ in range(3):
-        loss = make("gan").d_loss(ref, real, fake, 0, None)
+        loss = make("gan").d_loss(ref, real[None], fake[None], 0, None)
         ref_opt.zero_grad()
         loss.backward()
         ref_opt.step()
@@ -378,9 +398,8 @@ def test_unrolled_gradient_is_finite_when_a_weight_gets_no_gradient():
     Dl = Linear(W, B)
     method.optimizers(nn.Linear(1, 1), Dl)
     real = t64([[1.0, 0.0], [-1.0, 0.0]])
-    method.d_loss(Dl, real, real, 0, None)  # only stores the real batch; no step taken
     fake = t64([[0.5, 0.0], [2.0, 0.0]]).requires_grad_(True)
-    (grad,) = torch.autograd.grad(method.g_loss(Dl, fake, 0), fake)
+    (grad,) = torch.autograd.grad(method.g_loss(Dl, real[None], fake[None], 0, None), fake)
     assert torch.isfinite(grad).all()
 
 

@@ -16,7 +16,9 @@ from collapsebench.benchmark.methods import method_params
 from collapsebench.benchmark.planning import plan
 from collapsebench.benchmark.store import RunStore
 from collapsebench.benchmark.suites import get_suite
-from collapsebench.benchmark.train import feature_diversity, train_run, wasserstein_estimate
+from collapsebench.benchmark.training.loop import train_run
+from collapsebench.benchmark.training.measure import feature_diversity, wasserstein_estimate
+from collapsebench.benchmark.training.models import ModelAxis
 
 
 def make(name, total_steps=100, **params):
@@ -172,7 +174,8 @@ def test_wasserstein_estimate_matches_hand_computation():
     D = Linear([0.7, -0.4], 0.2)
     # D(real) = 0.1, 0.95, -1.2 -> mean -0.05; D(fake) = -0.2, 3.1 -> mean 1.45
     want = -0.05 - 1.45
-    assert wasserstein_estimate(D, REAL, FAKE) == pytest.approx(want, rel=1e-12)
+    (got,) = wasserstein_estimate(ModelAxis(D), REAL[None], FAKE[None], [])
+    assert got == pytest.approx(want, rel=1e-12)
     # the bias cancels: it is w . (mean real - mean fake)
     diff = REAL.mean(0) - FAKE.mean(0)
     assert want == pytest.approx(0.7 * diff[0].item() - 0.4 * diff[1].item(), rel=1e-12)
@@ -181,8 +184,9 @@ def test_wasserstein_estimate_matches_hand_computation():
 def test_feature_diversity_matches_hand_computation():
     # fake columns: (0, 3) var 2.25, (1, -2) var 2.25; doubled: 9, 9 -> mean (2.25*2 + 9*2) / 4
     D = LinearWithFeatures([0.7, -0.4], 0.2)
-    assert feature_diversity(D, FAKE) == pytest.approx(5.625, rel=1e-12)
-    assert math.isnan(feature_diversity(Linear([0.7, -0.4], 0.2), FAKE))
+    assert feature_diversity(ModelAxis(D), FAKE[None], []) == pytest.approx([5.625], rel=1e-12)
+    (plain,) = feature_diversity(ModelAxis(Linear([0.7, -0.4], 0.2)), FAKE[None], [])
+    assert math.isnan(plain)
 
 
 def test_smoke_run_curves_have_the_new_finite_columns(tmp_path):

@@ -21,7 +21,7 @@ from collapsebench.benchmark.partition_plots import run_partition_figure
 from collapsebench.benchmark.planning import plan
 from collapsebench.benchmark.store import RunStore
 from collapsebench.benchmark.suites import get_suite
-from collapsebench.benchmark.train import train_run
+from collapsebench.benchmark.training.loop import train_run
 
 
 def make(name, total_steps=100, **params):

@@ -24,7 +24,7 @@ import torch
 from collapsebench.benchmark.errors import BenchError
 from collapsebench.benchmark.planning import plan
 from collapsebench.benchmark.store import RunStore
-from collapsebench.benchmark.train import train_run
+from collapsebench.benchmark.training.loop import train_run
 
 TESTS = Path(__file__).parent
 SLOW = "slow_method:SlowGAN"

@@ -1,4 +1,4 @@
-"""Stacked models (benchmark/stacked.py) against the real harness, run by run.
+"""Stacked models (benchmark/training/, K > 1) against the same loop run by run (K = 1).
 
 The reference is ``train_run`` itself, one seed at a time: its final checkpoint (G and D) and its
 final evaluation samples. In float64 the stacked models match it to rounding (~1e-15), which
@@ -22,9 +22,9 @@ from collapsebench.benchmark.cli import main
 from collapsebench.benchmark.config import RunSpec
 from collapsebench.benchmark.errors import BenchError
 from collapsebench.benchmark.planning import plan
-from collapsebench.benchmark.stacked import train_stacked
 from collapsebench.benchmark.store import RunStore
-from collapsebench.benchmark.train import train_run
+from collapsebench.benchmark.training.loop import train_bare as train_stacked
+from collapsebench.benchmark.training.loop import train_run
 
 SEEDS = [0, 1, 2]
 STEPS = 20
@@ -146,7 +146,10 @@ def _one_line(exc_info, *fragments):
 def test_unsupported_method():
     with pytest.raises(BenchError) as e:
         train_stacked(_specs("sngan", steps=1))
-    _one_line(e, "does not support method 'sngan'", "gan, lsgan, pacgan2, pacgan3, pacgan4")
+    _one_line(e, "method 'sngan' cannot train stacked", "spectral-norm")
+    with pytest.raises(BenchError) as e:
+        train_stacked(_specs("dyngan", steps=1))
+    _one_line(e, "method 'dyngan' cannot train stacked", "overrides the loop hooks", "real_batch")
 
 
 def test_specs_must_share_one_configuration():
@@ -188,7 +191,7 @@ def test_cli_perf_batch_models_json(capsys):
 def test_cli_perf_batch_models_unsupported_method(capsys):
     assert main(["perf", "--method", "dyngan", "--batch-models", "2", "--steps", "1"]) == 2
     err = capsys.readouterr().err.strip()
-    assert "\n" not in err and "does not support method 'dyngan'" in err
+    assert "\n" not in err and "method 'dyngan' cannot train stacked" in err
 
 
 def test_cli_perf_batch_models_per_class_suite_stacks_classes(capsys):

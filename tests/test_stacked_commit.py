@@ -102,8 +102,8 @@ def test_kill_between_stacked_checkpoint_writes(tmp_path, uninterrupted, kill_at
     assert sum(staged) == (n if kind == "stage" else 3 - n)
     # every run resumes from one step: 10 if staging was cut short, 20 once all were staged
     store = RunStore(tmp_path / "runs")
-    from collapsebench.benchmark.stacked import checkpoint_step
     from collapsebench.benchmark.store import RunDir
+    from collapsebench.benchmark.training.stacking import checkpoint_step
 
     steps = {checkpoint_step(RunDir(r)) for r in runs}
     assert steps == ({10} if kind == "stage" else {20})

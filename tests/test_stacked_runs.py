@@ -1,4 +1,4 @@
-"""``bench run --batch-models K``: stacked models in the run store (benchmark/stacked.py).
+"""``bench run --batch-models K``: stacked models in the run store (benchmark/training/).
 
 Checked against the one-at-a-time harness: the same files and metrics per run, checkpoints in
 ``train_run``'s format (a run stopped stacked resumes stacked bit for bit, or one at a time), and
@@ -19,9 +19,10 @@ from test_cli import one_line_error
 from collapsebench.benchmark.cli import main
 from collapsebench.benchmark.errors import BenchError
 from collapsebench.benchmark.planning import plan, plan_jobs
-from collapsebench.benchmark.stacked import _Stacked, train_stacked_runs
 from collapsebench.benchmark.store import RunStore
-from collapsebench.benchmark.train import train_run
+from collapsebench.benchmark.training.loop import train_run
+from collapsebench.benchmark.training.loop import train_runs as train_stacked_runs
+from collapsebench.benchmark.training.models import Stacked as _Stacked
 
 
 def _run(out, *extra, suite="gaussians25", methods=("gan", "dyngan"), seeds=("0", "1", "2")):
@@ -124,7 +125,7 @@ def test_stopped_stacked_run_resumes_stacked_bit_for_bit(tmp_path):
     train_stacked_runs(specs, whole)
     parts = _store(tmp_path / "parts", specs)
     with pytest.raises(_Stop):
-        train_stacked_runs(specs, parts, [_stop_at(7), lambda done: None])
+        train_stacked_runs(specs, parts, _stop_at(7))
     assert [r.load_checkpoint()["step"] for r in parts] == [5, 5]
     assert not any(r.finished for r in parts)
     train_stacked_runs(specs, parts)
@@ -154,7 +155,7 @@ def test_stacked_checkpoints_resume_one_at_a_time(tmp_path, float64, method):
     specs = _toy_specs(method)
     runs = _store(tmp_path / "mixed", specs)
     with pytest.raises(_Stop):
-        train_stacked_runs(specs, runs, [_stop_at(6)])
+        train_stacked_runs(specs, runs, _stop_at(6))
     for spec, run in zip(specs, runs, strict=True):
         train_run(spec, run)
         ref = _store(tmp_path / f"ref{spec.seed}", [spec])[0]
@@ -257,7 +258,7 @@ def test_stacked_image_runs_ignore_bf16_autocast_and_say_so(tmp_path, capsys):
         entry = json.loads((b.path / "runtime.json").read_text())[-1]
         assert entry["amp"] is False and entry["channels_last"] is False
         assert entry["batch_models"] == 2
-    # the vmapped nets really ignore autocast (if torch ever changes this, stacked.py should
+    # the vmapped nets really ignore autocast (if torch ever changes this, training/stacking.py should
     # start using it): a vmapped conv under autocast still returns float32
     G = _Stacked([torch.nn.Conv2d(1, 2, 3)] * 2, torch.device("cpu"))
     with Runtime("cpu", amp=True).autocast():

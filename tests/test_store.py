@@ -16,7 +16,7 @@ from collapsebench.benchmark.errors import BenchError
 from collapsebench.benchmark.planning import plan
 from collapsebench.benchmark.runner import execute
 from collapsebench.benchmark.store import RunStore
-from collapsebench.benchmark.train import train_run
+from collapsebench.benchmark.training.loop import train_run
 
 
 def smoke_spec(method="wgan-gp", seed=0, **train):
@@ -67,7 +67,7 @@ import sys, torch, dataclasses
 torch.set_num_threads(1)
 from collapsebench.benchmark.planning import plan
 from collapsebench.benchmark.store import RunStore
-from collapsebench.benchmark.train import train_run
+from collapsebench.benchmark.training.loop import train_run
 (spec,) = plan("gaussians25", ["wgan-gp"], [0], "smoke")
 train = dataclasses.replace(spec.train, steps=150, checkpoint_every=10)
 spec = dataclasses.replace(spec, train=train)
