@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from collapsebench.benchmark.cli import main
+from collapsebench.benchmark.cli.main import main
 
 
 @pytest.fixture(autouse=True)

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from collapsebench.benchmark.agreement import agreement, toy_collapsed
+from collapsebench.benchmark.analysis.agreement import agreement, toy_collapsed
 
 
 def _runs():
@@ -45,8 +45,8 @@ def test_missing_values_are_left_out_and_one_class_has_no_auroc():
 def test_bench_agreement_writes_one_row_per_metric(smoke_store, tmp_path, capsys):
     import json
 
-    from collapsebench.benchmark.cli import main
-    from collapsebench.benchmark.suites import get_suite
+    from collapsebench.benchmark.cli.main import main
+    from collapsebench.benchmark.suites.toy import get_suite
 
     out, _ = smoke_store
     assert (

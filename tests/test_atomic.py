@@ -3,7 +3,7 @@ import stat
 
 import pytest
 
-from collapsebench.benchmark.atomic import atomic_write, atomic_write_text
+from collapsebench.benchmark.store.atomic import atomic_write, atomic_write_text
 
 
 def test_replaces_whole_file_with_normal_permissions(tmp_path):

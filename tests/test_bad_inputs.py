@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from collapsebench.benchmark.cli import main
+from collapsebench.benchmark.cli.main import main
 
 STORE_METHODS = ("gan", "wgan")
 
@@ -25,8 +25,8 @@ def pristine(tmp_path_factory) -> Path:
     seed 2 stopped at its first checkpoint."""
     import dataclasses
 
-    from collapsebench.benchmark.planning import plan
-    from collapsebench.benchmark.store import RunStore
+    from collapsebench.benchmark.runs.planning import plan
+    from collapsebench.benchmark.store.rundir import RunStore
     from collapsebench.benchmark.training.loop import train_run
 
     root = tmp_path_factory.mktemp("bad-inputs")
@@ -415,7 +415,7 @@ def test_bad_input_is_one_line_and_touches_nothing(pristine, tmp_path, capsys, n
 def test_damaged_json_reads_name_the_directory(pristine, tmp_path):
     """The store's own reader (not only the CLI) says which directory is damaged."""
     from collapsebench.benchmark.errors import BenchError
-    from collapsebench.benchmark.store import RunDir
+    from collapsebench.benchmark.store.rundir import RunDir
 
     env = Env(tmp_path)
     shutil.copytree(pristine / "runs", env.out)

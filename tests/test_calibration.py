@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from collapsebench.benchmark.calibration import real_stacks
-from collapsebench.benchmark.cli import main
-from collapsebench.benchmark.data import stacked_modes
+from collapsebench.benchmark.cli.main import main
+from collapsebench.benchmark.suites.calibration import real_stacks
+from collapsebench.benchmark.suites.data import stacked_modes
 from collapsebench.metrics import digits_classifier as dc
 
 

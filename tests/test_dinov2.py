@@ -9,7 +9,7 @@ import torch
 
 timm = pytest.importorskip("timm")
 
-from collapsebench.benchmark.cli import main  # noqa: E402
+from collapsebench.benchmark.cli.main import main  # noqa: E402
 from collapsebench.metrics import dinov2  # noqa: E402
 
 

@@ -17,10 +17,10 @@ from collapsebench.baselines.dyngan import (
     match_to,
     split_collapsed,
 )
-from collapsebench.benchmark.partition_plots import run_partition_figure
-from collapsebench.benchmark.planning import plan
-from collapsebench.benchmark.store import RunStore
-from collapsebench.benchmark.suites import get_suite
+from collapsebench.benchmark.report.partition_plots import run_partition_figure
+from collapsebench.benchmark.runs.planning import plan
+from collapsebench.benchmark.store.rundir import RunStore
+from collapsebench.benchmark.suites.toy import get_suite
 from collapsebench.benchmark.training.loop import train_run
 
 

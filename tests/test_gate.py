@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from collapsebench.benchmark import gate as G
-from collapsebench.benchmark.gate import Rule, Tolerance
+from collapsebench.benchmark.analysis.gate import Rule, Tolerance
 
 HEADER = "method,metric,mean,std,n\n"
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from collapsebench.benchmark.cli import main
+from collapsebench.benchmark.cli.main import main
 from collapsebench.metrics.digits_classifier import load_digits_images
 
 

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from collapsebench.benchmark.errors import BenchError
-from collapsebench.benchmark.image_nets import (
+from collapsebench.benchmark.suites.image_nets import (
     DenseStage,
     ResStage,
     build_image_nets,

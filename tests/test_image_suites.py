@@ -15,11 +15,11 @@ from sklearn.datasets import load_digits as sk_load_digits
 from test_data import _write_cifar
 from test_fidelity import _write_random_inception_weights
 
-from collapsebench.benchmark.cli import main
+from collapsebench.benchmark.cli.main import main
 from collapsebench.benchmark.errors import BenchError
-from collapsebench.benchmark.image_suites import ImageBatches, StackedBatches
-from collapsebench.benchmark.planning import plan
-from collapsebench.benchmark.suites import get_suite
+from collapsebench.benchmark.runs.planning import plan
+from collapsebench.benchmark.suites.image import ImageBatches, StackedBatches
+from collapsebench.benchmark.suites.toy import get_suite
 from collapsebench.metrics import fidelity as fi
 
 
@@ -558,8 +558,8 @@ def test_image_table_of_diverged_runs_has_no_nan_and_no_keyerror():
     import numpy as np
     import pandas as pd
 
-    from collapsebench.benchmark.image_tables import caption, methods_table
-    from collapsebench.benchmark.suites import get_suite
+    from collapsebench.benchmark.report.image_tables import caption, methods_table
+    from collapsebench.benchmark.suites.toy import get_suite
 
     suite = get_suite("digits")
     names = list(suite.metric_names)

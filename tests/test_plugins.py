@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from collapsebench.benchmark.cli import main
+from collapsebench.benchmark.cli.main import main
 from collapsebench.benchmark.errors import BenchError
-from collapsebench.benchmark.methods import resolve_method
+from collapsebench.benchmark.training.methods import resolve_method
 
 PLUGIN = """
 from dataclasses import dataclass
@@ -176,8 +176,8 @@ def test_plugin_stacked_equals_alone_in_float64(plugin_dir, tmp_path):
     draws per model, per-model updates."""
     import dataclasses
 
-    from collapsebench.benchmark.planning import plan
-    from collapsebench.benchmark.store import RunStore
+    from collapsebench.benchmark.runs.planning import plan
+    from collapsebench.benchmark.store.rundir import RunStore
     from collapsebench.benchmark.training.loop import train_run, train_runs
 
     specs = plan("gaussians25", ["myplug:HingeGAN"], [0, 1, 2], "smoke")

@@ -11,13 +11,18 @@ import pandas as pd
 import pytest
 import torch
 
-from collapsebench.benchmark.cli import main
-from collapsebench.benchmark.convergence import cell_mark, converged, plateaued, run_converged
+from collapsebench.benchmark.analysis.convergence import (
+    cell_mark,
+    converged,
+    plateaued,
+    run_converged,
+)
+from collapsebench.benchmark.cli.main import main
 from collapsebench.benchmark.errors import BenchError
-from collapsebench.benchmark.planning import plan
-from collapsebench.benchmark.protocols import DEFAULT_PROTOCOL, PROTOCOLS, get_protocol
-from collapsebench.benchmark.published import comparability, verdict
-from collapsebench.benchmark.suites import get_suite
+from collapsebench.benchmark.runs.planning import plan
+from collapsebench.benchmark.suites.protocols import DEFAULT_PROTOCOL, PROTOCOLS, get_protocol
+from collapsebench.benchmark.suites.published import comparability, verdict
+from collapsebench.benchmark.suites.toy import get_suite
 from collapsebench.metrics.coverage import mode_coverage
 
 

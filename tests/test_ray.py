@@ -13,10 +13,10 @@ import pytest
 from test_cli import one_line_error
 
 from collapsebench.benchmark import ray_executor
-from collapsebench.benchmark.cli import main
-from collapsebench.benchmark.config import RunSpec
-from collapsebench.benchmark.planning import plan
-from collapsebench.benchmark.store import RunStore
+from collapsebench.benchmark.cli.main import main
+from collapsebench.benchmark.runs.planning import plan
+from collapsebench.benchmark.store.rundir import RunStore
+from collapsebench.benchmark.store.spec import RunSpec
 
 ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.slow

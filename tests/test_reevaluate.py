@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from collapsebench.benchmark.errors import BenchError
-from collapsebench.benchmark.planning import plan
-from collapsebench.benchmark.reevaluate import complete_evaluations, missing_metrics
-from collapsebench.benchmark.runner import execute
-from collapsebench.benchmark.store import RunStore
-from collapsebench.benchmark.suites import get_suite
+from collapsebench.benchmark.runs.planning import plan
+from collapsebench.benchmark.runs.reevaluate import complete_evaluations, missing_metrics
+from collapsebench.benchmark.runs.runner import execute
+from collapsebench.benchmark.store.rundir import RunStore
+from collapsebench.benchmark.suites.toy import get_suite
 from collapsebench.metrics import diversity
 
 
@@ -50,7 +50,7 @@ def test_a_metric_is_never_replaced(tmp_path):
 
 
 def test_table_says_which_runs_lack_metrics_and_how_to_add_them(tmp_path, capsys):
-    from collapsebench.benchmark.cli import main
+    from collapsebench.benchmark.cli.main import main
 
     base = [
         "--suite",

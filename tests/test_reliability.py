@@ -22,8 +22,8 @@ import pytest
 import torch
 
 from collapsebench.benchmark.errors import BenchError
-from collapsebench.benchmark.planning import plan
-from collapsebench.benchmark.store import RunStore
+from collapsebench.benchmark.runs.planning import plan
+from collapsebench.benchmark.store.rundir import RunStore
 from collapsebench.benchmark.training.loop import train_run
 
 TESTS = Path(__file__).parent
@@ -32,7 +32,7 @@ SLOW = "slow_method:SlowGAN"
 
 def bench(*argv: str, cwd=TESTS, env=None, **kw) -> subprocess.Popen:
     """``bench`` as a user runs it: a fresh process (cwd tests/, so the slow plugin imports)."""
-    cmd = [sys.executable, "-m", "collapsebench.benchmark.entry", *argv]
+    cmd = [sys.executable, "-m", "collapsebench.benchmark.cli.entry", *argv]
     full_env = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
     return subprocess.Popen(
         cmd,
@@ -182,7 +182,7 @@ def test_flip_inside_tensor_data_stops_the_run(tmp_path):
 
 
 def test_edited_config_of_a_finished_run_is_refused_by_table(tmp_path, capsys):
-    from collapsebench.benchmark.cli import main
+    from collapsebench.benchmark.cli.main import main
 
     out = tmp_path / "runs"
     assert main(run_argv(out, "gan", ("0", "1"))) == 0
@@ -221,7 +221,7 @@ def test_two_processes_never_train_the_same_run(tmp_path):
     err_file = tmp_path / "second.err"
     with open(err_file, "w") as err_out:
         second = subprocess.Popen(
-            [sys.executable, "-m", "collapsebench.benchmark.entry", *run_argv(out, SLOW)],
+            [sys.executable, "-m", "collapsebench.benchmark.cli.entry", *run_argv(out, SLOW)],
             cwd=TESTS,
             env={**os.environ, "OMP_NUM_THREADS": "1", **env},
             stdout=subprocess.DEVNULL,
@@ -327,7 +327,7 @@ def test_ctrl_c_with_workers_is_one_line(tmp_path, moment):
 
 # -- leftovers and a full disk ---------------------------------------------------------------
 def test_leftover_temporary_files_are_removed_by_the_next_run(tmp_path, capsys):
-    from collapsebench.benchmark.cli import main
+    from collapsebench.benchmark.cli.main import main
 
     spec, run = partial_run(tmp_path / "runs")
     junk = [run.path / ".curves.csv.abc123.tmp", run.path / ".checkpoint.pt.x1y2.tmp"]
@@ -351,7 +351,7 @@ def tiny_disk(tmp_path):
 
 
 def test_full_disk_is_one_line_and_leaves_the_store_consistent(tiny_disk, capsys):
-    from collapsebench.benchmark.cli import main
+    from collapsebench.benchmark.cli.main import main
 
     out = tiny_disk / "runs"
     rc = main(run_argv(out, "gan", ("0",)))
@@ -381,7 +381,7 @@ def read_only_dir(tmp_path):
 
 
 def test_read_only_results_are_refused_before_training(read_only_dir, tmp_path, capsys):
-    from collapsebench.benchmark.cli import main
+    from collapsebench.benchmark.cli.main import main
 
     out = tmp_path / "runs"
     argv = run_argv(out, "gan", ("0",))
@@ -394,7 +394,7 @@ def test_read_only_results_are_refused_before_training(read_only_dir, tmp_path, 
 def test_checkpoint_round_trip_is_exact_and_plain(tmp_path):
     """What write_state stores loads back equal, with numpy arrays as arrays, through a file
     that ``torch.load(weights_only=True)`` accepts as it is."""
-    from collapsebench.benchmark.state_files import read_state, write_state
+    from collapsebench.benchmark.store.state_files import read_state, write_state
 
     state = {
         "step": 3,

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from collapsebench.benchmark.cli import main
-from collapsebench.benchmark.report import FIGURES
+from collapsebench.benchmark.cli.main import main
+from collapsebench.benchmark.report.document import FIGURES
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 

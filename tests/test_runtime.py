@@ -14,9 +14,9 @@ from test_cli import one_line_error
 
 from collapsebench.benchmark import runtime as R
 from collapsebench.benchmark.errors import BenchError
-from collapsebench.benchmark.planning import plan
-from collapsebench.benchmark.runner import execute
-from collapsebench.benchmark.store import RunStore
+from collapsebench.benchmark.runs.planning import plan
+from collapsebench.benchmark.runs.runner import execute
+from collapsebench.benchmark.store.rundir import RunStore
 
 
 def _fake_cuda(monkeypatch, n: int = 1) -> None:
@@ -109,7 +109,7 @@ def test_perf_executor_bad_inputs_are_one_line_errors(capsys):
 def test_perf_default_measures_the_loops_only(capsys):
     """`bench perf` with no options is the quick harness-vs-bare ratio; the 4-run workers
     comparison (minutes) is behind --workers-check."""
-    from collapsebench.benchmark.cli import main
+    from collapsebench.benchmark.cli.main import main
 
     assert (
         main(
@@ -136,7 +136,7 @@ def test_perf_default_measures_the_loops_only(capsys):
 
 
 def test_progress_in_a_log_file_is_one_line_per_tenth_with_rate_and_eta(tmp_path, capsys):
-    from collapsebench.benchmark.cli import main
+    from collapsebench.benchmark.cli.main import main
 
     argv = ["run", "--suite", "ring8", "--preset", "smoke", "--methods", "gan", "--seeds", "0"]
     assert main([*argv, "--out", str(tmp_path / "r"), "--results", str(tmp_path / "t")]) == 0

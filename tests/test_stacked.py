@@ -18,11 +18,11 @@ import numpy as np
 import pytest
 import torch
 
-from collapsebench.benchmark.cli import main
-from collapsebench.benchmark.config import RunSpec
+from collapsebench.benchmark.cli.main import main
 from collapsebench.benchmark.errors import BenchError
-from collapsebench.benchmark.planning import plan
-from collapsebench.benchmark.store import RunStore
+from collapsebench.benchmark.runs.planning import plan
+from collapsebench.benchmark.store.rundir import RunStore
+from collapsebench.benchmark.store.spec import RunSpec
 from collapsebench.benchmark.training.loop import train_bare as train_stacked
 from collapsebench.benchmark.training.loop import train_run
 

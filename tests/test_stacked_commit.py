@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from collapsebench.benchmark.store import CHECKPOINT, PENDING, RunStore
+from collapsebench.benchmark.store.rundir import CHECKPOINT, PENDING, RunStore
 
 ARGV = [
     "run", "--suite", "gaussians25", "--preset", "smoke", "--methods", "gan",
@@ -47,15 +47,15 @@ KILLER = textwrap.dedent(
 
     store.write_state = write_state
     store.os.replace = replace
-    from collapsebench.benchmark.cli import main
+    from collapsebench.benchmark.cli.main import main
     sys.exit(main(sys.argv[3:]))
     """
 )
 
 
 def _bench(argv, killer=None):
-    code = KILLER if killer else "import sys; from collapsebench.benchmark.entry import main; " \
-        "sys.exit(main(sys.argv[1:]))"  # fmt: skip
+    code = KILLER if killer else "import sys; from collapsebench.benchmark.cli.entry import main;" \
+        " sys.exit(main(sys.argv[1:]))"  # fmt: skip
     extra = [str(k) for k in killer] if killer else []
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     return subprocess.run(
@@ -102,7 +102,7 @@ def test_kill_between_stacked_checkpoint_writes(tmp_path, uninterrupted, kill_at
     assert sum(staged) == (n if kind == "stage" else 3 - n)
     # every run resumes from one step: 10 if staging was cut short, 20 once all were staged
     store = RunStore(tmp_path / "runs")
-    from collapsebench.benchmark.store import RunDir
+    from collapsebench.benchmark.store.rundir import RunDir
     from collapsebench.benchmark.training.stacking import checkpoint_step
 
     steps = {checkpoint_step(RunDir(r)) for r in runs}

@@ -16,10 +16,10 @@ import pytest
 import torch
 from test_cli import one_line_error
 
-from collapsebench.benchmark.cli import main
+from collapsebench.benchmark.cli.main import main
 from collapsebench.benchmark.errors import BenchError
-from collapsebench.benchmark.planning import plan, plan_jobs
-from collapsebench.benchmark.store import RunStore
+from collapsebench.benchmark.runs.planning import plan, plan_jobs
+from collapsebench.benchmark.store.rundir import RunStore
 from collapsebench.benchmark.training.loop import train_run
 from collapsebench.benchmark.training.loop import train_runs as train_stacked_runs
 from collapsebench.benchmark.training.models import Stacked as _Stacked
@@ -242,7 +242,7 @@ def test_stacked_image_runs_ignore_bf16_autocast_and_say_so(tmp_path, capsys):
     """Autocast does not reach inside vmap, so a stacked job trains in float32 even when the
     runtime asks for bf16: the same weights as a float32 job, and runtime.json says amp false;
     the command line says it on stderr."""
-    from collapsebench.benchmark.runtime import Runtime
+    from collapsebench.benchmark.training.runtime import Runtime
 
     specs = [
         dataclasses.replace(s, train=dataclasses.replace(s.train, steps=4))
@@ -258,12 +258,12 @@ def test_stacked_image_runs_ignore_bf16_autocast_and_say_so(tmp_path, capsys):
         entry = json.loads((b.path / "runtime.json").read_text())[-1]
         assert entry["amp"] is False and entry["channels_last"] is False
         assert entry["batch_models"] == 2
-    # the vmapped nets really ignore autocast (if torch ever changes this, training/stacking.py should
+    # the vmapped nets really ignore autocast (if torch ever changes this, stacking.py should
     # start using it): a vmapped conv under autocast still returns float32
     G = _Stacked([torch.nn.Conv2d(1, 2, 3)] * 2, torch.device("cpu"))
     with Runtime("cpu", amp=True).autocast():
         assert G(torch.randn(2, 3, 1, 8, 8)).dtype == torch.float32
-    from collapsebench.benchmark.runner import execute
+    from collapsebench.benchmark.runs.runner import execute
 
     execute(
         RunStore(tmp_path / "cli"),

@@ -307,9 +307,9 @@ def test_plot_seeds_writes_a_png_atomically(tmp_path):
 def test_every_metric_a_suite_produces_has_a_direction():
     """`bench compare` needs to know whether higher is better for each metric of a suite;
     stacked-digits' kl / kl_log10 had none, so compare trained everything and then failed."""
-    from collapsebench.benchmark.protocols import PROTOCOLS
-    from collapsebench.benchmark.stats import METRIC_DIRECTIONS
-    from collapsebench.benchmark.suites import SUITES
+    from collapsebench.benchmark.analysis.stats import METRIC_DIRECTIONS
+    from collapsebench.benchmark.suites.protocols import PROTOCOLS
+    from collapsebench.benchmark.suites.toy import SUITES
 
     suites = [*SUITES.values()]
     suites += [SUITES[n].with_protocol(p) for n in ("gaussians25", "ring8") for p in PROTOCOLS]

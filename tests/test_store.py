@@ -11,11 +11,11 @@ import time
 import numpy as np
 import pytest
 
-from collapsebench.benchmark.config import TrainConfig
 from collapsebench.benchmark.errors import BenchError
-from collapsebench.benchmark.planning import plan
-from collapsebench.benchmark.runner import execute
-from collapsebench.benchmark.store import RunStore
+from collapsebench.benchmark.runs.planning import plan
+from collapsebench.benchmark.runs.runner import execute
+from collapsebench.benchmark.store.rundir import RunStore
+from collapsebench.benchmark.store.spec import TrainConfig
 from collapsebench.benchmark.training.loop import train_run
 
 
@@ -65,8 +65,8 @@ def test_finished_run_is_skipped_not_overwritten(tmp_path):
 CHILD = """
 import sys, torch, dataclasses
 torch.set_num_threads(1)
-from collapsebench.benchmark.planning import plan
-from collapsebench.benchmark.store import RunStore
+from collapsebench.benchmark.runs.planning import plan
+from collapsebench.benchmark.store.rundir import RunStore
 from collapsebench.benchmark.training.loop import train_run
 (spec,) = plan("gaussians25", ["wgan-gp"], [0], "smoke")
 train = dataclasses.replace(spec.train, steps=150, checkpoint_every=10)
@@ -134,7 +134,7 @@ def test_snapshot_steps_cover_the_run():
 def test_parameter_added_later_keeps_old_run_keys():
     """wgan's `optimizer` (seed 004) arrived after runs existed: at its default it stays out of
     the run config, so the key equals one built without the field; set, it makes a new key."""
-    from collapsebench.benchmark.methods import build_method, method_params
+    from collapsebench.benchmark.training.methods import build_method, method_params
 
     params = method_params("wgan")
     assert "optimizer" not in params

@@ -12,7 +12,7 @@ from tensorboard.backend.event_processing.event_accumulator import (  # noqa: E4
     EventAccumulator,
 )
 
-from collapsebench.benchmark.cli import main  # noqa: E402
+from collapsebench.benchmark.cli.main import main  # noqa: E402
 
 BASE = ["run", "--suite", "gaussians25", "--preset", "smoke", "--methods", "gan", "--seeds", "0"]
 

@@ -11,15 +11,15 @@ import pytest
 from test_cli import one_line_error
 
 from collapsebench.benchmark import variants as V
-from collapsebench.benchmark.cli import main
+from collapsebench.benchmark.cli.main import main
 from collapsebench.benchmark.errors import BenchError
-from collapsebench.benchmark.methods import parse_method_options
-from collapsebench.benchmark.partition_plots import modes_over_training
-from collapsebench.benchmark.planning import plan
-from collapsebench.benchmark.plots import curriculum_figure
-from collapsebench.benchmark.store import RunDir
-from collapsebench.benchmark.suites import get_suite
-from collapsebench.benchmark.tables import results_dir
+from collapsebench.benchmark.report.partition_plots import modes_over_training
+from collapsebench.benchmark.report.plots import curriculum_figure
+from collapsebench.benchmark.report.tables import results_dir
+from collapsebench.benchmark.runs.planning import plan
+from collapsebench.benchmark.store.rundir import RunDir
+from collapsebench.benchmark.suites.toy import get_suite
+from collapsebench.benchmark.training.methods import parse_method_options
 
 
 def _argv(command, suite, out, results, *extra, preset="smoke"):

@@ -39,13 +39,10 @@ import numpy as np
 import torch
 
 from ...baselines.base import Draws
-from ..config import RunSpec
 from ..errors import BenchError
-from ..methods import build_method, checked_loss
-from ..runtime import Runtime, applied, machine, resolve_device
-from ..store import CHECKPOINT_KEYS, RunDir, save_checkpoints_together
-from ..suites import get_suite
-from ..tb_log import open_log
+from ..store.rundir import CHECKPOINT_KEYS, RunDir, save_checkpoints_together
+from ..store.spec import RunSpec
+from ..suites.toy import get_suite
 from .measure import (
     derived_seed,
     evaluation_row,
@@ -54,8 +51,11 @@ from .measure import (
     resume_errors,
     wasserstein_estimate,
 )
+from .methods import build_method, checked_loss
 from .models import OneModel, StackedModels
+from .runtime import Runtime, applied, machine, resolve_device
 from .stacking import check_specs, stacked_runtime
+from .tb_log import open_log
 
 ProgressFn = Callable[[int], None]
 #: evaluation samples generated per model per forward pass

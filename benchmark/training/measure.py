@@ -11,8 +11,8 @@ import pandas as pd
 import torch
 
 from ..errors import BenchError
-from ..runtime import Runtime
-from ..store import CHECKPOINT, RunDir
+from ..store.rundir import CHECKPOINT, RunDir
+from .runtime import Runtime
 
 
 def derived_seed(seed: int, stream: int) -> int:

@@ -11,11 +11,11 @@ import dataclasses
 from collections.abc import Sequence
 
 from ...baselines.base import why_not_stackable
-from ..config import RunSpec
 from ..errors import BenchError
-from ..methods import build_method
-from ..runtime import Runtime
-from ..store import RunDir
+from ..store.rundir import RunDir
+from ..store.spec import RunSpec
+from .methods import build_method
+from .runtime import Runtime
 
 
 def unstackable(spec: RunSpec) -> str | None:

@@ -1,0 +1,124 @@
+"""Figures of the image suites: sample grids per class and method, training curves, and the
+independent-critic curve over training (seed 003 Fig. 4)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..store.rundir import RunDir
+from .plots import plt, save_figure
+
+#: seed 003's row order of the CIFAR-10 classes (the dataset's label order)
+CIFAR10_ORDER = (
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+)
+
+
+def class_order(classes: Sequence[str]) -> list[str]:
+    canon = {c: i for i, c in enumerate(CIFAR10_ORDER)}
+    return sorted(set(classes), key=lambda c: (canon.get(c, len(canon)), _natural(c)))
+
+
+def _natural(c: str) -> tuple:
+    return (0, int(c), "") if c.isdigit() else (1, 0, c)
+
+
+N_COLS = 8
+
+
+def _grid(images: np.ndarray, n_cols: int) -> np.ndarray:
+    """uint8 N×C×H×W -> one H×(n_cols·W)×C strip (the first n_cols images)."""
+    x = images[:n_cols]
+    strip = np.concatenate(list(x), axis=-1)  # C×H×(n·W)
+    return np.transpose(strip, (1, 2, 0))
+
+
+def _show(ax, img: np.ndarray) -> None:
+    ax.imshow(img[..., 0] if img.shape[-1] == 1 else img, cmap="gray", vmin=0, vmax=255)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def samples_figure(df: pd.DataFrame, suite, path: Path) -> None:
+    """One panel per method (in ``df``'s order); per-class suites: one row of samples per class
+    (the lowest seed present); otherwise four rows of the lowest seed's samples."""
+    methods = list(dict.fromkeys(df["method"]))
+    seed = int(df["seed"].min())
+    rows = class_order(df["class"]) if "class" in df else [None]
+    n_rows = len(rows) if rows != [None] else 4
+    fig, axes = plt.subplots(
+        n_rows, len(methods), figsize=(2.2 * len(methods), 0.32 * n_rows + 0.6), squeeze=False
+    )
+    for j, m in enumerate(methods):
+        for i in range(n_rows):
+            ax = axes[i][j]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            sel = df[(df["method"] == m) & (df["seed"] == seed)]
+            if rows != [None]:
+                sel = sel[sel["class"] == rows[i]]
+                offset = 0
+            else:
+                offset = i * N_COLS
+            if sel.empty or bool(sel["diverged"].iloc[0]):
+                continue
+            samples = np.load(Path(sel["run_dir"].iloc[0]) / "samples.npy")
+            if len(samples) > offset:
+                _show(ax, _grid(samples[offset:], N_COLS))
+            if j == 0 and rows != [None]:
+                ax.set_ylabel(rows[i], rotation=0, ha="right", va="center", fontsize=7)
+        axes[0][j].set_title(m, fontsize=9)
+    fig.suptitle(f"{suite.name}: final samples, seed {seed}", fontsize=9, y=1.02)
+    save_figure(fig, path)
+
+
+def curves_figure(df: pd.DataFrame, path: Path) -> None:
+    """loss_d, loss_g and the critic's Wasserstein estimate over training: mean over the runs
+    (seeds and classes) of each method, with a min-max band."""
+    frames = []
+    for r in df.itertuples():
+        c = RunDir(Path(r.run_dir)).read_curves()
+        c["method"] = r.method
+        frames.append(c)
+    if not frames:
+        return
+    curves = pd.concat(frames)
+    cols = ["loss_d", "loss_g", "wasserstein_estimate"]
+    fig, axes = plt.subplots(1, len(cols), figsize=(4 * len(cols), 3))
+    for ax, col in zip(axes, cols, strict=True):
+        for m, g in curves.groupby("method", sort=False):
+            s = g.groupby("step")[col]
+            ax.plot(s.mean().index, s.mean().values, label=m, lw=1)
+            ax.fill_between(s.min().index, s.min().values, s.max().values, alpha=0.15)
+        ax.set_title(col, fontsize=9)
+        ax.set_xlabel("generator step")
+    axes[0].legend(fontsize=7)
+    save_figure(fig, path)
+
+
+def critic_figure(curve: pd.DataFrame, suite_name: str, path: Path) -> None:
+    """Seed 003 Fig. 4: the fixed independent critic's W over training, per method (mean over
+    seeds and classes, min-max band)."""
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    for m, g in curve.groupby("method", sort=False):
+        s = g.groupby(["step", "seed"])["w"].mean().groupby("step")
+        ax.plot(s.mean().index, s.mean().values, marker="o", ms=3, label=m)
+        ax.fill_between(s.min().index, s.min().values, s.max().values, alpha=0.15)
+    ax.set_xlabel("generator step")
+    ax.set_ylabel("independent critic W")
+    ax.set_title(f"{suite_name}: independent Wasserstein critic (seed 003 Fig. 4)", fontsize=9)
+    ax.legend(fontsize=7)
+    save_figure(fig, path)

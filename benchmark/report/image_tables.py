@@ -1,0 +1,284 @@
+"""Tables and figures of the image suites, laid out like seed 003's.
+
+* per-class suites (Tables 2-4): one table per metric, classes as rows, methods as columns
+  (mean ± std over seeds), the real images' MS-SSIM as the ground-truth column, seed 003's
+  published values in adjacent columns labelled "(seed 003, published)", and a last row with the
+  mean over classes;
+* CelebA (Table 1): methods as rows, MS-SSIM, plus the ground-truth row;
+* stacked suites: methods as rows, modes covered and KL (natural log and log10), with the
+  published Stacked-MNIST rows labelled as MNIST numbers.
+
+Every caption names the feature extractor, the sample sizes and the MS-SSIM protocol, so an
+Inception number and a digits-classifier number are never read as one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ...metrics.feature_diversity import CAPTION as DIVERSITY_CAPTION
+from ...metrics.registry import get as get_metric
+from ..errors import BenchError
+from ..store.atomic import atomic_write_text
+from ..suites import data as data_mod
+from ..suites.toy import get_suite
+from .image_plots import CIFAR10_ORDER, class_order
+from .tables import per_seed, render, results_dir
+
+#: our method names -> seed 003's column names
+SEED003_NAMES = {
+    "gan": "DCGAN",
+    "greed-gan": "DCGAN-Ours",
+    "wgan": "WGAN",
+    "greed-wgan": "WGAN-Ours",
+}
+# seed 003 Tables 2 and 3 (MS-SSIM; Table 3 heads its WGAN column "WCGAN", a typo) and Table 4
+# (Inception Score), per CIFAR-10 class in the order above; one model per class, no seeds given
+_T2_3 = {
+    "gan": (0.1116, 0.1169, 0.0789, 0.0607, 0.0854, 0.0572, 0.0993, 0.0712, 0.1416, 0.1478),
+    "greed-gan": (0.1001, 0.1125, 0.0709, 0.0589, 0.0808, 0.0542, 0.0990, 0.0696, 0.1299, 0.1521),
+    "wgan": (0.0899, 0.1038, 0.0647, 0.0537, 0.0610, 0.0474, 0.0498, 0.0636, 0.0691, 0.1395),
+    "greed-wgan": (0.0936, 0.1019, 0.0635, 0.0446, 0.0603, 0.0457, 0.0452, 0.0556, 0.0681, 0.1438),
+}
+_T4 = {
+    "gan": (4.46, 3.72, 4.44, 4.21, 3.98, 4.79, 3.63, 4.43, 3.68, 3.19),
+    "greed-gan": (4.45, 3.74, 4.32, 4.15, 4.11, 4.89, 3.46, 4.30, 3.58, 3.20),
+    "wgan": (4.54, 3.47, 4.77, 4.41, 4.16, 4.97, 3.63, 4.39, 3.82, 3.07),
+    "greed-wgan": (4.56, 3.35, 4.72, 4.51, 4.26, 5.04, 3.59, 4.37, 3.87, 3.10),
+}
+PUBLISHED_PER_CLASS: dict[str, dict[str, dict[str, dict[str, float]]]] = {
+    "seed003-cifar10": {
+        "ms_ssim": {m: dict(zip(CIFAR10_ORDER, v, strict=True)) for m, v in _T2_3.items()},
+        "inception_score": {m: dict(zip(CIFAR10_ORDER, v, strict=True)) for m, v in _T4.items()},
+    }
+}
+#: seed 003 Table 1 (CelebA, MS-SSIM)
+PUBLISHED_CELEBA = {
+    "gan": 0.3150,
+    "greed-gan": 0.3083,
+    "wgan": 0.2945,
+    "greed-wgan": 0.2913,
+    "ground truth": 0.2940,
+}
+#: Stacked-MNIST (modes, KL) as quoted in the issue from PacGAN Table 3 / VEEGAN; MNIST numbers
+PUBLISHED_STACKED = {
+    "Unrolled GAN (Stacked-MNIST, published)": (48.7, 4.32),
+    "VEEGAN (Stacked-MNIST, published)": (150.0, 2.95),
+    "PacGAN (Stacked-MNIST, published)": (1000.0, 0.06),
+}
+
+
+def _cell(values: pd.Series, digits: int) -> str:
+    v = values.dropna()
+    if v.empty:
+        return ""
+    s = f"{v.mean():.{digits}f}"
+    if len(v) > 1:
+        s += f" ± {v.std(ddof=1):.{digits}f}"
+    return s
+
+
+def _digits(metric: str) -> int:
+    return get_metric(metric).digits
+
+
+def per_class_table(
+    df: pd.DataFrame, metric: str, methods: Sequence[str], published: str | None
+) -> pd.DataFrame:
+    """Classes as rows; per method mean ± std over seeds; published columns beside ours."""
+    d = _digits(metric)
+    classes = class_order(df["class"])
+    pub = PUBLISHED_PER_CLASS.get(published or "", {}).get(metric, {})
+    rows: dict[str, dict[str, str]] = {}
+    for c in [*classes, "mean over classes"]:
+        row: dict[str, str] = {}
+        for m in methods:
+            sub = df[df["method"] == m]
+            if sub.empty:
+                continue
+            if c == "mean over classes":
+                # per seed, the mean over classes; then mean ± std over seeds
+                vals = sub.groupby("seed")[metric].mean()
+            else:
+                vals = sub[sub["class"] == c][metric]
+            row[m] = _cell(vals, d)
+            if m in pub:
+                label = f"{SEED003_NAMES.get(m, m)} (seed 003, published)"
+                if c == "mean over classes":
+                    row[label] = f"{np.mean(list(pub[m].values())):.{d}f}"
+                else:
+                    row[label] = f"{pub[m][c]:.{d}f}" if c in pub[m] else ""
+        if metric == "ms_ssim":
+            # the real images' MS-SSIM depends on the class only (same for every run of it)
+            real = df.groupby("class")["ms_ssim_real"].first()
+            v = real.mean() if c == "mean over classes" else real.get(c, np.nan)
+            row["real data (ground truth)"] = f"{v:.{d}f}"
+        rows[c] = row
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "class"
+    return table
+
+
+def methods_table(
+    df: pd.DataFrame, metrics: Sequence[str], methods: Sequence[str], suite
+) -> pd.DataFrame:
+    """Methods as rows (CelebA's Table 1, stacked modes/KL), seeds aggregated."""
+    rows: dict[str, dict[str, str]] = {}
+    for m in methods:
+        sub = df[df["method"] == m]
+        if sub.empty:
+            continue
+        row = {k: _cell(sub[k], 1 if k == "modes_covered" else _digits(k)) for k in metrics}
+        row["seeds"] = str(sub["seed"].nunique())
+        rows[m] = row
+    if suite.stacked:
+        for label, (modes, kl) in PUBLISHED_STACKED.items():
+            rows[label] = {"modes_covered": f"{modes:g}", "kl": f"{kl:.2f}", "seeds": "published"}
+    else:
+        real = df["ms_ssim_real"].dropna() if "ms_ssim_real" in df else ()
+        if len(real):  # a diverged run has no value: take one that has
+            rows["ground truth (real data)"] = {"ms_ssim": f"{real.iloc[0]:.4f}"}
+        if suite.published == "seed003-celeba":
+            for m, v in PUBLISHED_CELEBA.items():
+                name = SEED003_NAMES.get(m, m)
+                rows[f"{name} (seed 003 Table 1, published)"] = {
+                    "ms_ssim": f"{v:.4f}",
+                    "seeds": "published",
+                }
+    table = pd.DataFrame.from_dict(rows, orient="index").fillna("")
+    table.index.name = "method"
+    return table
+
+
+def caption(suite, preset: str, df: pd.DataFrame) -> str:
+    """The table's caption, from the evaluation details of a run that did not diverge."""
+    finished = df[~df["diverged"].astype(bool)] if "diverged" in df else df
+    if finished.empty:
+        return (
+            f"{suite.name}, preset {preset}: every run diverged (non-finite samples), so no "
+            "metric could be computed; the cells are empty."
+        )
+    first = finished.iloc[0]
+    budget = suite.presets[preset]
+    seeds = ", ".join(str(x) for x in sorted(set(df["seed"])))
+    head = (
+        f"{suite.name}, preset {preset} ({budget.steps:,} generator steps, batch "
+        f"{budget.batch_size}; seeds {seeds}; no convergence mark: image suites record no "
+        "evaluation curve)"
+    )
+    if suite.stacked:
+        rule = (
+            "distinct predicted digit triples (of 1,000; any sample counts: the published rule)"
+            if int(first.get("min_count", 1)) == 1
+            else f"predicted digit triples (of 1,000) seen at least {int(first['min_count'])} "
+            "times (the calibrated rule)"
+        )
+        return (
+            f"{head}: mean ± std over seeds; modes = {rule} among "
+            f"{int(first['n_generated'])} samples, each channel "
+            f"labelled by the {first['classifier']} classifier (held-out accuracy "
+            f"{first['classifier_accuracy']:.3f}); kl = KL(generated triples || uniform) in nats, "
+            "kl_log10 the same in log10. Published rows are Stacked-MNIST numbers (MNIST, not "
+            "sklearn digits): compare shapes, not values."
+        )
+    return (
+        f"{head}: mean ± std over seeds. IS/FID/KID/precision-recall on "
+        f"{first['extractor']} features, {int(first['n_generated'])} generated vs "
+        + (
+            "the class's real training images (per class)"
+            if "class" in df
+            else f"all {int(first['n_reference'])} real training images"
+        )
+        + f"; MS-SSIM: protocol "
+        f"{first['msssim_protocol']}, {int(first['n_pairs'])} random pairs, lower = more "
+        "diverse; real data = the same measure on real images."
+        + _PUBLISHED_NOTE.get(suite.published or "", "")
+    )
+
+
+_PUBLISHED_NOTE = {
+    "seed003-cifar10": " Published columns: seed 003 Tables 2-4 (Inception IS on CIFAR-10; its "
+    "MS-SSIM protocol and sample sizes are not stated), one model per class, no seeds reported.",
+    "seed003-celeba": " Published rows: seed 003 Table 1 (CelebA 64×64, DCGAN architecture; "
+    "MS-SSIM protocol and sample sizes not stated), one run each.",
+}
+
+
+def write_image_tables(
+    args,
+    store,
+    methods: Sequence[str],
+    suite_options: Mapping[str, Any] | None = None,
+    method_options: Mapping[str, Mapping[str, Any]] | None = None,
+) -> str:
+    """Write every table and figure of an image suite under results/<suite>/<preset>/ and
+    return the main table(s) rendered in ``args.format``."""
+    from . import image_plots
+
+    suite = get_suite(args.suite).with_overrides(suite_options or {})
+    df = per_seed(store, args.suite, methods, args.preset, suite_options, method_options)
+    if df.empty:
+        raise BenchError(
+            "no finished runs of this configuration in the store; run `bench run` first"
+        )
+    methods = [m for m in methods if m in set(df["method"])]
+    # rows in the order the methods were asked for (the store lists them alphabetically)
+    df = df.assign(_order=df["method"].map(methods.index)).sort_values(
+        ["_order", "seed"], kind="stable"
+    )
+    df = df.drop(columns="_order").reset_index(drop=True)
+    out = results_dir(
+        args.results, args.suite, args.preset, suite_options, getattr(args, "method_set", None)
+    )
+    cap = caption(suite, args.preset, df)
+    printed = []
+    if suite.per_class:
+        for metric in suite.reported_metrics:
+            t = per_class_table(df, metric, methods, suite.published)
+            label = get_metric(metric).label
+            if metric in suite.diversity_names:
+                space = "DINOv2" if metric.endswith("_dinov2") else f"{df['extractor'].iloc[0]}"
+                label = f"{label} on {space} features ({DIVERSITY_CAPTION})"
+            if metric == "inception_score" and df["extractor"].iloc[0] != "inception-v3-compat":
+                label = f"Inception Score computed with the {df['extractor'].iloc[0]} classifier"
+            c = f"{label}. {cap}"
+            atomic_write_text(out / f"table_{metric}.md", render(t, "md", c))
+            atomic_write_text(out / f"table_{metric}.csv", render(t, "csv", c))
+            if metric in ("ms_ssim", "inception_score", "fid"):
+                printed.append(f"## {label}\n\n" + render(t, args.format, c))
+    else:
+        t = methods_table(df, suite.reported_metrics, methods, suite)
+        atomic_write_text(out / "table.md", render(t, "md", cap))
+        atomic_write_text(out / "table.csv", render(t, "csv", cap))
+        printed.append(render(t, args.format, cap))
+    if suite.stacked and suite.dataset == "digits":
+        printed.append(_calibration(suite, int(df["n_generated"].iloc[0]), out, args.format))
+    atomic_write_text(out / "per_seed.csv", df.drop(columns="run_dir").to_csv(index=False))
+    if not getattr(args, "no_plots", False):
+        image_plots.samples_figure(df, suite, out / "samples.png")
+        image_plots.curves_figure(df, out / "curves.png")
+    return "\n".join(printed)
+
+
+def _calibration(suite, n: int, out, fmt: str) -> str:
+    """The counting rules on real stacks with a known number of distinct triples (calibration.py),
+    at the runs' own evaluation size: the bias of the mode counts above."""
+    from ..suites.calibration import calibration_table
+    from ..suites.image import cache_dir
+
+    images, labels = data_mod.load_digits(suite.image_size, 1)
+    table = calibration_table(images, labels, n, cache_dir()).set_index("real stacks")
+    cap = (
+        f"Calibration: each counting rule on {n:,} real stacks built from exactly K distinct "
+        "digit triples (benchmark/calibration.py). The published rule counts every predicted "
+        "triple, so classifier errors add modes; the calibrated rule counts a triple seen at "
+        "least 10 times, each channel labelled by digits-cnn-aug (held-out accuracy 0.997). "
+        "Real stacks reuse the 1,797 digits, 80 % of which the classifiers trained on."
+    )
+    atomic_write_text(out / "calibration.md", render(table, "md", cap))
+    atomic_write_text(out / "calibration.csv", table.to_csv())
+    return render(table, fmt, cap)

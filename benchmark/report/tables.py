@@ -1,0 +1,154 @@
+"""Tables shaped like the papers': rows = methods, columns = metrics, mean ± std over seeds."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..analysis.convergence import cell_mark, converged, run_converged
+from ..errors import BenchError
+from ..runs.planning import config_hashes
+from ..store.rundir import RunStore
+from ..suites.protocols import Protocol
+from ..suites.toy import get_suite
+
+
+def results_dir(
+    results: str | Path,
+    suite: str,
+    preset: str,
+    suite_options: Mapping[str, Any] | None = None,
+    method_set: Sequence[str] | None = None,
+) -> Path:
+    """results/<suite>/<preset>/, plus one folder level naming any non-default option, so the
+    table of ``--arch resnet`` or ``--set optimizer=adam`` never overwrites the default one."""
+    opts = dict(suite_options or {})
+    protocol = opts.pop("protocol", None)  # toy suites: results/<suite>/<protocol>/<preset>/
+    out = Path(results) / suite / (f"{protocol}/{preset}" if protocol else preset)
+    parts = [f"{k}-{v}" for k, v in sorted(opts.items())]
+    parts += [re.sub(r"[^A-Za-z0-9.+-]", "-", s) for s in method_set or ()]
+    return out / "_".join(parts) if parts else out
+
+
+def per_seed(
+    store: RunStore,
+    suite: str,
+    methods: Sequence[str],
+    preset: str,
+    suite_options: Mapping[str, Any] | None = None,
+    method_options: Mapping[str, Mapping[str, Any]] | None = None,
+) -> pd.DataFrame:
+    """Long table of finished runs of the *current* configuration: one row per (method, seed).
+
+    Runs of another configuration (older code defaults, other presets) share neither hash nor
+    table, so a table never mixes budgets.
+    """
+    hashes = config_hashes(suite, methods, preset, suite_options, method_options)
+    resolved = get_suite(suite).with_overrides(suite_options or {})
+    numeric = resolved.reported_metrics
+    n_modes = len(resolved.centers) if resolved.kind == "toy" else None
+    rows = []
+    for rec in store.records(suite):
+        if (rec.spec.method, rec.spec.config_hash()) in hashes:
+            cls = {} if rec.spec.cls is None else {"class": rec.spec.cls}
+            status = converged(rec.run.read_evals(), n_modes)
+            whole = run_converged(status)  # metrics with no curve: the run's own status
+            rows.append(
+                {
+                    "method": rec.spec.method,
+                    **cls,
+                    "seed": rec.spec.seed,
+                    # a metric added after the run finished is an empty cell, never a KeyError
+                    **dict.fromkeys(numeric, np.nan),
+                    **rec.run.read_metrics(numeric),
+                    **{f"{CONVERGED}{m}": status.get(m, whole) for m in numeric},
+                    "run_dir": str(rec.run.path),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+#: per-seed column prefix: the plateau rule's verdict on each metric of the run
+CONVERGED = "converged:"
+
+
+def cell_marks(df: pd.DataFrame, metrics: Sequence[str]) -> dict[tuple[str, str], str]:
+    """(method, metric) -> the convergence mark of that table cell (convergence.cell_mark)."""
+    marks = {}
+    for method, runs in df.groupby("method"):
+        for m in metrics:
+            col = f"{CONVERGED}{m}"
+            statuses = list(runs[col]) if col in runs else [None] * len(runs)
+            marks[(method, m)] = cell_mark([None if pd.isna(s) else s for s in statuses])
+    return marks
+
+
+def summary(df: pd.DataFrame, metrics: Sequence[str], methods: Sequence[str]) -> pd.DataFrame:
+    """Numeric summary: for each method and metric the mean, std (ddof=1) and n seeds."""
+    if df.empty:
+        raise BenchError(
+            "no finished runs of this configuration in the store; run `bench run` first"
+        )
+    g = df.groupby("method")[list(metrics)]
+    out = pd.concat({"mean": g.mean(), "std": g.std(ddof=1), "n": g.count()}, axis=1)
+    order = [m for m in methods if m in out.index]
+    return out.loc[order]
+
+
+def _fmt(mean: float, std: float | None, pct: bool, count: bool = False) -> str:
+    if mean is None or (isinstance(mean, float) and np.isnan(mean)):
+        return ""
+    scale = 100.0 if pct else 1.0
+    digits = 1 if pct or count else (1 if mean >= 5 else 3)
+    s = f"{mean * scale:.{digits}f}"
+    if std is not None and not np.isnan(std):
+        s += f" ± {std * scale:.{digits}f}"
+    return s
+
+
+def display_table(
+    summ: pd.DataFrame,
+    metrics: Sequence[str],
+    marks: Mapping[tuple[str, str], str] | None = None,
+    protocol: Protocol | None = None,
+    suite: str | None = None,
+) -> pd.DataFrame:
+    """Paper-style strings with convergence marks; a protocol's published rows (mean ± its
+    standard error) appended, labelled as published. Published rows appear only under the
+    protocol that produced them."""
+    pct = {m: m.endswith("fraction") for m in metrics}
+    header = {m: (m.replace("hq_fraction", "hq_%")) for m in metrics}
+    marks = marks or {}
+    rows = {}
+    for method, r in summ.iterrows():
+        cells = {
+            header[m]: _fmt(r[("mean", m)], r[("std", m)], pct[m], m == "modes_covered")
+            + marks.get((method, m), "")
+            for m in metrics
+        }
+        cells["seeds"] = str(int(r[("n", metrics[0])]))
+        rows[method] = cells
+    published = protocol.published.get(suite, {}) if protocol is not None else {}
+    for label, vals in published.items():
+        cells = {header[m]: _fmt(*vals[m], pct[m]) if m in vals else "" for m in metrics}
+        cells["seeds"] = f"{protocol.trials} (published, ± s.e.)"
+        rows[f"{label}, published"] = cells
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "method"
+    return table
+
+
+def render(table: pd.DataFrame, fmt: str, caption: str) -> str:
+    if fmt == "csv":
+        return table.to_csv()
+    if fmt == "latex":
+        return table.to_latex(caption=caption, escape=True)
+    if fmt == "md":
+        # numbers stay as written (0.2940, not 0.294): the cells are already formatted
+        return f"{table.to_markdown(disable_numparse=True)}\n\n{caption}\n"
+    raise BenchError(f"unknown --format {fmt!r}; valid formats: md, csv, latex")

@@ -1,0 +1,282 @@
+"""`bench perf`: the harness's speed measured against a bare loop in the same process, as ratios.
+
+The bare loop uses the same networks, optimisers, loss functions, batch size and data sampling,
+in a plain ``for`` loop with no run store, no logging, no checkpoints and no progress reporting:
+the ratio isolates what the harness costs. Harness and bare runs alternate and the medians are
+compared, so drift on a shared machine hits both sides alike.
+
+``--batch-models K`` measures something else: K seeds trained as one stacked model
+(benchmark/training/) against the same K seeds as K bare loops one after the other, in the same
+process on the same device, alternating, medians; both count generator steps summed over models.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import statistics
+import tempfile
+import time
+
+import torch
+
+from ...baselines.base import Draws
+from ..store.rundir import RunStore
+from ..suites.toy import get_suite
+from ..training.loop import train_bare, train_run
+from ..training.methods import build_method
+from ..training.models import ModelAxis
+from ..training.runtime import resolve_device
+from ..training.stacking import check_specs
+from .jobs import threads_per_worker
+from .planning import plan
+from .runner import execute
+
+
+def bare_loop(spec, device: str = "cpu", data_root=None) -> float:
+    """Train ``spec`` in a plain loop; returns the loop's seconds (set-up excluded)."""
+    suite = get_suite(spec.suite).resolve(spec.suite_params)
+    method = build_method(spec.method, spec.method_params, spec.train.steps)
+    data = suite.training_set(spec.cls, data_root).to(device)
+    nets = method.net_config()
+    G, D = suite.build_nets(spec.seed, pack=method.pack, d_batchnorm=method.d_batchnorm, **nets)
+    G, D = G.to(device), D.to(device)
+    method.prepare(G, D)
+    opt_g, opt_d = method.optimizers(G, D)
+    rng = torch.Generator().manual_seed(spec.seed)
+    draw, DK = Draws([rng], device), ModelAxis(D)  # the losses take a model axis (K = 1)
+    B = spec.train.batch_size * method.pack
+    zdim = nets.get("noise_dim")
+    t0 = time.perf_counter()
+    for step in range(spec.train.steps):
+        drawn = []
+        for _ in range(method.n_critic):
+            real, idx = method.real_batch(data, B, rng)
+            drawn.append(idx)
+            with torch.no_grad():
+                fake = method.fake_batch(G, suite.sample_noise(B, rng, zdim).to(device), rng)
+            loss_d = method.d_loss(DK, real[None], fake[None], step, draw)
+            opt_d.zero_grad(set_to_none=True)
+            loss_d.sum().backward()
+            opt_d.step()
+            method.after_d_step(D)
+        fake = method.fake_batch(G, suite.sample_noise(B, rng, zdim).to(device), rng)
+        loss_g = method.g_loss(DK, real[None], fake[None], step, draw)
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.sum().backward()
+        opt_g.step()
+        method.observe(D, data, torch.cat(drawn), step + 1, rng)
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter() - t0
+
+
+def harness_loop(spec, run) -> float:
+    """Train ``spec`` through the real harness loop (``train_run``: run store, checkpoints, curve
+    logging, snapshots); returns the seconds from its first to its last step, so set-up and the
+    final evaluation stay out of the ratio as they do in :func:`bare_loop`."""
+    marks: dict[int, float] = {}
+    train_run(spec, run, lambda done: marks.setdefault(done, time.perf_counter()))
+    return marks[spec.train.steps] - marks[min(marks)]
+
+
+def _timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def run_perf(
+    suite_name: str, method: str, steps: int = 200, repeats: int = 3, workers_check: bool = False
+) -> dict:
+    """Harness loop vs bare loop (medians of alternating repeats); with ``workers_check`` also
+    4 whole runs with 1 process vs 2 (minutes more: every run pays set-up and evaluation).
+    The harness runs without evaluation points (``n_evals = 0``): they are not training."""
+    suite = get_suite(suite_name)
+    base = suite.presets["default"]
+    train = dataclasses.replace(base, steps=steps, n_snapshots=1, n_evals=0)
+    (spec,) = plan(suite_name, [method], [0], "default")
+    spec = dataclasses.replace(spec, train=train)
+    torch.set_num_threads(threads_per_worker(1))
+
+    # warm-up: the first iterations of a process pay for allocator and kernel set-up
+    bare_loop(dataclasses.replace(spec, train=dataclasses.replace(train, steps=10)))
+    harness_t, bare_t = [], []
+    for i in range(repeats):
+        with tempfile.TemporaryDirectory() as tmp:
+            run = RunStore(tmp).run_dir(dataclasses.replace(spec, seed=i))
+            run.write_config(spec)
+            harness_t.append(harness_loop(spec, run))
+        bare_t.append(bare_loop(spec))
+    harness_sps = steps / statistics.median(harness_t)
+    bare_sps = steps / statistics.median(bare_t)
+    result = {
+        "suite": suite_name,
+        "method": method,
+        "sizes": {
+            "hidden_width": suite.hidden,
+            "hidden_layers": suite.depth,
+            "noise_dim": suite.noise_dim,
+            "batch_size": train.batch_size,
+            "critic_steps": build_method(method, spec.method_params, steps).n_critic,
+            "generator_steps_per_run": steps,
+        },
+        "cpu_count": os.cpu_count(),
+        "harness_gen_steps_per_s": round(harness_sps, 2),
+        "bare_loop_gen_steps_per_s": round(bare_sps, 2),
+        "harness_vs_bare_ratio": round(harness_sps / bare_sps, 3),
+    }
+    if not workers_check:
+        return result
+    # workers: the same 4 independent runs with 1 process (all cores) vs 2 processes (half each)
+    n_runs = 4
+    wspecs = [dataclasses.replace(spec, seed=s) for s in range(n_runs)]
+    walls = {}
+    for workers in (1, 2):
+        with tempfile.TemporaryDirectory() as tmp:
+            walls[workers] = _timed(
+                lambda tmp=tmp, w=workers: execute(RunStore(tmp), wspecs, workers=w, progress=False)
+            )
+    return {
+        **result,
+        "workers_runs": n_runs,
+        "workers1_gen_steps_per_s": round(n_runs * steps / walls[1], 2),
+        "workers2_gen_steps_per_s": round(n_runs * steps / walls[2], 2),
+        "workers2_vs_workers1_ratio": round(walls[1] / walls[2], 3),
+    }
+
+
+def _stack_specs(suite_name: str, method: str, k: int, data_root=None) -> list:
+    """K runs of the default preset: seeds 0..K-1, or on a per-class suite its classes first
+    (seed 0 of every class, then seed 1, ...): the models a paper run trains side by side."""
+    suite = get_suite(suite_name)
+    if not suite.per_class:
+        return plan(suite_name, [method], list(range(k)), "default")
+    n = len(suite.classes(data_root))
+    specs = plan(suite_name, [method], list(range(-(-k // n))), "default", data_root=data_root)
+    return sorted(specs, key=lambda s: s.seed)[:k]
+
+
+def run_perf_stacked(
+    suite_name: str,
+    method: str,
+    batch_models: int,
+    steps: int = 200,
+    repeats: int = 3,
+    device: str | None = "cpu",
+    threads: int | None = None,
+    data_root=None,
+) -> dict:
+    """K stacked models vs K sequential bare loops: generator steps/s summed over the models.
+    ``threads``: torch CPU threads (default: all cores, as ``run_perf``)."""
+    dev = resolve_device(device)
+    suite = get_suite(suite_name)
+    train = dataclasses.replace(suite.presets["default"], steps=steps, n_snapshots=1)
+    specs = [
+        dataclasses.replace(s, train=train)
+        for s in _stack_specs(suite_name, method, batch_models, data_root)
+    ]
+    check_specs(specs)  # an unsupported method fails before any timing
+    torch.set_num_threads(threads or threads_per_worker(1))
+
+    def sequential(specs=specs) -> None:
+        for s in specs:
+            bare_loop(s, dev, data_root)
+
+    def stacked(specs=specs) -> None:
+        train_bare(specs, dev, eval_samples=False, data_root=data_root)
+
+    # warm-up both paths (allocator, kernel selection, vmap tracing caches)
+    short = [dataclasses.replace(s, train=dataclasses.replace(train, steps=3)) for s in specs]
+    sequential(short)
+    stacked(short)
+    stacked_t, sequential_t = [], []
+    for _ in range(repeats):
+        stacked_t.append(_timed(stacked))
+        sequential_t.append(_timed(sequential))
+    total = batch_models * steps
+    stacked_sps = total / statistics.median(stacked_t)
+    sequential_sps = total / statistics.median(sequential_t)
+    return {
+        "suite": suite_name,
+        "method": method,
+        "device": dev,
+        "cpu_count": os.cpu_count(),
+        "threads": torch.get_num_threads(),
+        "batch_models": batch_models,
+        "models": [s.label for s in specs],
+        "generator_steps_per_model": steps,
+        "batch_size": train.batch_size,
+        "repeats": repeats,
+        "stacked_steps_per_s": round(stacked_sps, 2),
+        "sequential_steps_per_s": round(sequential_sps, 2),
+        "stacked_over_sequential": round(stacked_sps / sequential_sps, 3),
+    }
+
+
+def run_perf_executor(
+    suite_name: str,
+    method: str,
+    runs: int = 4,
+    steps: int = 200,
+    repeats: int = 3,
+    workers: int | None = None,
+    address: str | None = None,
+) -> dict:
+    """The same ``runs`` independent runs through ``--executor local`` and ``--executor ray`` on
+    this machine, alternating, medians compared: what Ray's scheduling and task transport cost.
+
+    Ray is connected (and its workers warmed by one untimed run) before timing: starting a
+    cluster is a one-off, not a per-run cost. Both executors use ``workers`` parallel runs
+    (default: one per core) with the same threads each, so the training work is identical.
+    """
+    from .ray_executor import connect, import_ray
+
+    workers = workers or (os.cpu_count() or 1)
+    suite = get_suite(suite_name)
+    train = dataclasses.replace(suite.presets["default"], steps=steps, n_snapshots=1)
+    specs = [
+        dataclasses.replace(s, train=train)
+        for s in plan(suite_name, [method], list(range(runs)), "default")
+    ]
+    ray = import_ray()
+    started = connect(ray, address)
+    try:
+
+        def once(executor: str, todo) -> float:
+            with tempfile.TemporaryDirectory() as tmp:
+                return _timed(
+                    lambda: execute(
+                        RunStore(tmp),
+                        todo,
+                        workers=workers,
+                        progress=False,
+                        executor=executor,
+                        address=address,
+                    )
+                )
+
+        warm = [dataclasses.replace(specs[0], train=dataclasses.replace(train, steps=5))]
+        once("ray", warm)
+        local_t, ray_t = [], []
+        for _ in range(repeats):
+            local_t.append(once("local", specs))
+            ray_t.append(once("ray", specs))
+    finally:
+        if started:
+            ray.shutdown()
+    local_sps = runs * steps / statistics.median(local_t)
+    ray_sps = runs * steps / statistics.median(ray_t)
+    return {
+        "suite": suite_name,
+        "method": method,
+        "cpu_count": os.cpu_count(),
+        "runs": runs,
+        "workers": workers,
+        "threads_per_run": threads_per_worker(workers),
+        "generator_steps_per_run": steps,
+        "repeats": repeats,
+        "local_gen_steps_per_s": round(local_sps, 2),
+        "ray_gen_steps_per_s": round(ray_sps, 2),
+        "ray_vs_local_ratio": round(ray_sps / local_sps, 3),
+    }

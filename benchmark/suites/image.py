@@ -1,0 +1,526 @@
+"""Image suites: seed 003's per-class CIFAR-10 and CelebA 64×64, their offline stand-in on
+scikit-learn's digits, and stacked digits / Stacked-MNIST (1,000 modes).
+
+A suite owns its data, networks, evaluation and presets, exactly as the toy suites do, so the
+baselines run unchanged. What differs from the toys:
+
+* per-class suites train one unconditional model per class (seed 003 Sec. 4.4): every class is
+  a separate run in the store (``RunSpec.cls``), trained only on that class's images;
+* data stay uint8 in memory (CelebA would not fit as floats) and a batch is converted to
+  [-1, 1] when it is drawn (:class:`ImageBatches`);
+* the networks come from ``image_nets`` (DCGAN by default; ``--arch resnet|densenet``), with
+  BatchNorm in D switched off for methods with a per-sample gradient penalty;
+* evaluation is IS / FID / KID / precision-recall through torch-fidelity (Inception for CIFAR
+  and CelebA, the digits classifier for digits) and the per-class MS-SSIM of generated and of
+  real pairs; stacked suites count modes with the digits classifier, one channel at a time.
+
+Digits rule: the 8×8 images (0..16) are scaled to 0..255 and resized bilinearly to 32×32
+(``data.load_digits``), the digits classifier's input size.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ...metrics import digits_classifier, dinov2, fidelity, msssim
+from ...metrics.feature_diversity import feature_diversity
+from ...metrics.images import to_uint8_nchw
+from ..errors import BenchError
+from ..store.spec import TrainConfig
+from . import data as data_mod
+from .base import ReportedMetrics
+from .image_nets import ARCHS, build_image_nets
+
+
+def cache_dir() -> Path:
+    """Derived artefacts (the digits classifier, reference statistics)."""
+    return Path(os.environ.get("COLLAPSEBENCH_CACHE", Path.home() / ".cache" / "collapsebench"))
+
+
+#: images per feature-extractor forward: torch-fidelity's default on the CPU, more on a GPU
+FEATURE_BATCH = {"cpu": 64, "cuda": 256}
+
+
+@contextlib.contextmanager
+def _on(device: str):
+    """Make ``device`` the current CUDA device (torch-fidelity's ``cuda=True`` uses that one)."""
+    if torch.device(device).type != "cuda":
+        yield
+        return
+    with torch.cuda.device(torch.device(device)):
+        yield
+
+
+class ImageBatches:
+    """uint8 N×C×H×W images that index like a float tensor in [-1, 1]: ``x[idx]`` converts only
+    the rows drawn, so a 200k-image CelebA stays 1 byte per pixel in memory."""
+
+    def __init__(self, images: torch.Tensor):
+        self.images = images
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, idx) -> torch.Tensor:
+        return self.images[idx].float().div_(127.5).sub_(1.0)
+
+    def to(self, device) -> ImageBatches:
+        """The uint8 images on ``device`` (a quarter of the memory of floats there)."""
+        return ImageBatches(self.images.to(device))
+
+
+class StackedBatches:
+    """Stacked digits: row i is the three 1-channel images ``triples[i]`` as R, G, B, composed
+    when drawn (128,000 stacks would be 390 MB of uint8 if materialised)."""
+
+    def __init__(self, images_1ch: torch.Tensor, triples: torch.Tensor):
+        self.images, self.triples = images_1ch[:, 0], triples
+
+    def __len__(self) -> int:
+        return len(self.triples)
+
+    def __getitem__(self, idx) -> torch.Tensor:
+        return self.images[self.triples[idx]].float().div_(127.5).sub_(1.0)
+
+    def to(self, device) -> StackedBatches:
+        out = StackedBatches(self.images[:, None].to(device), self.triples)
+        return out
+
+
+def _presets(smoke: TrainConfig, default: TrainConfig, paper: TrainConfig) -> dict:
+    return {"smoke": smoke, "default": default, "paper": paper}
+
+
+@dataclass(frozen=True)
+class ImageSuite(ReportedMetrics):
+    name: str
+    description: str
+    #: data.DATASETS name of the training images ("cifar10", "celeba", "digits", "mnist")
+    dataset: str
+    image_size: int
+    channels: int
+    #: one unconditional model per class (seed 003 Sec. 4.4)
+    per_class: bool = False
+    #: three images of the dataset stacked as R, G, B (1,000 modes)
+    stacked: bool = False
+    arch: str = "dcgan"
+    width: int = 64
+    noise_dim: int = 100
+    #: torch-fidelity feature extractor for IS/FID/KID/PR
+    extractor: str = fidelity.INCEPTION
+    msssim_protocol: str = "clamped"
+    #: generated images per model for evaluation; presets may override (``eval_sizes``)
+    n_eval: int = 50_000
+    n_pairs: int = msssim.DEFAULT_PAIRS
+    #: stacked suites: size of the fixed training set of stacks (PacGAN: 128,000)
+    n_train: int = 0
+    data_seed: int = 20180101
+    #: CelebA only: how many images of the folder to use (None: all)
+    max_images: int | None = None
+    eval_sizes: Mapping[str, int] = field(default_factory=dict)
+    #: stacked suites' counting rule: a mode counts when at least ``min_count`` samples land on
+    #: it, each channel classified by ``counter`` (1 and digits-cnn: the published rule, any
+    #: sample counts; the calibrated rule: 10 and digits-cnn-aug, see calibration.py). Left out
+    #: of run keys at these defaults, so earlier runs keep theirs
+    min_count: int = 1
+    counter: str = digits_classifier.EXTRACTOR_NAME
+    #: MS-SSIM pairs per preset where it differs from ``n_pairs`` (smoke: a few, for speed)
+    pair_counts: Mapping[str, int] = field(default_factory=lambda: {"smoke": 100})
+    method_defaults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    presets: Mapping[str, TrainConfig] = field(default_factory=dict)
+    default_methods: tuple[str, ...] = ("gan", "greed-gan", "wgan", "greed-wgan")
+    #: published table of seed 003 (or of PacGAN for stacked) the tables sit beside
+    published: str | None = None
+    kind: str = "image"
+
+    #: fields that are run settings, not part of what a run computes
+    _NOT_PARAMS = (
+        "description",
+        "eval_sizes",
+        "pair_counts",
+        "method_defaults",
+        "presets",
+        "default_methods",
+        "published",
+        "kind",
+    )
+    #: what a user may change per run (`bench run --arch/--width`; stacked: --min-count/--counter)
+    OVERRIDABLE = ("arch", "width", "min_count", "counter")
+
+    @property
+    def metric_names(self) -> tuple[str, ...]:
+        if self.stacked:
+            return ("modes_covered", "kl", "kl_log10")
+        return ("ms_ssim", "inception_score", "fid", "kid", "precision", "recall")
+
+    # -- identity ------------------------------------------------------------------------------
+    def params(self, preset: str | None = None) -> dict[str, Any]:
+        """What defines data, nets and evaluation; part of every run's config hash."""
+        d = asdict(self)
+        for k in self._NOT_PARAMS:
+            d.pop(k)
+        for k, default in COUNTING_DEFAULTS.items():
+            if d[k] == default:
+                d.pop(k)
+        if preset is not None and preset in self.eval_sizes:
+            d["n_eval"] = self.eval_sizes[preset]
+        if preset is not None and preset in self.pair_counts:
+            d["n_pairs"] = self.pair_counts[preset]
+        return d
+
+    def resolve(self, params: Mapping[str, Any]) -> ImageSuite:
+        """The suite as a run's config recorded it (its arch, width, evaluation size)."""
+        names = {f.name for f in fields(self)} - set(self._NOT_PARAMS)
+        return replace(self, **{k: v for k, v in params.items() if k in names})
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> ImageSuite:
+        bad = sorted(set(overrides) - set(self.OVERRIDABLE))
+        if bad:
+            raise BenchError(f"suite option(s) {bad} cannot be set; valid: {self.OVERRIDABLE}")
+        if "arch" in overrides and overrides["arch"] not in ARCHS:
+            raise BenchError(f"unknown --arch {overrides['arch']!r}; valid: {', '.join(ARCHS)}")
+        counting = {"min_count", "counter"} & set(overrides)
+        if counting and not self.stacked:
+            raise BenchError(
+                f"--min-count/--counter apply to the stacked suites only; {self.name} is not one"
+            )
+        if "counter" in overrides and overrides["counter"] not in digits_classifier.RECIPES:
+            valid = ", ".join(digits_classifier.RECIPES)
+            raise BenchError(f"unknown --counter {overrides['counter']!r}; valid: {valid}")
+        return replace(self, **overrides)
+
+    # -- data ----------------------------------------------------------------------------------
+    def _load(self, data_root) -> data_mod.ImageSet:
+        if self.stacked:
+            return data_mod.load_dataset(self.dataset, data_root, image_size=self.image_size)
+        return data_mod.load_dataset(
+            self.dataset,
+            data_root,
+            image_size=self.image_size,
+            channels=self.channels,
+            max_images=self.max_images,
+        )
+
+    def classes(self, data_root=None) -> tuple[str | None, ...]:
+        """The class names a per-class suite trains one model each for; (None,) otherwise."""
+        if not self.per_class:
+            return (None,)
+        if self.dataset == "cifar10":
+            return data_mod.cifar10_class_names(data_root)
+        return data_mod.DIGIT_CLASSES
+
+    def real_images(self, cls: str | None = None, data_root=None) -> torch.Tensor:
+        """Real uint8 images the evaluation compares with: the class's training images, all of
+        them, or (stacked) the fixed training stacks."""
+        s = self._load(data_root)
+        if self.stacked:
+            return s.images[:, 0][self._triples(s)]
+        if cls is None:
+            return s.images
+        return data_mod.per_class(s.images, s.labels, cls, s.class_names)[0]
+
+    def _triples(self, s: data_mod.ImageSet) -> torch.Tensor:
+        """The fixed training stacks as (n_train, 3) image indices, drawn from the suite's seed."""
+        gen = torch.Generator().manual_seed(self.data_seed)
+        return torch.randint(len(s.images), (self.n_train, 3), generator=gen)
+
+    def training_set(self, cls: str | None = None, data_root=None):
+        if self.per_class and cls is None:
+            raise BenchError(f"suite {self.name} trains one model per class; give a class")
+        if not self.per_class and cls is not None:
+            raise BenchError(f"suite {self.name} has no per-class runs; got class {cls!r}")
+        s = self._load(data_root)
+        if self.stacked:
+            return StackedBatches(s.images, self._triples(s))
+        if cls is None:
+            return ImageBatches(s.images)
+        return ImageBatches(data_mod.per_class(s.images, s.labels, cls, s.class_names)[0])
+
+    def sample_noise(self, n: int, gen: torch.Generator, dim: int | None = None) -> torch.Tensor:
+        return torch.randn(n, self.noise_dim if dim is None else dim, generator=gen)
+
+    def check_ready(self, data_root=None) -> None:
+        """Fail before any training when the data or the evaluation's weights are missing."""
+        self.classes(data_root)
+        self._load(data_root)
+        if self.extractor == fidelity.INCEPTION:
+            try:
+                fidelity.find_inception_weights()
+            except fidelity.MissingWeightsError as exc:
+                raise BenchError(f"{self.name} evaluates with Inception: {exc}") from None
+
+    # -- networks ------------------------------------------------------------------------------
+    def build_nets(
+        self,
+        seed: int,
+        pack: int = 1,
+        cond_dim: int = 0,
+        hidden: int | None = None,
+        noise_dim: int | None = None,
+        d_batchnorm: bool = True,
+    ) -> tuple[nn.Module, nn.Module]:
+        if cond_dim or hidden is not None:
+            raise BenchError(
+                f"suite {self.name}: this method asks for conditional or resized MLP nets, "
+                "which the image suites do not provide"
+            )
+        return build_image_nets(
+            self.arch,
+            self.image_size,
+            self.channels,
+            self.noise_dim if noise_dim is None else noise_dim,
+            self.width,
+            d_batchnorm=d_batchnorm,
+            generator=torch.Generator().manual_seed(seed),
+            pack=pack,
+        )
+
+    def snapshot(self, D: nn.Module, method) -> dict[str, np.ndarray]:
+        """Nothing beyond the sample images: there is no 2-D plane to draw D on."""
+        return {}
+
+    @staticmethod
+    def to_stored(samples: torch.Tensor | np.ndarray) -> np.ndarray:
+        """Generated images in [-1, 1] -> uint8 N×C×H×W, the format every metric reads."""
+        return to_uint8_nchw(torch.as_tensor(samples).clamp(-1, 1)).numpy()
+
+    # -- evaluation ----------------------------------------------------------------------------
+    def _weights(self) -> str | None:
+        if self.extractor == digits_classifier.EXTRACTOR_NAME:
+            return str(digits_classifier.load_or_train(cache_dir()).path)
+        return None  # Inception: found by fidelity.find_inception_weights
+
+    @property
+    def diversity_names(self) -> tuple[str, ...]:
+        """Computed on the final samples only, on the FID extractor's features (and, when DINOv2
+        weights are configured, on DINOv2's)."""
+        if self.stacked:
+            return ()
+        extra = dinov2.METRIC_NAMES if os.environ.get(dinov2.WEIGHTS_ENV) else ()
+        return ("density", "coverage", "vendi", "ndb", "ndb_js", *extra)
+
+    def evaluate(
+        self,
+        samples: np.ndarray,
+        cls: str | None = None,
+        data_root=None,
+        device: str = "cpu",
+        diversity: bool = True,
+    ) -> dict[str, Any]:
+        """One pass of the feature extractor over the samples serves IS, FID, KID and
+        precision/recall (torch-fidelity extracts every metric's layers at once); on ``device``
+        ``cuda[:N]`` that pass and the MS-SSIM pairs run on that GPU, in larger batches."""
+        images = torch.as_tensor(to_uint8_nchw(samples))
+        if tuple(images.shape[1:]) != (self.channels, self.image_size, self.image_size):
+            raise BenchError(
+                f"{self.name} images are {self.channels}×{self.image_size}×{self.image_size}; "
+                f"got {tuple(images.shape[1:])}"
+            )
+        if self.stacked:
+            return self._evaluate_stacked(images)
+        with _on(device):
+            return self._evaluate(images, cls, data_root, device, diversity)
+
+    def _evaluate(self, images, cls, data_root, device: str, diversity: bool) -> dict[str, Any]:
+        real = self.real_images(cls, data_root)
+        cuda = torch.device(device).type == "cuda"
+        tag = f"{self.dataset}.{self.image_size}px.{'all' if cls is None else 'class_' + cls}"
+        kid_size = min(fidelity.DEFAULTS["kid_subset_size"], len(images), len(real))
+        try:
+            recs, feats = fidelity.fidelity_and_features(
+                images,
+                real,
+                extractor=self.extractor,
+                weights_path=self._weights(),
+                isc_splits=min(fidelity.IS_SPLITS, len(images)),
+                kid_subset_size=kid_size,
+                reference_dataset=tag,
+                cache_dir=cache_dir() / "reference-stats",
+                device="cuda" if cuda else "cpu",
+                batch_size=FEATURE_BATCH["cuda" if cuda else "cpu"],
+            )
+            gen_div = msssim.msssim_diversity(
+                images, n_pairs=self.n_pairs, protocol=self.msssim_protocol, device=device
+            )
+            real_div = msssim.msssim_diversity(
+                real, n_pairs=self.n_pairs, protocol=self.msssim_protocol, device=device
+            )
+            extra = {}
+            if diversity:
+                extra = feature_diversity(feats.generated, feats.reference)
+                extra["diversity_features"] = f"{self.extractor}:{feats.layer}"
+                weights = dinov2.weights_path()
+                if weights is not None:
+                    extra.update(
+                        dinov2.dinov2_metrics(images, real, weights, kid_size, device=device)
+                    )
+        except (ValueError, fidelity.MissingWeightsError) as exc:
+            raise BenchError(f"{self.name}: {exc}") from None
+        return {
+            **extra,
+            "ms_ssim": gen_div.mean,
+            "ms_ssim_se": gen_div.std_error,
+            "ms_ssim_real": real_div.mean,
+            "inception_score": recs["isc"]["mean"],
+            "inception_score_std": recs["isc"]["std"],
+            "fid": recs["fid"]["value"],
+            "kid": recs["kid"]["mean"],
+            "precision": recs["prc"]["precision"],
+            "recall": recs["prc"]["recall"],
+            "n_generated": len(images),
+            "n_reference": len(real),
+            "n_pairs": self.n_pairs,
+            "kid_subset_size": kid_size,
+            "extractor": self.extractor,
+            "msssim_protocol": gen_div.protocol,
+        }
+
+    def _evaluate_stacked(self, images: torch.Tensor) -> dict[str, Any]:
+        clf = digits_classifier.load_or_train(cache_dir(), name=self.counter)
+        pred = np.stack(
+            [digits_classifier.predict(images[:, c : c + 1], clf.model) for c in range(3)], 1
+        )
+        nat = data_mod.stacked_modes(pred, "e", self.min_count)
+        return {
+            "modes_covered": nat["modes_covered"],
+            "kl": nat["kl"],
+            "kl_log10": nat["kl"] / math.log(10),
+            "n_generated": len(images),
+            "classifier": self.counter,
+            "classifier_accuracy": clf.accuracy,
+            "min_count": self.min_count,
+        }
+
+
+#: the published counting rule (PacGAN / VEEGAN): any sample counts, the plain classifier
+COUNTING_DEFAULTS = {"min_count": 1, "counter": digits_classifier.EXTRACTOR_NAME}
+
+
+# -- the suites ----------------------------------------------------------------------------------
+#: Radford et al.'s settings (seed 003 uses them for DCGAN and its greed variant on images)
+DCGAN_DEFAULTS = {"lr": 2e-4, "beta1": 0.5, "beta2": 0.999}
+IMAGE_METHOD_DEFAULTS = {"gan": DCGAN_DEFAULTS, "greed-gan": DCGAN_DEFAULTS}
+
+_DIGITS_PRESETS = _presets(
+    TrainConfig(steps=6, batch_size=16, log_every=2, checkpoint_every=3, n_snapshots=2),
+    # ~15 s (GAN) to ~35 s (WGAN, 5 critic steps) per class model on a 2-core CPU
+    TrainConfig(steps=400, batch_size=32, log_every=20, checkpoint_every=100, n_snapshots=5),
+    TrainConfig(steps=10_000, batch_size=64, log_every=100, checkpoint_every=1000, n_snapshots=10),
+)
+# the DCGAN recipe at 32x32: batch 64; the paper gives no budget, 100k generator steps is ~20
+# epochs of one CIFAR class (5,000 images) times the usual count: see the README's cost estimate
+_CIFAR_PRESETS = _presets(
+    TrainConfig(steps=4, batch_size=8, log_every=2, checkpoint_every=2, n_snapshots=2),
+    TrainConfig(steps=20_000, batch_size=64, log_every=100, checkpoint_every=2000, n_snapshots=10),
+    TrainConfig(steps=100_000, batch_size=64, log_every=200, checkpoint_every=5000, n_snapshots=20),
+)
+_STACKED_PRESETS = _presets(
+    TrainConfig(steps=6, batch_size=16, log_every=2, checkpoint_every=3, n_snapshots=2),
+    TrainConfig(steps=1500, batch_size=64, log_every=50, checkpoint_every=250, n_snapshots=4),
+    # PacGAN: 128,000 stacks, batch 64, lr 2e-4; ~50 epochs
+    TrainConfig(steps=100_000, batch_size=64, log_every=200, checkpoint_every=5000, n_snapshots=10),
+)
+
+STACKED_DIGITS = ImageSuite(
+    name="stacked-digits",
+    description="three digits as R, G, B -> 1,000 modes (Stacked-MNIST protocol, offline)",
+    dataset="digits",
+    image_size=32,
+    channels=3,
+    stacked=True,
+    width=16,
+    extractor=digits_classifier.EXTRACTOR_NAME,
+    n_train=128_000,
+    eval_sizes={"smoke": 100, "default": 26_000, "paper": 26_000},
+    presets=_STACKED_PRESETS,
+    method_defaults=IMAGE_METHOD_DEFAULTS,
+    default_methods=("gan", "wgan-gp", "greed-gan"),
+    published="pacgan-stacked-mnist",
+)
+
+IMAGE_SUITES: dict[str, ImageSuite] = {
+    s.name: s
+    for s in (
+        ImageSuite(
+            name="cifar10-perclass",
+            description="CIFAR-10, one DCGAN per class (seed 003 Sec. 4.4, Tables 2-4)",
+            dataset="cifar10",
+            image_size=32,
+            channels=3,
+            per_class=True,
+            eval_sizes={"smoke": 20, "default": 5000, "paper": 50_000},
+            presets=_CIFAR_PRESETS,
+            method_defaults=IMAGE_METHOD_DEFAULTS,
+            published="seed003-cifar10",
+        ),
+        ImageSuite(
+            name="celeba64",
+            description="CelebA 64×64 center crop, DCGAN (seed 003 Sec. 4.3, Table 1, Fig. 4)",
+            dataset="celeba",
+            image_size=64,
+            channels=3,
+            eval_sizes={"smoke": 20, "default": 10_000, "paper": 50_000},
+            presets=_CIFAR_PRESETS,
+            method_defaults=IMAGE_METHOD_DEFAULTS,
+            published="seed003-celeba",
+        ),
+        ImageSuite(
+            name="digits-perclass",
+            description="scikit-learn digits 8×8 -> 32×32, one DCGAN per class (offline)",
+            dataset="digits",
+            image_size=32,
+            channels=1,
+            per_class=True,
+            width=16,
+            extractor=digits_classifier.EXTRACTOR_NAME,
+            n_pairs=2000,
+            eval_sizes={"smoke": 40, "default": 1000, "paper": 10_000},
+            presets=_DIGITS_PRESETS,
+            method_defaults=IMAGE_METHOD_DEFAULTS,
+        ),
+        # seed 004's setting: one model on all of CIFAR-10 (its WGAN variants table)
+        ImageSuite(
+            name="cifar10",
+            description="CIFAR-10, one DCGAN on all classes (seed 004's WGAN variants)",
+            dataset="cifar10",
+            image_size=32,
+            channels=3,
+            eval_sizes={"smoke": 20, "default": 10_000, "paper": 50_000},
+            presets=_CIFAR_PRESETS,
+            method_defaults=IMAGE_METHOD_DEFAULTS,
+            default_methods=("gan", "wgan", "wgan-gp"),
+        ),
+        ImageSuite(
+            name="digits",
+            description="scikit-learn digits 8×8 -> 32×32, one DCGAN on all classes (offline)",
+            dataset="digits",
+            image_size=32,
+            channels=1,
+            width=16,
+            extractor=digits_classifier.EXTRACTOR_NAME,
+            n_pairs=2000,
+            eval_sizes={"smoke": 40, "default": 2000, "paper": 10_000},
+            presets=_DIGITS_PRESETS,
+            method_defaults=IMAGE_METHOD_DEFAULTS,
+            default_methods=("gan", "wgan", "wgan-gp"),
+        ),
+        STACKED_DIGITS,
+        replace(
+            STACKED_DIGITS,
+            name="stacked-mnist",
+            description="three MNIST digits as R, G, B -> 1,000 modes (VEEGAN/PacGAN)",
+            dataset="mnist",
+            width=64,
+        ),
+    )
+}
