@@ -11,8 +11,8 @@ import torch
 
 from collapsebench.benchmark.cli.main import main
 from collapsebench.benchmark.suites.calibration import real_stacks
-from collapsebench.benchmark.suites.data import stacked_modes
 from collapsebench.metrics import digits_classifier as dc
+from collapsebench.metrics.stacked_modes import stacked_modes
 
 
 def test_min_count_rule_on_hand_built_predictions():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import math
 import os
 import pickle
 import struct
@@ -15,7 +14,7 @@ import torch
 from PIL import Image
 from sklearn.datasets import load_digits as sk_load_digits
 
-from collapsebench.benchmark import data
+from collapsebench.benchmark.suites import data
 from collapsebench.benchmark.errors import BenchError
 
 
@@ -422,36 +421,6 @@ def test_stack_channels_tracks_sources():
     assert not torch.equal(other, stacks)
     with pytest.raises(BenchError, match="0..9"):
         data.stack_channels(images, labels + 5, 3, torch.Generator())
-
-
-def test_stacked_modes_hand_values():
-    every = np.array([[i // 100, (i // 10) % 10, i % 10] for i in range(1000)])
-    r = data.stacked_modes(every)
-    assert r["modes_covered"] == 1000 and abs(r["kl"]) < 1e-12 and r["kl_base"] == math.e
-
-    one = np.tile([[4, 0, 7]], (50, 1))
-    r = data.stacked_modes(one)
-    assert r["modes_covered"] == 1
-    assert r["kl"] == pytest.approx(6.907755278982137, rel=1e-12)  # ln 1000
-    r10 = data.stacked_modes(one, base=10)
-    assert r10["kl"] == pytest.approx(3.0, rel=1e-12) and r10["kl_base"] == 10.0
-
-    # counts 2, 1, 1 over 3 modes: p = 1/2, 1/4, 1/4
-    few = torch.tensor([[1, 2, 3], [1, 2, 3], [3, 2, 1], [0, 0, 0]])
-    r = data.stacked_modes(few)
-    assert r["modes_covered"] == 3
-    assert r["kl"] == pytest.approx(0.5 * math.log(500) + 0.5 * math.log(250), rel=1e-12)
-    r = data.stacked_modes(np.array([123, 123, 321, 0]), base="10")  # mode ids work too
-    assert r["kl"] == pytest.approx(0.5 * math.log10(500) + 0.5 * math.log10(250), rel=1e-12)
-
-
-def test_stacked_modes_errors():
-    with pytest.raises(BenchError, match="digits 0..9"):
-        data.stacked_modes(np.array([[1, 2, 10]]))
-    with pytest.raises(BenchError, match="at least one"):
-        data.stacked_modes(np.zeros((0, 3), np.int64))
-    with pytest.raises(BenchError, match="invalid log base"):
-        data.stacked_modes(np.array([[1, 2, 3]]), base=1)
 
 
 # -- download ------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import pytest
 
-from collapsebench.benchmark import gate as G
+from collapsebench.benchmark.analysis import gate as G
 from collapsebench.benchmark.analysis.gate import Rule, Tolerance
 
 HEADER = "method,metric,mean,std,n\n"

@@ -525,7 +525,7 @@ def test_evaluation_extracts_each_image_once_and_caches_the_reference(tmp_path, 
     class's features come from the cache after the first evaluation."""
     import shutil
 
-    from collapsebench.benchmark import image_suites
+    from collapsebench.benchmark.suites import image as image_suites
     from collapsebench.metrics import digits_classifier as dc
 
     trained = dc.load_or_train(image_suites.cache_dir())

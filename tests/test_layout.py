@@ -104,5 +104,6 @@ def test_no_import_cycles_between_modules():
 
 
 def test_no_import_cycles_between_subpackages():
-    """The layout is the data flow: store <- suites <- training <- runs <- analysis <- report <- cli."""
+    """The layout is the data flow: store, suites, training, runs, analysis, report, cli; each
+    imports only those before it."""
     assert _cycle(_subpackages(_graph())) is None

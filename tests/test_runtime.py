@@ -12,7 +12,7 @@ import pytest
 import torch
 from test_cli import one_line_error
 
-from collapsebench.benchmark import runtime as R
+from collapsebench.benchmark.training import runtime as R
 from collapsebench.benchmark.errors import BenchError
 from collapsebench.benchmark.runs.planning import plan
 from collapsebench.benchmark.runs.runner import execute

@@ -23,7 +23,7 @@ ARGV = [
 KILLER = textwrap.dedent(
     """
     import os, signal, sys
-    from collapsebench.benchmark import store
+    from collapsebench.benchmark.store import rundir as store
     kind, n = sys.argv[1], int(sys.argv[2])
     seen = {"stage": 0, "commit": 0}
     real_write, real_replace = store.write_state, os.replace

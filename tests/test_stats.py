@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats as st
 
-from collapsebench.benchmark import stats as S
+from collapsebench.benchmark.analysis import stats as S
 
 pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
 

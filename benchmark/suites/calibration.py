@@ -24,7 +24,7 @@ import pandas as pd
 import torch
 
 from ...metrics import digits_classifier
-from . import data as data_mod
+from ...metrics.stacked_modes import stacked_modes
 
 CALIBRATED_MIN_COUNT = 10
 CALIBRATED_COUNTER = digits_classifier.COUNTING_NAME
@@ -65,7 +65,7 @@ def count_modes(stacks: torch.Tensor, counter: str, min_count: int, cache) -> in
     pred = np.stack(
         [digits_classifier.predict(stacks[:, c : c + 1], clf.model) for c in range(3)], 1
     )
-    return int(data_mod.stacked_modes(pred, "e", min_count)["modes_covered"])
+    return int(stacked_modes(pred, "e", min_count)["modes_covered"])
 
 
 def calibration_table(

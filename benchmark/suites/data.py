@@ -45,7 +45,7 @@ digits
 Stacked MNIST / stacked digits (VEEGAN, PacGAN)
     Each stack takes three images drawn uniformly with replacement (``torch.randint`` from the
     caller's generator) as its R, G, B channels; its mode is the label triple (1000 modes).
-    PacGAN trains on 128,000 stacks. :func:`stacked_modes` counts distinct predicted triples and
+    PacGAN trains on 128,000 stacks. ``metrics.stacked_modes`` counts distinct predicted triples and
     KL(p || uniform over the 1000 triples) = sum_i p_i log(1000 p_i) (0 log 0 = 0).
 
 Errors the user can fix (missing, truncated or corrupt files, wrong sizes, unknown names) are
@@ -99,7 +99,6 @@ CELEBA_SUFFIXES = (".jpg", ".jpeg", ".png")
 CELEBA_CACHE_VERSION = 1
 
 DIGIT_CLASSES = tuple(str(d) for d in range(10))
-N_STACKED_MODES = 1000
 
 
 # -- data root -----------------------------------------------------------------------------------
@@ -594,57 +593,6 @@ def stack_channels(
         raise BenchError(f"number of stacks must be at least 1; got {n}")
     idx = torch.randint(len(x), (n, 3), generator=generator)
     return x[idx].contiguous(), y[idx]
-
-
-def triple_ids(triples) -> np.ndarray:
-    """Label triples (N, 3) with digits 0..9 -> mode ids 100 r + 10 g + b (N,); ids (N,) in
-    0..999 pass through."""
-    t = np.asarray(torch.as_tensor(triples).cpu().numpy() if torch.is_tensor(triples) else triples)
-    if t.size and not np.issubdtype(t.dtype, np.integer):
-        raise BenchError(f"predicted triples must be integers; got dtype {t.dtype}")
-    t = t.astype(np.int64)
-    if t.ndim == 2 and t.shape[1] == 3:
-        if t.size and (t.min() < 0 or t.max() > 9):
-            raise BenchError("predicted triples must hold digits 0..9")
-        return t[:, 0] * 100 + t[:, 1] * 10 + t[:, 2]
-    if t.ndim == 1:
-        if t.size and (t.min() < 0 or t.max() >= N_STACKED_MODES):
-            raise BenchError(f"mode ids must lie in 0..{N_STACKED_MODES - 1}")
-        return t
-    raise BenchError(f"predicted triples must be (N, 3) digits or (N,) mode ids; got {t.shape}")
-
-
-def _log_base(base: float | str) -> tuple[float, float]:
-    if base in ("e", math.e):
-        return math.e, 1.0
-    try:
-        b = float(base)
-    except (TypeError, ValueError):
-        b = float("nan")
-    if not math.isfinite(b) or b <= 0 or b == 1:
-        raise BenchError(
-            f"invalid log base {base!r}; valid: 'e' (default), 10, 2 or any b > 0, b != 1"
-        )
-    return b, math.log(b)
-
-
-def stacked_modes(pred_triples, base: float | str = "e", min_count: int = 1) -> dict[str, float]:
-    """Modes covered (predicted triples seen at least ``min_count`` times; 1 = any sample, the
-    PacGAN/VEEGAN rule) and KL(p || uniform over 1000) in ``base`` over all samples.
-
-    Returns ``{'modes_covered': int, 'kl': float, 'kl_base': float}`` where ``kl_base`` is the
-    logarithm base used (``math.e`` for natural log, 10.0 for log10)."""
-    if min_count < 1:
-        raise BenchError(f"min_count must be at least 1; got {min_count}")
-    ids = triple_ids(pred_triples)
-    if len(ids) == 0:
-        raise BenchError("no predicted triples; need at least one generated sample")
-    b, ln_b = _log_base(base)
-    counts = np.bincount(ids, minlength=N_STACKED_MODES).astype(np.float64)
-    p = counts[counts > 0] / len(ids)
-    kl = float(np.sum(p * np.log(N_STACKED_MODES * p)) / ln_b)
-    covered = int((counts >= min_count).sum())
-    return {"modes_covered": covered, "kl": max(kl, 0.0), "kl_base": b}
 
 
 # -- download ------------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ from torch import nn
 from ...metrics import digits_classifier, dinov2, fidelity, msssim
 from ...metrics.feature_diversity import feature_diversity
 from ...metrics.images import to_uint8_nchw
+from ...metrics.stacked_modes import stacked_modes
 from ..errors import BenchError
 from ..store.spec import TrainConfig
 from . import data as data_mod
@@ -390,7 +391,7 @@ class ImageSuite(ReportedMetrics):
         pred = np.stack(
             [digits_classifier.predict(images[:, c : c + 1], clf.model) for c in range(3)], 1
         )
-        nat = data_mod.stacked_modes(pred, "e", self.min_count)
+        nat = stacked_modes(pred, "e", self.min_count)
         return {
             "modes_covered": nat["modes_covered"],
             "kl": nat["kl"],

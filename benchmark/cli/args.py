@@ -1,0 +1,309 @@
+"""Arguments and helpers the bench commands share: seeds, stores, protocols, runtime, planning."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from ...baselines import REGISTRY
+from ..errors import BenchError
+from ..store.atomic import check_writable_dir
+from ..suites.toy import SUITES, get_suite
+
+DEFAULT_OUT = "runs"
+
+
+DEFAULT_RESULTS = "results"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, no usage dump
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+#: seeds seed ``torch.Generator.manual_seed`` and numpy's SeedSequence: 63-bit non-negative
+MAX_SEED = 2**63 - 1
+
+
+#: more runs than one command may plan (a typo like 0-99999999999 must not allocate them)
+MAX_SEEDS = 10_000
+
+
+def parse_seeds(tokens: Sequence[str]) -> list[int]:
+    """Seeds as non-negative integers or inclusive ranges: ``0 1 2`` or ``0-9``."""
+    seeds: list[int] = []
+    valid = f"seeds are integers 0..{MAX_SEED} (e.g. 0 1 2) or ranges like 0-9"
+    for tok in tokens:
+        parts = tok.split("-")
+        try:
+            if len(parts) == 1:
+                lo = hi = _seed(parts[0])
+            elif len(parts) == 2 and parts[0] and parts[1]:
+                lo, hi = _seed(parts[0]), _seed(parts[1])
+                if hi < lo:
+                    raise ValueError
+            else:
+                raise ValueError
+        except ValueError:
+            raise BenchError(f"bad seed {tok!r}: {valid}") from None
+        if len(seeds) + hi - lo + 1 > MAX_SEEDS:
+            raise BenchError(f"too many seeds ({tok!r}): at most {MAX_SEEDS} per command")
+        seeds.extend(range(lo, hi + 1))
+    if len(set(seeds)) != len(seeds):
+        raise BenchError(f"seeds repeat: {tokens}; give each seed once")
+    return seeds
+
+
+def _seed(text: str) -> int:
+    if (
+        not (text.isascii() and text.isdigit()) or len(text) > 19 or int(text) > MAX_SEED
+    ):  # digits only: no sign
+        raise ValueError(text)
+    return int(text)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {v}")
+    return v
+
+
+def _store_args(p: argparse.ArgumentParser, preset: str, results: bool = True, runs: bool = True):
+    """The options shared by every command that reads (and maybe fills) the run store."""
+    p.add_argument("--suite", required=True)
+    p.add_argument("--preset", default=preset)
+    p.add_argument("--out", default=DEFAULT_OUT, help="run store directory (default: runs)")
+    if results:
+        p.add_argument("--results", default=DEFAULT_RESULTS, help="where tables and figures go")
+    if runs:
+        _exec_args(p)
+        p.add_argument(
+            "--classes", nargs="+", default=None, help="per-class suites: these classes only"
+        )
+    p.add_argument(
+        "--data-root", default=None, help="image data files (default: $COLLAPSEBENCH_DATA)"
+    )
+    _protocol_arg(p)
+    p.add_argument("--arch", default=None, help="image suites: dcgan (default), resnet, densenet")
+    p.add_argument("--width", type=_positive_int, default=None, help="image suites: ngf = ndf")
+    _counting_args(p)
+    _dinov2_arg(p)
+    p.add_argument(
+        "--set",
+        dest="method_set",
+        nargs="+",
+        action="extend",
+        default=None,
+        metavar="[METHOD.]NAME=VALUE",
+        help="method parameters, e.g. optimizer=adam or wgan.lr=1e-4 (a new run configuration)",
+    )
+
+
+def _dinov2_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--dinov2-weights",
+        default=None,
+        metavar="PATH",
+        help="image suites: DINOv2 ViT weights file; adds FD/KD/density/coverage on DINOv2 "
+        "features (default: $COLLAPSEBENCH_DINOV2_WEIGHTS; none: not computed)",
+    )
+
+
+@contextlib.contextmanager
+def _use_dinov2(args) -> Iterator[None]:
+    """Validate --dinov2-weights (or the environment variable) before any work, and hand it to
+    every evaluation of this command (and its worker processes) through the environment; the
+    variable is put back afterwards, so an in-process caller (a test) sees no leftover."""
+    from ...metrics import dinov2
+
+    given = getattr(args, "dinov2_weights", None)
+    if given is None and not os.environ.get(dinov2.WEIGHTS_ENV):
+        yield
+        return
+    if given is not None and args.suite in SUITES and get_suite(args.suite).kind != "image":
+        raise BenchError("--dinov2-weights applies to image suites only")
+    try:
+        path = dinov2.weights_path(given)
+    except dinov2.MissingWeightsError as exc:
+        raise BenchError(str(exc)) from None
+    saved = os.environ.get(dinov2.WEIGHTS_ENV)
+    os.environ[dinov2.WEIGHTS_ENV] = str(path.resolve())
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(dinov2.WEIGHTS_ENV, None)
+        else:
+            os.environ[dinov2.WEIGHTS_ENV] = saved
+
+
+def _counting_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--min-count",
+        type=_positive_int,
+        default=None,
+        metavar="K",
+        help="stacked suites: a mode counts when at least K samples land on it (default 1: any "
+        "sample, the published rule; the calibrated rule uses 10 with --counter digits-cnn-aug)",
+    )
+    p.add_argument(
+        "--counter",
+        default=None,
+        help="stacked suites: the channel classifier, digits-cnn (default) or digits-cnn-aug",
+    )
+
+
+def _protocol_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--protocol",
+        default=None,
+        help="toy suites: a published protocol (bench list; default: dyngan)",
+    )
+
+
+def _exec_args(p: argparse.ArgumentParser) -> None:
+    """How runs are executed: never part of a run's identity (benchmark/runtime.py)."""
+    p.add_argument("--workers", type=_positive_int, default=1)
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument(
+        "--executor",
+        default="local",
+        help="local (default: this machine's process pool) or ray (one Ray task per run)",
+    )
+    p.add_argument("--address", default=None, help="--executor ray: auto or HOST:PORT")
+    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
+    p.add_argument(
+        "--fast",
+        action="store_true",
+        help="CUDA: non-deterministic kernels, cuDNN autotuning, TF32 (not bit-reproducible)",
+    )
+    p.add_argument(
+        "--no-amp", action="store_true", help="CUDA image suites: no bf16 autocast / channels_last"
+    )
+    p.add_argument(
+        "--log",
+        default=None,
+        metavar="tensorboard",
+        help="stream losses, evaluation curves and samples to TensorBoard (extra: tensorboard)",
+    )
+    p.add_argument("--log-dir", default=None, help="--log: where (default: each run directory)")
+    p.add_argument(
+        "--batch-models",
+        type=_positive_int,
+        default=None,
+        metavar="K",
+        help="train up to K runs of one configuration (seeds, classes) as one stacked model "
+        "(gan, lsgan, pacgan2/3/4, greed-gan, wgan, greed-wgan, wgan-gp; others one at a time)",
+    )
+
+
+def _runtime(args):
+    """The execution options, checked (executor, address, device) before any work or output."""
+    from ..runs.runner import EXECUTORS
+    from ..training.runtime import runtime_for
+
+    if args.executor not in EXECUTORS:
+        raise BenchError(f"unknown --executor {args.executor!r}; valid: {', '.join(EXECUTORS)}")
+    if args.address is not None and args.executor != "ray":
+        raise BenchError("--address applies to --executor ray only")
+    if args.log_dir is not None and args.log is None:
+        raise BenchError("--log-dir applies with --log tensorboard only")
+    if args.log is not None and (args.batch_models or 1) > 1:
+        raise BenchError("--log streams runs trained one at a time; drop --batch-models")
+    return runtime_for(
+        get_suite(args.suite).kind, args.device, args.no_amp, args.fast, args.log, args.log_dir
+    )
+
+
+def _execute(args, store, specs) -> dict:
+    """Train the missing runs of ``specs`` as the command line asks (executor, device, ...)."""
+    from ..runs.runner import execute
+
+    return execute(
+        store,
+        specs,
+        workers=args.workers,
+        progress=not args.no_progress,
+        data_root=args.data_root,
+        executor=args.executor,
+        address=args.address,
+        runtime=_runtime(args),
+        batch_models=args.batch_models,
+    )
+
+
+def _suite_options(args) -> dict:
+    """The suite options of the command line. Toy suites always name their protocol (the
+    default one when --protocol is not given), so tables of different protocols never share
+    a folder; image suites have no protocols."""
+    from ..suites.protocols import DEFAULT_PROTOCOL
+
+    names = ("arch", "width", "min_count", "counter")
+    opts = {k: v for k in names if (v := getattr(args, k, None)) is not None}
+    protocol = getattr(args, "protocol", None)
+    if get_suite(args.suite).kind == "toy":
+        opts["protocol"] = protocol or DEFAULT_PROTOCOL
+    elif protocol is not None:
+        raise BenchError(f"--protocol applies to the toy suites only; {args.suite} has none")
+    return opts
+
+
+def _check_outputs(args) -> None:
+    """--out and --results must be (or become) writable folders: checked before any training,
+    so a typo never costs a run's compute."""
+    check_writable_dir(args.out, "--out")
+    if getattr(args, "results", None) is not None:
+        check_writable_dir(args.results, "--results")
+
+
+def _method_options(args, methods: Sequence[str]) -> dict:
+    from ..training.methods import parse_method_options
+
+    return parse_method_options(getattr(args, "method_set", None), methods)
+
+
+def results_dir(args) -> Path:
+    from ..report.tables import results_dir as _results_dir
+
+    return _results_dir(
+        args.results,
+        args.suite,
+        args.preset,
+        _suite_options(args),
+        getattr(args, "method_set", None),
+    )
+
+
+def _plan(args, methods: list[str], seeds: list[int]):
+    from ..runs.planning import plan
+
+    return plan(
+        args.suite,
+        methods,
+        seeds,
+        args.preset,
+        classes=getattr(args, "classes", None),
+        suite_options=_suite_options(args),
+        data_root=args.data_root,
+        method_options=_method_options(args, methods),
+    )
+
+
+def _methods(names: Sequence[str] | None, suite: str | None = None) -> list[str]:
+    """--methods as given; none: the suite's default methods; ``all``: every built-in."""
+    from ..training.methods import resolve_method
+
+    if not names:
+        names = list(get_suite(suite).default_methods) if suite else list(REGISTRY)
+    elif list(names) == ["all"]:
+        names = list(REGISTRY)
+    for n in names:
+        resolve_method(n)
+    return names

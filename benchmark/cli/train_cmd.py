@@ -1,0 +1,226 @@
+"""bench list, run, variants, critic, data and perf: the commands that train or prepare."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from ...baselines import REGISTRY
+from ..errors import BenchError
+from ..store.atomic import check_writable_dir
+from ..suites.toy import SUITES, get_suite
+from .args import (
+    _check_outputs,
+    _execute,
+    _method_options,
+    _methods,
+    _plan,
+    _runtime,
+    _suite_options,
+    parse_seeds,
+    results_dir,
+)
+from .tables_cmd import _write_table
+
+
+def cmd_list(args) -> int:
+    print("suites:")
+    for s in SUITES.values():
+        print(f"  {s.name:<17} {s.description}")
+        if s.kind == "toy":
+            print("      presets: those of its protocol (below)")
+            continue
+        for name, tc in s.presets.items():
+            print(f"      preset {name:<8} {tc.steps} generator steps, batch {tc.batch_size}")
+    from ..suites.protocols import DEFAULT_PROTOCOL, PROTOCOLS
+
+    print("protocols (toy suites, --protocol NAME):")
+    for proto in PROTOCOLS.values():
+        mark = " (default)" if proto.name == DEFAULT_PROTOCOL else ""
+        print(f"  {proto.name:<17} {proto.summary}{mark}")
+        print(f"      source: {proto.source}")
+        for name, tc in proto.presets.items():
+            print(f"      preset {name:<8} {tc.steps} generator steps, batch {tc.batch_size}")
+    print("methods:")
+    for name, cls in REGISTRY.items():
+        doc = (sys.modules[cls.__module__].__doc__ or "").strip().splitlines()[0]
+        print(f"  {name:<14} {doc}")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from ..store.rundir import RunStore
+
+    suite = get_suite(args.suite)
+    methods = _methods(args.methods, args.suite)
+    seeds = parse_seeds(args.seeds)
+    specs = _plan(args, methods, seeds)
+    store = RunStore(args.out)
+    _runtime(args)
+    _check_outputs(args)
+    suite.with_overrides(_suite_options(args)).check_ready(args.data_root)
+    store.ensure_writable()
+    skipped = [s for s in specs if store.run_dir(s).finished]
+    if skipped:
+        print(
+            f"{len(skipped)} of {len(specs)} runs already finished in {args.out}; skipping them",
+            file=sys.stderr,
+        )
+    trained = _execute(args, store, specs)
+    args.format = "md"
+    print(_write_table(args, methods))
+    diverged = sum(bool(m.get("diverged")) for m in trained.values())
+    print(
+        f"bench: {len(specs)} runs: {len(trained)} trained now ({diverged} diverged), "
+        f"{len(skipped)} already finished; tables and figures in {results_dir(args)}; "
+        f"one shareable file: bench report --suite {args.suite} (same options)",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_variants(args) -> int:
+    from ..analysis import variants as V
+    from ..report.tables import render
+    from ..store.atomic import atomic_write_text
+    from ..store.rundir import RunStore
+
+    suite = get_suite(args.suite)
+    method = _methods([args.method])[0]
+    seeds = parse_seeds(args.seeds)
+    variant_list = V.variants(V.parse_axes(args.vary, args.suite), args.suite, method)
+    base = _suite_options(args)
+    by_variant = V.plan_variants(
+        args.suite, method, variant_list, seeds, args.preset, args.data_root, base
+    )
+    if args.classes is not None:
+        if not suite.per_class:
+            raise BenchError(f"--classes applies to per-class suites only; {args.suite} is not one")
+        by_variant = {k: [s for s in v if s.cls in args.classes] for k, v in by_variant.items()}
+        if not any(by_variant.values()):
+            valid = ", ".join(suite.classes(args.data_root))
+            raise BenchError(f"unknown class(es) {args.classes} for {args.suite}; valid: {valid}")
+    for v in variant_list:
+        suite.with_overrides(v.suite_options).check_ready(args.data_root)
+    _runtime(args)
+    _check_outputs(args)
+    store = RunStore(args.out)
+    store.ensure_writable()
+    specs = [s for v in by_variant.values() for s in v]
+    done = sum(store.run_dir(s).finished for s in specs)
+    if done:
+        print(
+            f"{done} of {len(specs)} runs already finished in {args.out}; skipping them",
+            file=sys.stderr,
+        )
+    _execute(args, store, specs)
+    df, curves = V.collect(store, by_variant)
+    table = V.variant_table(df, suite.metric_names)
+    cap = V.caption(args.suite, method, args.preset)
+    from ..report.tables import results_dir as _results_dir
+
+    out = _results_dir(args.results, args.suite, args.preset, base)
+    stem = f"variants-{method.replace(':', '__')}"
+    atomic_write_text(out / f"{stem}.md", render(table, "md", cap))
+    atomic_write_text(out / f"{stem}.csv", render(table, "csv", cap))
+    atomic_write_text(out / f"{stem}-per_seed.csv", df.to_csv(index=False))
+    V.curves_figure(curves, out / f"{stem}-curves.png", f"{args.suite}: {method} variants")
+    print(render(table, "md", cap))
+    print(f"written: {out / (stem + '.md')}, {out / (stem + '-curves.png')}")
+    return 0
+
+
+def cmd_critic(args) -> int:
+    from ..analysis.critic_curve import critic_curve
+    from ..report.image_plots import critic_figure
+    from ..report.tables import per_seed
+    from ..store.atomic import atomic_write_text
+    from ..store.rundir import RunStore
+
+    suite = get_suite(args.suite)
+    if suite.kind != "image":
+        raise BenchError(
+            f"bench critic scores image-suite generator snapshots; {args.suite} is a toy suite "
+            "(its table already has the critic's curve in curves.png)"
+        )
+    methods = _methods(args.methods, args.suite)
+    check_writable_dir(args.results, "--results")
+    df = per_seed(
+        RunStore(args.out),
+        args.suite,
+        methods,
+        args.preset,
+        _suite_options(args),
+        _method_options(args, methods),
+    )
+    curve = critic_curve(
+        df, args.suite, args.data_root, args.critic_steps, progress=not args.no_progress
+    )
+    out = results_dir(args)
+    atomic_write_text(out / "critic.csv", curve.to_csv(index=False))
+    critic_figure(curve, args.suite, out / "critic.png")
+    last = curve[curve["step"] == curve.groupby(["method", "seed"])["step"].transform("max")]
+    per_seed_w = last.groupby(["method", "seed"])["w"].mean()
+    summary = per_seed_w.groupby("method", sort=False).agg(["mean", "std", "count"])
+    summary = summary.rename(columns={"count": "seeds"}).reindex(
+        [m for m in methods if m in summary.index]
+    )
+    print(summary.to_markdown(floatfmt=(".4f", ".4f", ".4f", ".0f")))
+    print(f"\nW at the last snapshot (per-class suites: mean over classes per seed); {out}")
+    return 0
+
+
+def cmd_data(args) -> int:
+    from ..suites.data import download
+
+    print(f"{args.name}: {download(args.name, args.data_root)}")
+    return 0
+
+
+def cmd_perf(args) -> int:
+    from ..runs.perf import run_perf, run_perf_executor, run_perf_stacked
+
+    if args.executor is not None and args.batch_models is not None:
+        raise BenchError("bench perf: use --executor or --batch-models, not both")
+    if args.executor is not None:
+        if args.executor != "ray":
+            raise BenchError(
+                f"bench perf: --executor {args.executor!r} is not measurable; valid: ray "
+                "(it is compared with local)"
+            )
+        result = run_perf_executor(
+            args.suite,
+            args.method,
+            runs=args.runs,
+            steps=args.steps,
+            repeats=args.repeats,
+            workers=args.workers,
+            address=args.address,
+        )
+    elif args.batch_models is not None:
+        result = run_perf_stacked(
+            args.suite,
+            args.method,
+            args.batch_models,
+            steps=args.steps,
+            repeats=args.repeats,
+            device=args.device,
+            threads=args.threads,
+            data_root=args.data_root,
+        )
+    elif args.device != "cpu" or args.threads is not None:
+        raise BenchError("bench perf: --device and --threads apply with --batch-models only")
+    else:
+        result = run_perf(
+            args.suite,
+            args.method,
+            steps=args.steps,
+            repeats=args.repeats,
+            workers_check=args.workers_check,
+        )
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        for k, v in result.items():
+            print(f"{k:<28} {v}")
+    return 0
