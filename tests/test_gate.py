@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from collapsebench.benchmark.analysis import gate as G
+from collapsebench.benchmark.analysis import reference as GR
 from collapsebench.benchmark.analysis.gate import Rule, Tolerance
 
 HEADER = "method,metric,mean,std,n\n"
@@ -74,7 +75,7 @@ def test_bad_tolerance_strings_raise_one_line(spec):
 
 def test_reference_of_the_runs_passes_against_the_runs_themselves():
     runs = per_seed()
-    ref = G.reference_from_runs(runs, ["modes_covered", "reverse_kl"])
+    ref = GR.reference_from_runs(runs, ["modes_covered", "reverse_kl"])
     ok, diff = G.check(ref, runs)
     assert ok
     assert set(diff.verdict) == {"ok"} and len(diff) == 4
@@ -83,7 +84,7 @@ def test_reference_of_the_runs_passes_against_the_runs_themselves():
 
 
 def test_reference_from_runs_by_hand():
-    ref = G.reference_from_runs(per_seed(), ["modes_covered"]).set_index("method")
+    ref = GR.reference_from_runs(per_seed(), ["modes_covered"]).set_index("method")
     assert ref.loc["gan", "mean"] == pytest.approx(3.0)
     assert ref.loc["gan", "std"] == pytest.approx(1.0)
     assert ref.loc["gan", "n"] == 3
@@ -92,7 +93,7 @@ def test_reference_from_runs_by_hand():
 
 def test_perturbed_table_fails_with_the_row_marked_out():
     runs = per_seed()
-    ref = G.reference_from_runs(runs, ["modes_covered", "reverse_kl"])
+    ref = GR.reference_from_runs(runs, ["modes_covered", "reverse_kl"])
     bad = runs.copy()
     bad.loc[bad.method == "gan", "reverse_kl"] += 5.0
     ok, diff = G.check(ref, bad)
@@ -106,7 +107,7 @@ def test_perturbed_table_fails_with_the_row_marked_out():
 
 def test_missing_metric_or_method_fails():
     runs = per_seed()
-    ref = G.reference_from_runs(runs, ["modes_covered", "reverse_kl"])
+    ref = GR.reference_from_runs(runs, ["modes_covered", "reverse_kl"])
     ok, diff = G.check(ref, runs.drop(columns="reverse_kl"))
     assert not ok
     v = verdicts(diff)
@@ -119,7 +120,7 @@ def test_missing_metric_or_method_fails():
 
 def test_all_nan_metric_counts_as_missing():
     runs = per_seed()
-    ref = G.reference_from_runs(runs, ["reverse_kl"])
+    ref = GR.reference_from_runs(runs, ["reverse_kl"])
     runs.loc[runs.method == "gan", "reverse_kl"] = math.nan
     ok, diff = G.check(ref, runs)
     assert not ok and verdicts(diff)[("gan", "reverse_kl")] == "missing"
@@ -127,7 +128,7 @@ def test_all_nan_metric_counts_as_missing():
 
 def test_new_rows_are_reported_but_do_not_fail():
     runs = per_seed()
-    ref = G.reference_from_runs(runs, ["modes_covered"])
+    ref = GR.reference_from_runs(runs, ["modes_covered"])
     ok, diff = G.check(ref, runs)
     assert ok
     assert verdicts(diff)[("gan", "reverse_kl")] == "new"
@@ -201,12 +202,12 @@ def test_tolerance_for_a_metric_the_reference_lacks_raises():
 
 
 def test_write_then_read_round_trip(tmp_path):
-    ref = G.reference_from_runs(per_seed(), ["modes_covered", "reverse_kl"])
+    ref = GR.reference_from_runs(per_seed(), ["modes_covered", "reverse_kl"])
     path = tmp_path / "results" / "ring8.csv"
-    G.write_reference(path, ref)
+    GR.write_reference(path, ref)
     assert [p.name for p in path.parent.iterdir()] == ["ring8.csv"]  # no temp file left
     assert path.read_text().splitlines()[0] == "method,metric,mean,std,n"  # unused tols dropped
-    back = G.read_reference(path)
+    back = GR.read_reference(path)
     pd.testing.assert_frame_equal(
         back.sort_values(["method", "metric"]).reset_index(drop=True),
         ref.sort_values(["method", "metric"]).reset_index(drop=True),
@@ -217,8 +218,8 @@ def test_write_then_read_round_trip(tmp_path):
 def test_update_keeps_hand_set_tolerances(tmp_path):
     path = tmp_path / "ring8.csv"
     path.write_text(HEADER.strip() + ",abs_tol\ngan,modes_covered,1.0,0.5,3,2\n")
-    ref = G.update_reference(path, per_seed(), ["modes_covered"])
-    back = G.read_reference(path).set_index(["method", "metric"])
+    ref = GR.update_reference(path, per_seed(), ["modes_covered"])
+    back = GR.read_reference(path).set_index(["method", "metric"])
     assert back.loc[("gan", "modes_covered"), "abs_tol"] == 2.0
     assert back.loc[("gan", "modes_covered"), "mean"] == pytest.approx(3.0)
     assert math.isnan(back.loc[("wgan_gp", "modes_covered"), "abs_tol"])
@@ -247,7 +248,7 @@ def test_malformed_reference_files_raise_one_line(tmp_path, text, match):
     path = tmp_path / "ref.csv"
     path.write_text(text)
     with pytest.raises(ValueError, match=match) as e:
-        G.read_reference(path)
+        GR.read_reference(path)
     assert "\n" not in str(e.value)
     assert str(path) in str(e.value)
 
@@ -256,15 +257,15 @@ def test_error_names_the_file_line(tmp_path):
     path = tmp_path / "ref.csv"
     path.write_text(HEADER + "gan,fid,1.0,0.5,3\ngan,kid,oops,0.5,3\n")
     with pytest.raises(ValueError, match="line 3"):
-        G.read_reference(path)
+        GR.read_reference(path)
 
 
 def test_missing_reference_file_raises(tmp_path):
     with pytest.raises(ValueError, match="does not exist"):
-        G.read_reference(tmp_path / "nope.csv")
+        GR.read_reference(tmp_path / "nope.csv")
 
 
 def test_write_reference_refuses_bad_tables(tmp_path):
     with pytest.raises(ValueError, match="lacks column"):
-        G.write_reference(tmp_path / "r.csv", pd.DataFrame({"method": ["a"], "mean": [1.0]}))
+        GR.write_reference(tmp_path / "r.csv", pd.DataFrame({"method": ["a"], "mean": [1.0]}))
     assert not (tmp_path / "r.csv").exists()

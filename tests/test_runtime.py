@@ -12,11 +12,11 @@ import pytest
 import torch
 from test_cli import one_line_error
 
-from collapsebench.benchmark.training import runtime as R
 from collapsebench.benchmark.errors import BenchError
 from collapsebench.benchmark.runs.planning import plan
 from collapsebench.benchmark.runs.runner import execute
 from collapsebench.benchmark.store.rundir import RunStore
+from collapsebench.benchmark.training import runtime as R
 
 
 def _fake_cuda(monkeypatch, n: int = 1) -> None:

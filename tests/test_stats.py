@@ -10,6 +10,7 @@ import pytest
 from scipy import stats as st
 
 from collapsebench.benchmark.analysis import stats as S
+from collapsebench.benchmark.analysis import stats_format as SF
 
 pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
 
@@ -276,14 +277,14 @@ def test_format_comparison_marks_significance_and_n():
             "gan": {"hq_fraction": LOW, "reverse_kl": [0.3, 0.4, 0.6, 0.8, 0.2]},
         }
     )
-    text = S.format_comparison(S.compare(df, "new", ["gan"], config=FAST_CMP))
+    text = SF.format_comparison(S.compare(df, "new", ["gan"], config=FAST_CMP))
     lines = {ln.split("|")[2].strip(): ln for ln in text.splitlines() if ln.startswith("| gan")}
     assert "*" in lines["hq_fraction ↑"] and "better" in lines["hq_fraction ↑"]
     assert "*" not in lines["reverse_kl ↓"] and "n.s." in lines["reverse_kl ↓"]
     assert "(n=5)" in lines["hq_fraction ↑"]
     assert "Holm" in text
     with pytest.raises(ValueError, match="compare"):
-        S.format_comparison(pd.DataFrame({"x": [1]}))
+        SF.format_comparison(pd.DataFrame({"x": [1]}))
 
 
 # --------------------------------------------------------------------------- plot
@@ -297,11 +298,11 @@ def test_plot_seeds_writes_a_png_atomically(tmp_path):
         }
     )
     out = tmp_path / "figs" / "seeds.png"
-    assert S.plot_seeds(df, ["modes_covered", "reverse_kl"], out, bootstrap=FAST) == out
+    assert SF.plot_seeds(df, ["modes_covered", "reverse_kl"], out, bootstrap=FAST) == out
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert [p.name for p in out.parent.iterdir()] == ["seeds.png"]  # no temp file left
     with pytest.raises(ValueError, match=r"must end in \.png"):
-        S.plot_seeds(df, ["modes_covered"], tmp_path / "seeds.pdf")
+        SF.plot_seeds(df, ["modes_covered"], tmp_path / "seeds.pdf")
 
 
 def test_every_metric_a_suite_produces_has_a_direction():

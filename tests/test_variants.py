@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from test_cli import one_line_error
 
-from collapsebench.benchmark.report import variants as V
 from collapsebench.benchmark.cli.main import main
 from collapsebench.benchmark.errors import BenchError
+from collapsebench.benchmark.report import variants as V
 from collapsebench.benchmark.report.partition_plots import modes_over_training
 from collapsebench.benchmark.report.plots import curriculum_figure
 from collapsebench.benchmark.report.tables import results_dir

@@ -13,8 +13,7 @@ Bootstrap CIs use ``scipy.stats.bootstrap(method="percentile")``: BCa needs a ja
 acceleration that is 0/0 on constant data (scipy warns and returns NaN), while the percentile
 interval gives [c, c] for a constant sample and works for n = 2..3. Percentile intervals from
 a handful of seeds are too narrow (they cannot be wider than the sample's range), so read them
-as "spread of the seeds", not as a calibrated 95 % CI.
-"""
+as "spread of the seeds", not as a calibrated 95 % CI."""
 
 from __future__ import annotations
 
@@ -22,7 +21,6 @@ import math
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -31,12 +29,14 @@ from scipy import stats as st
 
 from ...metrics.registry import DIRECTIONS
 from ...metrics.registry import METRICS as REGISTRY
-from ..store.atomic import atomic_write
 
 #: Which way is better for each metric the benchmark reports (metrics/registry.py).
 METRIC_DIRECTIONS: dict[str, str] = {n: m.direction for n, m in REGISTRY.items()}
 
+
 NO_TEST_NOTE = "n<3: no test possible"
+
+
 MIN_N_TEST = 3
 
 
@@ -100,9 +100,6 @@ class CompareConfig:
             )
 
 
-# --------------------------------------------------------------------------- input checks
-
-
 def validate_runs(df: pd.DataFrame, metrics: Sequence[str] | None = None) -> list[str]:
     """Check the long per-run table; return the metric columns to use.
 
@@ -164,9 +161,6 @@ def _methods(df: pd.DataFrame) -> list:
     return list(pd.unique(df["method"]))
 
 
-# --------------------------------------------------------------------------- summaries
-
-
 def _mean_ci(x: np.ndarray, cfg: BootstrapConfig) -> tuple[float, float]:
     """Percentile bootstrap CI of the mean; NaN for n < 2 (nothing to resample)."""
     if x.size < 2:
@@ -220,9 +214,6 @@ def summarize(
     out["ci_low"] = lows
     out["ci_high"] = highs
     return out
-
-
-# --------------------------------------------------------------------------- comparison
 
 
 def probability_of_improvement(new: np.ndarray, base: np.ndarray, direction: str) -> float:
@@ -428,138 +419,3 @@ def compare(
     table = table[COMPARE_COLUMNS]
     table.attrs.update(alpha=alpha, primary_test=cfg.primary_test, holm_family=cfg.holm_family)
     return table
-
-
-def _fmt(v: float) -> str:
-    return "nan" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.4g}"
-
-
-def _fmt_p(p: float) -> str:
-    if isinstance(p, float) and math.isnan(p):
-        return "-"
-    return "<1e-4" if p < 1e-4 else f"{p:.4f}"
-
-
-def format_comparison(
-    table: pd.DataFrame, marks: Mapping[tuple[str, str], str] | None = None
-) -> str:
-    """Markdown table of ``compare``'s output; '*' marks significant rows, n sits in each cell;
-    ``marks`` (method, metric) -> a convergence mark after that group's mean (tables.cell_marks)."""
-    marks = marks or {}
-    missing = [c for c in COMPARE_COLUMNS if c not in table.columns]
-    if missing:
-        raise ValueError(f"table lacks column(s) {missing}; pass the output of compare()")
-    alpha = table.attrs.get("alpha", math.nan)
-    test = {"welch": "Welch", "mannwhitney": "Mann-Whitney"}.get(
-        table.attrs.get("primary_test", "welch"), "Welch"
-    )
-    header = [
-        "baseline",
-        "metric",
-        "new mean (n)",
-        "baseline mean (n)",
-        "diff [95% CI]",
-        "P(new better)",
-        "p Welch",
-        "p MWU",
-        "p Holm",
-        "verdict",
-    ]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    notes = []
-    for r in table.itertuples(index=False):
-        arrow = "↑" if r.direction == "higher" else "↓"
-        star = "*" if r.significant else ""
-        ci = f"[{_fmt(r.diff_ci_low)}, {_fmt(r.diff_ci_high)}]"
-        cells = [
-            str(r.baseline),
-            f"{r.metric} {arrow}",
-            f"{_fmt(r.mean_new)}{marks.get((r.method, r.metric), '')} (n={r.n_new})",
-            f"{_fmt(r.mean_base)}{marks.get((r.baseline, r.metric), '')} (n={r.n_base})",
-            f"{_fmt(r.diff)}{star} {ci}",
-            _fmt(r.prob_improvement),
-            _fmt_p(r.p_welch),
-            _fmt_p(r.p_mwu),
-            _fmt_p(r.p_holm) + star,
-            r.better,
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
-        if r.note:
-            notes.append(f"- {r.baseline} / {r.metric}: {r.note}")
-    method = table["method"].iloc[0] if len(table) else "?"
-    lines.append("")
-    lines.append(
-        f"new method: {method}. * = significant, Holm-corrected {test} p < {alpha:g}; "
-        "↑/↓ = higher/lower is better; diff = new - baseline."
-    )
-    lines.extend(notes)
-    return "\n".join(lines)
-
-
-# --------------------------------------------------------------------------- plots
-
-
-def plot_seeds(
-    df: pd.DataFrame,
-    metrics: Sequence[str] | None,
-    path: str | Path,
-    *,
-    bootstrap: BootstrapConfig | None = None,
-    ncols: int = 3,
-) -> Path:
-    """One panel per metric: each seed as a dot, the mean with its bootstrap CI as a bar.
-
-    The bars come from ``summarize``, so the figure shows the same CI as the tables. Drawn on
-    an Agg canvas owned by this figure (no pyplot state), written atomically as PNG.
-    """
-    path = Path(path)
-    if path.suffix.lower() != ".png":
-        raise ValueError(f"plot path {str(path)!r} must end in .png; only PNG is written")
-    metrics = validate_runs(df, metrics)
-    summary = summarize(df, metrics, bootstrap)
-    methods = _methods(df)
-
-    import seaborn as sns
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    ncols = max(1, min(ncols, len(metrics)))
-    nrows = math.ceil(len(metrics) / ncols)
-    width = max(3.2, 0.9 * len(methods) + 1.5)
-    fig = Figure(figsize=(width * ncols, 3.6 * nrows), layout="constrained")
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
-    plot_df = df.assign(method=df["method"].astype(str))
-    order = [str(m) for m in methods]
-    for ax, metric in zip(axes, metrics, strict=False):
-        sns.stripplot(
-            data=plot_df,
-            x="method",
-            y=metric,
-            order=order,
-            ax=ax,
-            color="0.45",
-            size=5,
-            jitter=0.12,
-            alpha=0.8,
-        )
-        s = summary[summary["metric"] == metric].set_index("method").loc[methods]
-        pos = np.arange(len(methods))
-        mean = s["mean"].to_numpy(dtype=float)
-        # clipped: seeds with one value give a zero-width CI whose rounding can go below 0
-        lo = np.clip(np.nan_to_num(mean - s["ci_low"].to_numpy(dtype=float), nan=0.0), 0, None)
-        hi = np.clip(np.nan_to_num(s["ci_high"].to_numpy(dtype=float) - mean, nan=0.0), 0, None)
-        ax.errorbar(
-            pos + 0.25, mean, yerr=[lo, hi], fmt="o", color="C3", capsize=4, label="mean, 95% CI"
-        )
-        direction = METRIC_DIRECTIONS.get(metric)
-        arrow = {"higher": " (↑ better)", "lower": " (↓ better)"}.get(direction or "", "")
-        ns = ", ".join(f"{m}: n={n}" for m, n in zip(order, s["n"], strict=True))
-        ax.set_title(f"{metric}{arrow}\n{ns}", fontsize=9)
-        ax.set_xlabel("")
-        ax.tick_params(axis="x", labelrotation=30)
-    for ax in axes[len(metrics) :]:
-        ax.set_visible(False)
-    axes[0].legend(loc="best", fontsize=8)
-
-    return atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110))

@@ -57,7 +57,8 @@ def _ensure_runs(args, methods: list[str]):
 
 def cmd_compare(args) -> int:
     from ..analysis.convergence import CAPTION as CONVERGENCE_CAPTION
-    from ..analysis.stats import check_alpha, compare, format_comparison, plot_seeds, summarize
+    from ..analysis.stats import check_alpha, compare, summarize
+    from ..analysis.stats_format import format_comparison, plot_seeds
     from ..store.atomic import atomic_write_text
 
     suite = get_suite(args.suite)
@@ -87,12 +88,12 @@ def cmd_compare(args) -> int:
 
 
 def cmd_check(args) -> int:
-    from ..analysis import gate
+    from ..analysis import gate, reference
 
     suite = get_suite(args.suite)
     try:
         tolerance = gate.Tolerance.parse(args.tolerance)
-        reference = None if args.update else gate.read_reference(args.reference)
+        reference = None if args.update else reference.read_reference(args.reference)
     except ValueError as exc:
         raise BenchError(str(exc)) from None
     if args.methods:
@@ -106,10 +107,10 @@ def cmd_check(args) -> int:
     try:
         if args.update:
             try:
-                old = gate.read_reference(args.reference)
+                old = reference.read_reference(args.reference)
             except ValueError:
                 old = None
-            new = gate.update_reference(args.reference, df, metrics)
+            new = reference.update_reference(args.reference, df, metrics)
             if old is not None:
                 _, diff = gate.check(old, new, tolerance)
                 print(gate.format_diff(diff))
@@ -143,7 +144,8 @@ def _print_verdicts(args, df) -> None:
 
 
 def cmd_report(args) -> int:
-    from ..analysis.stats import compare, format_comparison, plot_seeds
+    from ..analysis.stats import compare
+    from ..analysis.stats_format import format_comparison, plot_seeds
     from ..report.document import (
         FIGURES,
         Report,
