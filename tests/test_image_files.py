@@ -25,7 +25,6 @@ from image_fixture_files import (  # noqa: F401
 from PIL import Image
 
 from collapsebench.benchmark.errors import BenchError
-from collapsebench.benchmark.suites import data
 from collapsebench.benchmark.suites import image_files as files
 
 
