@@ -176,5 +176,17 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="with --executor: parallel runs for both executors (default: one per core)",
     )
+    f.add_argument(
+        "--protocol",
+        default=None,
+        help="toy suites: the protocol whose nets and batch to time (default: the suite's)",
+    )
+    f.add_argument(
+        "--profile",
+        action="store_true",
+        help="instead: FLOPs per step, share of the machine's matmul rate, top operators and "
+        "torch.compile vs eager",
+    )
+    f.add_argument("--no-compile", action="store_true", help="with --profile: skip torch.compile")
     f.add_argument("--json", action="store_true")
     return p

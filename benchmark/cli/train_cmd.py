@@ -80,7 +80,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_variants(args) -> int:
-    from ..analysis import variants as V
+    from ..report import variants as V
     from ..report.tables import render
     from ..store.atomic import atomic_write_text
     from ..store.rundir import RunStore
@@ -180,6 +180,16 @@ def cmd_data(args) -> int:
 def cmd_perf(args) -> int:
     from ..runs.perf import run_perf, run_perf_executor, run_perf_stacked
 
+    if args.protocol is not None:
+        get_suite(args.suite).resolve({"protocol": args.protocol})  # one line if unknown
+    if args.profile:
+        from ..runs.step_profile import step_profile
+
+        result = step_profile(
+            args.suite, args.method, args.protocol, args.steps, args.repeats, not args.no_compile
+        )
+        print(json.dumps(result, indent=2) if args.json else _profile_text(result))
+        return 0
     if args.executor is not None and args.batch_models is not None:
         raise BenchError("bench perf: use --executor or --batch-models, not both")
     if args.executor is not None:
@@ -217,6 +227,7 @@ def cmd_perf(args) -> int:
             steps=args.steps,
             repeats=args.repeats,
             workers_check=args.workers_check,
+            protocol=args.protocol,
         )
     if args.json:
         print(json.dumps(result, indent=2))
@@ -224,3 +235,10 @@ def cmd_perf(args) -> int:
         for k, v in result.items():
             print(f"{k:<28} {v}")
     return 0
+
+
+def _profile_text(r: dict) -> str:
+    lines = [f"{k:<30} {v}" for k, v in r.items() if k != "top_operators"]
+    lines.append("top operators by self CPU time:")
+    lines += [f"  {o['share']:>6.1%}  {o['op']} ({o['calls']} calls)" for o in r["top_operators"]]
+    return "\n".join(lines)

@@ -12,6 +12,7 @@ process on the same device, alternating, medians; both count generator steps sum
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import statistics
@@ -23,7 +24,7 @@ import torch
 from ...baselines.base import Draws
 from ..store.rundir import RunStore
 from ..suites.toy import get_suite
-from ..training.loop import train_bare, train_run
+from ..training.loop import frozen, train_bare, train_run
 from ..training.methods import build_method
 from ..training.models import ModelAxis
 from ..training.runtime import resolve_device
@@ -33,8 +34,18 @@ from .planning import plan
 from .runner import execute
 
 
-def bare_loop(spec, device: str = "cpu", data_root=None) -> float:
-    """Train ``spec`` in a plain loop; returns the loop's seconds (set-up excluded)."""
+def bare_loop(
+    spec,
+    device: str = "cpu",
+    data_root=None,
+    compiled: bool = False,
+    warmup: int = 0,
+    around: contextlib.AbstractContextManager | None = None,
+) -> float:
+    """Train ``spec`` in a plain loop; returns the seconds of its steps after the first
+    ``warmup`` (set-up excluded). ``compiled``: G and D through ``torch.compile`` (the warm-up
+    steps pay for compiling). ``around`` is entered for the timed steps (a profiler, a FLOP
+    counter)."""
     suite = get_suite(spec.suite).resolve(spec.suite_params)
     method = build_method(spec.method, spec.method_params, spec.train.steps)
     data = suite.training_set(spec.cls, data_root).to(device)
@@ -44,11 +55,18 @@ def bare_loop(spec, device: str = "cpu", data_root=None) -> float:
     method.prepare(G, D)
     opt_g, opt_d = method.optimizers(G, D)
     rng = torch.Generator().manual_seed(spec.seed)
+    if compiled:  # the optimisers hold the parameters; the compiled modules share them
+        G, D = torch.compile(G), torch.compile(D)
     draw, DK = Draws([rng], device), ModelAxis(D)  # the losses take a model axis (K = 1)
     B = spec.train.batch_size * method.pack
     zdim = nets.get("noise_dim")
-    t0 = time.perf_counter()
+    t0, ctx = time.perf_counter(), contextlib.ExitStack()
     for step in range(spec.train.steps):
+        if step == warmup:
+            if torch.device(device).type == "cuda":
+                torch.cuda.synchronize(device)
+            ctx.enter_context(around or contextlib.nullcontext())
+            t0 = time.perf_counter()
         drawn = []
         for _ in range(method.n_critic):
             real, idx = method.real_batch(data, B, rng)
@@ -60,15 +78,18 @@ def bare_loop(spec, device: str = "cpu", data_root=None) -> float:
             loss_d.sum().backward()
             opt_d.step()
             method.after_d_step(D)
-        fake = method.fake_batch(G, suite.sample_noise(B, rng, zdim).to(device), rng)
-        loss_g = method.g_loss(DK, real[None], fake[None], step, draw)
+        with frozen(D):  # G's step needs no gradient for D's parameters
+            fake = method.fake_batch(G, suite.sample_noise(B, rng, zdim).to(device), rng)
+            loss_g = method.g_loss(DK, real[None], fake[None], step, draw)
         opt_g.zero_grad(set_to_none=True)
         loss_g.sum().backward()
         opt_g.step()
         method.observe(D, data, torch.cat(drawn), step + 1, rng)
     if torch.device(device).type == "cuda":
         torch.cuda.synchronize(device)
-    return time.perf_counter() - t0
+    seconds = time.perf_counter() - t0
+    ctx.close()
+    return seconds
 
 
 def harness_loop(spec, run) -> float:
@@ -87,15 +108,20 @@ def _timed(fn) -> float:
 
 
 def run_perf(
-    suite_name: str, method: str, steps: int = 200, repeats: int = 3, workers_check: bool = False
+    suite_name: str,
+    method: str,
+    steps: int = 200,
+    repeats: int = 3,
+    workers_check: bool = False,
+    protocol: str | None = None,
 ) -> dict:
     """Harness loop vs bare loop (medians of alternating repeats); with ``workers_check`` also
     4 whole runs with 1 process vs 2 (minutes more: every run pays set-up and evaluation).
     The harness runs without evaluation points (``n_evals = 0``): they are not training."""
-    suite = get_suite(suite_name)
-    base = suite.presets["default"]
-    train = dataclasses.replace(base, steps=steps, n_snapshots=1, n_evals=0)
-    (spec,) = plan(suite_name, [method], [0], "default")
+    options = {"protocol": protocol} if protocol else None
+    (spec,) = plan(suite_name, [method], [0], "default", suite_options=options)
+    suite = get_suite(suite_name).resolve(spec.suite_params)
+    train = dataclasses.replace(spec.train, steps=steps, n_snapshots=1, n_evals=0)
     spec = dataclasses.replace(spec, train=train)
     torch.set_num_threads(threads_per_worker(1))
 
@@ -112,6 +138,7 @@ def run_perf(
     bare_sps = steps / statistics.median(bare_t)
     result = {
         "suite": suite_name,
+        "protocol": spec.suite_params.get("protocol"),
         "method": method,
         "sizes": {
             "hidden_width": suite.hidden,
