@@ -53,7 +53,7 @@ History (``history()``, written to partitions.csv; one row at step 0 and one per
   step, parts (active slots), scored (samples with a score), collapsed (count before any
   repartition), collapsed_frac (collapsed / scored), repartitioned, sizes (part sizes,
   space-separated), labels (parts of the first ``TRACKED`` training points, space-separated;
-  benchmark/partition_plots.py colours them).
+  benchmark/report/partition_plots.py colours them).
 
 Defaults: DynGAN's toy setting, MLP width 128, noise 50, Adam lr 1e-3 betas (0.5, 0.999),
 k_max 30, delta 0.2, lambda 0.1, tau 0.01, check every 3000 steps. Batch size and step count
@@ -334,7 +334,7 @@ class PartitionedGAN(GAN):
         if not hasattr(D, "features"):
             raise TypeError(
                 f"{self.name} needs a discriminator with a .features(x) method "
-                "(benchmark/nets.py ToyDiscriminator)"
+                "(benchmark/suites/nets.py ToyDiscriminator)"
             )
         zeros = torch.zeros(len(data), self.params.k_max, device=data.device)
         with torch.no_grad():

@@ -1,4 +1,4 @@
-"""Device selection and the bf16 / channels_last switches (benchmark/runtime.py), on the CPU.
+"""Device selection and the bf16 / channels_last switches (training/runtime.py), on the CPU.
 
 CUDA is faked where only the decision is tested (torch.cuda.is_available patched); nothing here
 needs a GPU."""

@@ -273,3 +273,32 @@ def test_stacked_image_runs_ignore_bf16_autocast_and_say_so(tmp_path, capsys):
         runtime=Runtime("cpu", amp=True),
     )
     assert "stacked runs train in float32" in capsys.readouterr().err
+
+
+def test_a_diverged_model_keeps_every_sample_row_and_its_peer_is_unaffected(tmp_path):
+    """Issue 14's bug: a diverged stacked model lost its earlier sample chunks. Model 1's G is
+    made non-finite after training: its samples.npy must still hold all n_eval rows (NaN), the
+    run is marked diverged, and model 0 is evaluated as usual."""
+    from collapsebench.benchmark.training.loop import Trainer
+    from collapsebench.benchmark.training.measure import finish_run
+    from collapsebench.benchmark.training.runtime import Runtime
+
+    specs = _toy_specs("gan")[:2]
+    runs = _store(tmp_path, specs)
+    t = Trainer(specs, Runtime())
+    t.step(0, log=False)
+    with torch.no_grad():
+        t.models.G.stacked[-1][1].fill_(float("nan"))  # the last layer of model 1 only
+    z = t.eval_noise()
+    samples = t.samples(z)
+    n_eval = t.suite.n_eval
+    assert z.shape[1] == n_eval > 1000  # more than one generation chunk
+    assert [len(x) for x in samples] == [n_eval, n_eval]
+    assert np.isfinite(samples[0]).all() and np.isnan(samples[1]).all()
+    metrics = [
+        finish_run(s, r, t.suite, x, [], {}, None, None, Runtime(), [])
+        for s, r, x in zip(specs, runs, samples, strict=True)
+    ]
+    assert metrics[0]["diverged"] is False and metrics[1]["diverged"] is True
+    assert np.load(runs[1].path / "samples.npy").shape == (n_eval, 2)
+    assert np.isfinite(metrics[0]["modes_covered"])

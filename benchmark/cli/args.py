@@ -169,7 +169,7 @@ def _protocol_arg(p: argparse.ArgumentParser) -> None:
 
 
 def _exec_args(p: argparse.ArgumentParser) -> None:
-    """How runs are executed: never part of a run's identity (benchmark/runtime.py)."""
+    """How runs are executed: never part of a run's identity (benchmark/training/runtime.py)."""
     p.add_argument("--workers", type=_positive_int, default=1)
     p.add_argument("--no-progress", action="store_true")
     p.add_argument(

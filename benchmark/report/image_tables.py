@@ -274,7 +274,7 @@ def _calibration(suite, n: int, out, fmt: str) -> str:
     table = calibration_table(images, labels, n, cache_dir()).set_index("real stacks")
     cap = (
         f"Calibration: each counting rule on {n:,} real stacks built from exactly K distinct "
-        "digit triples (benchmark/calibration.py). The published rule counts every predicted "
+        "digit triples (suites/calibration.py). The published rule counts every predicted "
         "triple, so classifier errors add modes; the calibrated rule counts a triple seen at "
         "least 10 times, each channel labelled by digits-cnn-aug (held-out accuracy 0.997). "
         "Real stacks reuse the 1,797 digits, 80 % of which the classifiers trained on."

@@ -1,5 +1,5 @@
 """Execute the missing runs of a plan, in-process or in N local processes (or as Ray tasks),
-with progress bars; planning is benchmark/planning.py, one job benchmark/jobs.py."""
+with progress bars; planning is benchmark/runs/planning.py, one job benchmark/runs/jobs.py."""
 
 from __future__ import annotations
 

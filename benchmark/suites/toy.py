@@ -53,7 +53,7 @@ class GaussianMixtureSuite(ReportedMetrics):
     kind: str = "toy"
     per_class: bool = False
     OVERRIDABLE = ("protocol",)
-    # -- set by the protocol (benchmark/protocols.py); the defaults are gan-toy's, and fields at
+    # -- set by the protocol (suites/protocols.py); the defaults are gan-toy's, and fields at
     # their gan-toy value stay out of the run key so runs from before protocols keep theirs
     protocol: str = "gan-toy"
     #: fixed training set of this many points per mode instead of ``n_train`` random draws

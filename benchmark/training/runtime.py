@@ -53,7 +53,7 @@ class Runtime:
     channels_last: bool = False
     #: torch.use_deterministic_algorithms on CUDA (and no cuDNN autotuning / TF32)
     deterministic: bool = True
-    #: stream the loop's records to a logger ("tensorboard", benchmark/tb_log.py) or not (None)
+    #: stream the loop's records to a logger ("tensorboard", training/tb_log.py) or not (None)
     log: str | None = None
     #: where the logger writes (None: inside each run directory)
     log_dir: str | None = None
