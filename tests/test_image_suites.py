@@ -18,7 +18,7 @@ from test_fidelity import _write_random_inception_weights
 from collapsebench.benchmark.cli.main import main
 from collapsebench.benchmark.errors import BenchError
 from collapsebench.benchmark.runs.planning import plan
-from collapsebench.benchmark.suites.image import ImageBatches, StackedBatches
+from collapsebench.benchmark.suites.image_batches import ImageBatches, StackedBatches
 from collapsebench.benchmark.suites.toy import get_suite
 from collapsebench.metrics import fidelity as fi
 

@@ -15,8 +15,7 @@ baselines run unchanged. What differs from the toys:
   real pairs; stacked suites count modes with the digits classifier, one channel at a time.
 
 Digits rule: the 8×8 images (0..16) are scaled to 0..255 and resized bilinearly to 32×32
-(``data.load_digits``), the digits classifier's input size.
-"""
+(``data.load_digits``), the digits classifier's input size."""
 
 from __future__ import annotations
 
@@ -40,6 +39,7 @@ from ..errors import BenchError
 from ..store.spec import TrainConfig
 from . import data as data_mod
 from .base import ReportedMetrics
+from .image_batches import ImageBatches, StackedBatches
 from .image_nets import ARCHS, build_image_nets
 
 
@@ -49,6 +49,9 @@ def cache_dir() -> Path:
 
 
 #: images per feature-extractor forward: torch-fidelity's default on the CPU, more on a GPU
+#: the published counting rule (PacGAN / VEEGAN): any sample counts, the plain classifier
+COUNTING_DEFAULTS = {"min_count": 1, "counter": digits_classifier.EXTRACTOR_NAME}
+
 FEATURE_BATCH = {"cpu": 64, "cuda": 256}
 
 
@@ -60,42 +63,6 @@ def _on(device: str):
         return
     with torch.cuda.device(torch.device(device)):
         yield
-
-
-class ImageBatches:
-    """uint8 N×C×H×W images that index like a float tensor in [-1, 1]: ``x[idx]`` converts only
-    the rows drawn, so a 200k-image CelebA stays 1 byte per pixel in memory."""
-
-    def __init__(self, images: torch.Tensor):
-        self.images = images
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def __getitem__(self, idx) -> torch.Tensor:
-        return self.images[idx].float().div_(127.5).sub_(1.0)
-
-    def to(self, device) -> ImageBatches:
-        """The uint8 images on ``device`` (a quarter of the memory of floats there)."""
-        return ImageBatches(self.images.to(device))
-
-
-class StackedBatches:
-    """Stacked digits: row i is the three 1-channel images ``triples[i]`` as R, G, B, composed
-    when drawn (128,000 stacks would be 390 MB of uint8 if materialised)."""
-
-    def __init__(self, images_1ch: torch.Tensor, triples: torch.Tensor):
-        self.images, self.triples = images_1ch[:, 0], triples
-
-    def __len__(self) -> int:
-        return len(self.triples)
-
-    def __getitem__(self, idx) -> torch.Tensor:
-        return self.images[self.triples[idx]].float().div_(127.5).sub_(1.0)
-
-    def to(self, device) -> StackedBatches:
-        out = StackedBatches(self.images[:, None].to(device), self.triples)
-        return out
 
 
 def _presets(smoke: TrainConfig, default: TrainConfig, paper: TrainConfig) -> dict:
@@ -401,127 +368,3 @@ class ImageSuite(ReportedMetrics):
             "classifier_accuracy": clf.accuracy,
             "min_count": self.min_count,
         }
-
-
-#: the published counting rule (PacGAN / VEEGAN): any sample counts, the plain classifier
-COUNTING_DEFAULTS = {"min_count": 1, "counter": digits_classifier.EXTRACTOR_NAME}
-
-
-# -- the suites ----------------------------------------------------------------------------------
-#: Radford et al.'s settings (seed 003 uses them for DCGAN and its greed variant on images)
-DCGAN_DEFAULTS = {"lr": 2e-4, "beta1": 0.5, "beta2": 0.999}
-IMAGE_METHOD_DEFAULTS = {"gan": DCGAN_DEFAULTS, "greed-gan": DCGAN_DEFAULTS}
-
-_DIGITS_PRESETS = _presets(
-    TrainConfig(steps=6, batch_size=16, log_every=2, checkpoint_every=3, n_snapshots=2),
-    # ~15 s (GAN) to ~35 s (WGAN, 5 critic steps) per class model on a 2-core CPU
-    TrainConfig(steps=400, batch_size=32, log_every=20, checkpoint_every=100, n_snapshots=5),
-    TrainConfig(steps=10_000, batch_size=64, log_every=100, checkpoint_every=1000, n_snapshots=10),
-)
-# the DCGAN recipe at 32x32: batch 64; the paper gives no budget, 100k generator steps is ~20
-# epochs of one CIFAR class (5,000 images) times the usual count: see the README's cost estimate
-_CIFAR_PRESETS = _presets(
-    TrainConfig(steps=4, batch_size=8, log_every=2, checkpoint_every=2, n_snapshots=2),
-    TrainConfig(steps=20_000, batch_size=64, log_every=100, checkpoint_every=2000, n_snapshots=10),
-    TrainConfig(steps=100_000, batch_size=64, log_every=200, checkpoint_every=5000, n_snapshots=20),
-)
-_STACKED_PRESETS = _presets(
-    TrainConfig(steps=6, batch_size=16, log_every=2, checkpoint_every=3, n_snapshots=2),
-    TrainConfig(steps=1500, batch_size=64, log_every=50, checkpoint_every=250, n_snapshots=4),
-    # PacGAN: 128,000 stacks, batch 64, lr 2e-4; ~50 epochs
-    TrainConfig(steps=100_000, batch_size=64, log_every=200, checkpoint_every=5000, n_snapshots=10),
-)
-
-STACKED_DIGITS = ImageSuite(
-    name="stacked-digits",
-    description="three digits as R, G, B -> 1,000 modes (Stacked-MNIST protocol, offline)",
-    dataset="digits",
-    image_size=32,
-    channels=3,
-    stacked=True,
-    width=16,
-    extractor=digits_classifier.EXTRACTOR_NAME,
-    n_train=128_000,
-    eval_sizes={"smoke": 100, "default": 26_000, "paper": 26_000},
-    presets=_STACKED_PRESETS,
-    method_defaults=IMAGE_METHOD_DEFAULTS,
-    default_methods=("gan", "wgan-gp", "greed-gan"),
-    published="pacgan-stacked-mnist",
-)
-
-IMAGE_SUITES: dict[str, ImageSuite] = {
-    s.name: s
-    for s in (
-        ImageSuite(
-            name="cifar10-perclass",
-            description="CIFAR-10, one DCGAN per class (seed 003 Sec. 4.4, Tables 2-4)",
-            dataset="cifar10",
-            image_size=32,
-            channels=3,
-            per_class=True,
-            eval_sizes={"smoke": 20, "default": 5000, "paper": 50_000},
-            presets=_CIFAR_PRESETS,
-            method_defaults=IMAGE_METHOD_DEFAULTS,
-            published="seed003-cifar10",
-        ),
-        ImageSuite(
-            name="celeba64",
-            description="CelebA 64×64 center crop, DCGAN (seed 003 Sec. 4.3, Table 1, Fig. 4)",
-            dataset="celeba",
-            image_size=64,
-            channels=3,
-            eval_sizes={"smoke": 20, "default": 10_000, "paper": 50_000},
-            presets=_CIFAR_PRESETS,
-            method_defaults=IMAGE_METHOD_DEFAULTS,
-            published="seed003-celeba",
-        ),
-        ImageSuite(
-            name="digits-perclass",
-            description="scikit-learn digits 8×8 -> 32×32, one DCGAN per class (offline)",
-            dataset="digits",
-            image_size=32,
-            channels=1,
-            per_class=True,
-            width=16,
-            extractor=digits_classifier.EXTRACTOR_NAME,
-            n_pairs=2000,
-            eval_sizes={"smoke": 40, "default": 1000, "paper": 10_000},
-            presets=_DIGITS_PRESETS,
-            method_defaults=IMAGE_METHOD_DEFAULTS,
-        ),
-        # seed 004's setting: one model on all of CIFAR-10 (its WGAN variants table)
-        ImageSuite(
-            name="cifar10",
-            description="CIFAR-10, one DCGAN on all classes (seed 004's WGAN variants)",
-            dataset="cifar10",
-            image_size=32,
-            channels=3,
-            eval_sizes={"smoke": 20, "default": 10_000, "paper": 50_000},
-            presets=_CIFAR_PRESETS,
-            method_defaults=IMAGE_METHOD_DEFAULTS,
-            default_methods=("gan", "wgan", "wgan-gp"),
-        ),
-        ImageSuite(
-            name="digits",
-            description="scikit-learn digits 8×8 -> 32×32, one DCGAN on all classes (offline)",
-            dataset="digits",
-            image_size=32,
-            channels=1,
-            width=16,
-            extractor=digits_classifier.EXTRACTOR_NAME,
-            n_pairs=2000,
-            eval_sizes={"smoke": 40, "default": 2000, "paper": 10_000},
-            presets=_DIGITS_PRESETS,
-            method_defaults=IMAGE_METHOD_DEFAULTS,
-            default_methods=("gan", "wgan", "wgan-gp"),
-        ),
-        STACKED_DIGITS,
-        replace(
-            STACKED_DIGITS,
-            name="stacked-mnist",
-            description="three MNIST digits as R, G, B -> 1,000 modes (VEEGAN/PacGAN)",
-            dataset="mnist",
-            width=64,
-        ),
-    )
-}

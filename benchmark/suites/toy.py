@@ -20,7 +20,8 @@ from ...metrics.coverage import mode_coverage
 from ..errors import BenchError
 from ..store.spec import TrainConfig
 from .base import ReportedMetrics
-from .image import IMAGE_SUITES, ImageSuite
+from .image import ImageSuite
+from .image_catalog import IMAGE_SUITES
 from .nets import ToyDiscriminator, dyngan_nets, gaussian_init, mlp, pacgan_nets
 from .protocols import DEFAULT_PROTOCOL, get_protocol
 
