@@ -1,7 +1,7 @@
 """The run store's guarantees under attack and faults, with real files and real processes:
 checkpoints that cannot run code or load damaged, configs that must match their keys, one
 writer per run, children that die with their parent, Ctrl-C, temporary leftovers and a full
-disk. (Stacked commits: test_stacked_commit.py; bad inputs: test_bad_inputs.py.)"""
+disk. (Stacked commits: test_stacked_checkpoints.py; bad inputs: test_bad_inputs.py.)"""
 
 from __future__ import annotations
 

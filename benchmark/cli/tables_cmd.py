@@ -61,7 +61,7 @@ def _write_table(args, methods: list[str]) -> str:
             "published mean ± s.e.; verdict: agrees within 2 combined standard errors, differs, "
             "or not comparable (budget or trials differ from the source's)."
         )
-        pub_view = pub.set_index("published row")
+        pub_view = _rounded(pub).set_index("published row")
         atomic_write_text(out / "published.md", render(pub_view, "md", pub_caption))
         atomic_write_text(out / "published.csv", pub.to_csv(index=False))
         text += "\n" + render(pub_view, args.format, pub_caption)
@@ -196,3 +196,12 @@ def cmd_agreement(args) -> int:
         atomic_write_text(out / f"{name}.csv", table.to_csv(index=False))
         print(f"{md}\n\n{caption}\n")
     return 0
+
+
+def _rounded(pub):
+    """The published-cells view for reading: our mean and s.e. to 4 significant digits (the
+    published values have 2-3); the CSV keeps them unrounded."""
+    out = pub.copy()
+    for col in ("ours mean", "ours se"):
+        out[col] = [f"{v:.4g}" for v in pub[col]]
+    return out

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from image_fixture_files import _write_cifar
 from PIL import Image
 from sklearn.datasets import load_digits as sk_load_digits
-from test_data import _write_cifar
 from test_fidelity import _write_random_inception_weights
 
 from collapsebench.benchmark.cli.main import main

@@ -27,7 +27,7 @@ from collapsebench.benchmark.training.models import Stacked as _Stacked
 
 def _run(out, *extra, suite="gaussians25", methods=("gan", "dyngan"), seeds=("0", "1", "2")):
     # gan-toy: its lr keeps float32 rounding differences at the tolerances below over 30 steps
-    # (exactness on the published protocols' nets is shown in float64, test_stacked.py)
+    # (exactness on the published protocols' nets is shown in float64, test_models.py)
     protocol = ["--protocol", "gan-toy"] if suite in ("gaussians25", "ring8") else []
     argv = ["run", "--suite", suite, "--preset", "smoke", *protocol, "--methods", *methods]
     argv += ["--seeds", *seeds, "--out", str(out), "--results", str(out / "results")]
