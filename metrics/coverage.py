@@ -9,7 +9,7 @@ Definitions (PacGAN, Lin et al. 2018, Sec. 5.1; VEEGAN, Srivastava et al. 2017):
 * ``reverse_kl`` = sum_i p_i log(K p_i), where p_i is the fraction of *all* samples whose nearest
   mean is mode i and K the number of modes (0 log 0 = 0). It is KL(p || uniform), natural log.
 
-Protocols differ in these rules (benchmark/suites/protocols.py), so each is a parameter whose default
+Protocols differ in these rules (suites/protocols.py), so each is a parameter whose default
 is the definition above: ``covered_within`` / ``hq_within`` (std multiples), ``covered_rule``
 ("nearest": the mode is the nearest mean of a sample within ``covered_within`` std; "any": some
 sample lies within ``covered_within`` std of it, DynGAN's sampler2.py) and ``kl_over`` ("all"

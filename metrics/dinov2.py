@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from .diversity import density_coverage
-from .fidelity import fid_from_features, kid_from_features
+from .feature_stats import fid_from_features, kid_from_features
 from .images import to_rgb, to_uint8_nchw
 
 WEIGHTS_ENV = "COLLAPSEBENCH_DINOV2_WEIGHTS"

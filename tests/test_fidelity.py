@@ -14,6 +14,7 @@ from PIL import Image
 from sklearn.neighbors import NearestNeighbors
 
 from collapsebench.metrics import digits_classifier as dc
+from collapsebench.metrics import feature_stats as fs
 from collapsebench.metrics import fidelity as fi
 from collapsebench.metrics.images import load_image_folder, to_rgb, to_uint8_nchw
 
@@ -89,7 +90,7 @@ def test_fid_from_features_matches_scipy_sqrtm():
         @ torch.diag(torch.linspace(0.5, 2, 16, dtype=torch.float64))
         + 0.3
     )
-    assert fi.fid_from_features(a, b) == pytest.approx(
+    assert fs.fid_from_features(a, b) == pytest.approx(
         frechet_numpy(a.numpy(), b.numpy()), rel=1e-4
     )
 
@@ -99,7 +100,7 @@ def test_fid_from_features_matches_scipy_sqrtm():
 
 def test_inception_score_uniform_predictions_is_one():
     probs = np.full((1000, 10), 0.1)
-    r = fi.inception_score_from_probs(probs, splits=10)
+    r = fs.inception_score_from_probs(probs, splits=10)
     assert r["mean"] == pytest.approx(1.0, abs=1e-9) and r["std"] == pytest.approx(0, abs=1e-9)
 
 
@@ -108,22 +109,22 @@ def test_inception_score_equiprobable_one_hot_is_n(n_classes):
     # one-hot rows, each class equally often: KL(p(y|x) || p(y)) = log N for every sample
     labels = np.tile(np.arange(n_classes), 40)
     probs = np.eye(n_classes)[labels]
-    assert fi.inception_score_from_probs(probs, splits=1)["mean"] == pytest.approx(n_classes)
+    assert fs.inception_score_from_probs(probs, splits=1)["mean"] == pytest.approx(n_classes)
     # 10 unshuffled splits of 4N rows each hold every class 4 times
-    r = fi.inception_score_from_probs(probs, splits=10, shuffle=False)
+    r = fs.inception_score_from_probs(probs, splits=10, shuffle=False)
     assert r["mean"] == pytest.approx(n_classes) and r["std"] == pytest.approx(0, abs=1e-9)
     # same through logits: near-one-hot softmax
     logits = 50.0 * np.eye(n_classes)[labels]
-    assert fi.inception_score_from_logits(logits, splits=1)["mean"] == pytest.approx(
+    assert fs.inception_score_from_logits(logits, splits=1)["mean"] == pytest.approx(
         n_classes, rel=1e-6
     )
 
 
 def test_inception_score_rejects_bad_tables():
     with pytest.raises(ValueError, match="sum to 1"):
-        fi.inception_score_from_probs(np.full((20, 4), 0.3))
+        fs.inception_score_from_probs(np.full((20, 4), 0.3))
     with pytest.raises(ValueError, match="at least 10 samples"):
-        fi.inception_score_from_logits(np.zeros((5, 3)), splits=10)
+        fs.inception_score_from_logits(np.zeros((5, 3)), splits=10)
 
 
 # -- KID and PRC ---------------------------------------------------------------------------
@@ -134,21 +135,21 @@ def test_kid_identical_sets_is_zero_and_matches_independent_mmd():
     m = 1000
     a = torch.randn(m, 32, generator=g, dtype=torch.float64)
     same_dist = torch.randn(m, 32, generator=g, dtype=torch.float64)
-    shifted = fi.kid_from_features(a, same_dist + 0.5, subsets=50, subset_size=500)["mean"]
+    shifted = fs.kid_from_features(a, same_dist + 0.5, subsets=50, subset_size=500)["mean"]
     assert shifted > 0.5
     # two samples of one distribution: the unbiased estimate is ~0
-    assert abs(fi.kid_from_features(a, same_dist, subsets=50, subset_size=500)["mean"]) < (
+    assert abs(fs.kid_from_features(a, same_dist, subsets=50, subset_size=500)["mean"]) < (
         0.02 * shifted
     )
     # literally identical sets (one subset = the whole set): the unbiased estimator's cross
     # term keeps the diagonal, so it equals -2 (mean diag K - mean K) / (m - 1): O(1/m), ~0
     k = (a @ a.T / 32 + 1) ** 3
     closed_form = float(-2 * (k.diagonal().mean() - k.mean()) / (m - 1))
-    same = fi.kid_from_features(a, a.clone(), subsets=1, subset_size=m)["mean"]
+    same = fs.kid_from_features(a, a.clone(), subsets=1, subset_size=m)["mean"]
     assert same == pytest.approx(closed_form, rel=1e-9) and abs(same) < 0.02 * shifted
     # one subset of the whole set is just a permutation: equals our own unbiased MMD^2
     b = same_dist[:300] + 0.5
-    full = fi.kid_from_features(a[:300], b, subsets=1, subset_size=300)["mean"]
+    full = fs.kid_from_features(a[:300], b, subsets=1, subset_size=300)["mean"]
     assert full == pytest.approx(mmd2_unbiased_poly(a[:300].numpy(), b.numpy()), rel=1e-9)
 
 
@@ -156,7 +157,7 @@ def test_precision_recall_match_knn_definition():
     g = torch.Generator().manual_seed(0)
     real = torch.randn(300, 8, generator=g)
     gen = torch.randn(200, 8, generator=g) * 0.5 + 0.8  # shifted, less spread: low recall
-    r = fi.prc_from_features(gen, real, neighborhood=3)
+    r = fs.prc_from_features(gen, real, neighborhood=3)
 
     def covered(points: np.ndarray, support: np.ndarray, k: int) -> float:
         # share of points inside the union of support balls of radius = k-th NN distance
