@@ -17,6 +17,7 @@ from collapsebench.benchmark.runs import ray_executor
 from collapsebench.benchmark.runs.planning import plan
 from collapsebench.benchmark.store.rundir import RunStore
 from collapsebench.benchmark.store.spec import RunSpec
+from collapsebench.benchmark.suites.toy import get_suite
 
 ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.slow
@@ -128,7 +129,8 @@ def test_without_a_shared_disk_the_driver_writes_the_run(tmp_path):
     ray_executor._place(store, spec, out["files"])
     run = store.run_dir(spec)
     assert run.finished and run.read_metrics() == out["metrics"]
-    assert np.load(run.path / "samples.npy").shape == (2500, 2)
+    n_eval = get_suite("gaussians25").resolve(spec.suite_params).n_eval  # 10,000 under dyngan
+    assert np.load(run.path / "samples.npy").shape == (n_eval, 2)
 
 
 def test_without_a_shared_disk_a_stacked_job_returns_every_run(tmp_path):
