@@ -88,12 +88,13 @@ def cmd_compare(args) -> int:
 
 
 def cmd_check(args) -> int:
-    from ..analysis import gate, reference
+    from ..analysis import gate
+    from ..analysis import reference as reference_file
 
     suite = get_suite(args.suite)
     try:
         tolerance = gate.Tolerance.parse(args.tolerance)
-        reference = None if args.update else reference.read_reference(args.reference)
+        reference = None if args.update else reference_file.read_reference(args.reference)
     except ValueError as exc:
         raise BenchError(str(exc)) from None
     if args.methods:
@@ -107,10 +108,10 @@ def cmd_check(args) -> int:
     try:
         if args.update:
             try:
-                old = reference.read_reference(args.reference)
+                old = reference_file.read_reference(args.reference)
             except ValueError:
                 old = None
-            new = reference.update_reference(args.reference, df, metrics)
+            new = reference_file.update_reference(args.reference, df, metrics)
             if old is not None:
                 _, diff = gate.check(old, new, tolerance)
                 print(gate.format_diff(diff))
