@@ -170,7 +170,8 @@ def test_digits_perclass_runs_store_and_tables(digits_store):
     # the table's cell is the mean ± std over the two seeds of that class
     sel = per_seed[(per_seed["method"] == "gan") & (per_seed["class"] == 2)]["ms_ssim"]
     csv = pd.read_csv(results / "digits-perclass" / "smoke" / "table_ms_ssim.csv", index_col=0)
-    assert csv.loc["2", "gan"] == f"{sel.mean():.4f} ± {sel.std(ddof=1):.4f}"
+    # ? = convergence not measured: the smoke preset records no evaluation curve
+    assert csv.loc["2", "gan"] == f"{sel.mean():.4f} ± {sel.std(ddof=1):.4f}?"
     assert (results / "digits-perclass" / "smoke" / "samples.png").stat().st_size > 0
 
 
@@ -575,3 +576,65 @@ def test_image_table_of_diverged_runs_has_no_nan_and_no_keyerror():
     table = methods_table(both, names, ["gan"], suite)
     assert table.loc["ground truth (real data)", "ms_ssim"] == "0.2500"
     assert "digits-cnn features" in caption(suite, "smoke", both)
+
+
+def test_image_table_cells_carry_their_runs_convergence_marks():
+    """A cell is † when any of its runs did not converge, ? when any has no verdict, plain when
+    all converged; the mean over classes is marked by every run of the method."""
+    from collapsebench.benchmark.report.image_tables import methods_table, per_class_table
+    from collapsebench.benchmark.suites.toy import get_suite
+
+    def row(cls, seed, fid, status):
+        return {
+            "method": "gan", "class": cls, "seed": seed, "fid": fid, "converged:fid": status,
+        }  # fmt: skip
+
+    df = pd.DataFrame(
+        [
+            row("2", 0, 10.0, "converged"),
+            row("2", 1, 20.0, "not converged"),
+            row("8", 0, 30.0, "converged"),
+            row("8", 1, 50.0, "converged"),
+        ]
+    )
+    t = per_class_table(df, "fid", ["gan"], None)
+    assert t.loc["2", "gan"] == "15.00 ± 7.07†"  # mean 15, std sqrt(50)
+    assert t.loc["8", "gan"] == "40.00 ± 14.14"
+    # per seed the mean over classes: 20 and 35 -> 27.5 ± 10.61, marked by class 2's seed 1
+    assert t.loc["mean over classes", "gan"] == "27.50 ± 10.61†"
+    suite = get_suite("digits")
+    unmeasured = df.assign(**{"converged:fid": [None, "converged", "converged", "converged"]})
+    assert methods_table(unmeasured, ["fid"], ["gan"], suite).loc["gan", "fid"].endswith("?")
+    assert per_class_table(unmeasured, "fid", ["gan"], None).loc["8", "gan"] == "40.00 ± 14.14"
+
+
+def test_image_runs_record_a_convergence_curve(tmp_path, capsys, monkeypatch):
+    """With n_evals the run writes evals.csv: the curve's metrics at evenly spaced steps, its last
+    point computed on the final samples (so equal to metrics.json's values, which come from the
+    full evaluation), and the table marks its cells by the plateau rule."""
+    import dataclasses
+
+    from collapsebench.benchmark.analysis.convergence import converged
+
+    suite = get_suite("digits-perclass")
+    cfg = dataclasses.replace(suite.presets["smoke"], steps=16, n_evals=8)
+    monkeypatch.setitem(suite.presets, "smoke", cfg)
+    out, results = tmp_path / "runs", tmp_path / "results"
+    argv = _argv("run", "digits-perclass", out, results, "--methods", "gan", "--seeds", "0")
+    rc, _, err = _run([*argv, "--classes", "3"], capsys)
+    assert rc == 0, err
+    (run,) = (out / "digits-perclass" / "gan").glob("seed0-3-*")
+    evals = pd.read_csv(run / "evals.csv")
+    assert list(evals.columns) == ["step", "ms_ssim", "fid", "precision", "recall"]
+    assert list(evals["step"]) == [2, 4, 6, 8, 10, 12, 14, 16]
+    metrics = json.loads((run / "metrics.json").read_text())
+    for k in ("ms_ssim", "fid", "precision", "recall"):
+        assert evals[k].iloc[-1] == pytest.approx(metrics[k], rel=1e-9, abs=1e-12), k
+    # each cell's mark is the plateau rule's verdict on this run's curve of that metric
+    verdicts = converged(evals)
+    marks = {"converged": "", "not converged": "†", "not measured": "?"}
+    for k in ("ms_ssim", "fid", "precision", "recall"):
+        table = pd.read_csv(results / "digits-perclass" / "smoke" / f"table_{k}.csv", index_col=0)
+        cell = str(table.loc["3", "gan"])
+        expected = marks[verdicts[k]]
+        assert cell.endswith(expected) if expected else cell[-1].isdigit(), (k, cell, expected)

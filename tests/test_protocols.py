@@ -131,6 +131,41 @@ def test_plateau_rule_on_constructed_curves():
     assert run_converged({}) is None
 
 
+def test_plateau_rule_on_image_metric_curves():
+    """FID's tolerance is 10 % of the third quarter's median: the same absolute wobble is flat
+    at FID 1,000 and movement at FID 30; precision's is 0.03 absolute; stacked KL's 0.05."""
+    steps = np.arange(1, 11)
+    wobble = np.tile([20.0, -20.0], 5)
+    high = pd.DataFrame({"step": steps, "fid": 1000.0 + wobble})  # medians 1000 and 1000 -> flat
+    assert converged(high) == {"fid": "converged"}
+    # GAN on digits class 0 at 400 steps (a measured curve's shape): the last half is 268, 141,
+    # 80, 46, 34; windows (268, 141) and (46, 34): medians 204.5 and 40, far beyond 10 %
+    falling = pd.DataFrame(
+        {"step": steps, "fid": [4135, 3890, 2836, 1679, 687, 268, 141, 80, 46, 34]}
+    )
+    assert converged(falling) == {"fid": "not converged"}
+    # the same 40-point drop from 1,040 to 1,000 is within 10 %; from 70 to 30 it is not
+    assert plateaued(np.r_[np.full(6, 1040.0), np.full(4, 1000.0)], 0.10, relative=True) is True
+    assert plateaued(np.r_[np.full(6, 70.0), np.full(4, 30.0)], 0.10, relative=True) is False
+    prec = pd.DataFrame(
+        {
+            "step": steps,
+            "precision": [0, 0, 0, 0, 0.06, 0.29, 0.76, 0.90, 0.89, 0.91],
+            "recall": [0, 0, 0, 0, 0, 0.5, 0.52, 0.5, 0.51, 0.5],  # flat within 0.03
+            "ms_ssim": [0.8] * 5 + [0.7, 0.72, 0.7, 0.71, 0.7],
+            "kl": [3, 2, 1, 0.5, 0.4, 0.3, 0.31, 0.3, 0.29, 0.3],
+            "modes_covered": [10, 200, 500, 800, 900, 960, 970, 980, 990, 999],
+        }
+    )
+    assert converged(prec, n_modes=1000) == {
+        "precision": "not converged",  # windows (0.29, 0.76) and (0.89, 0.91): 0.525 -> 0.90
+        "recall": "converged",
+        "ms_ssim": "converged",
+        "kl": "converged",
+        "modes_covered": "converged",  # medians 965 and 994.5: within 40 (4 % of 1,000)
+    }
+
+
 def test_verdict_rule_on_constructed_means():
     # |17.0 - 17.3| = 0.3 <= 2 * hypot(0.5, 0.8) = 1.89: agrees
     assert verdict(17.0, 0.5, 17.3, 0.8) == "agrees"

@@ -7,8 +7,12 @@ into two equal windows (the third and the fourth quarter of the points). The met
     |median(Q4) - median(Q3)| <= tol(metric)
 
 ``TOLERANCES`` gives tol: 4 % of the modes for ``modes_covered`` but at least half a mode (one
-mode of 25; of 8 modes, any change of the typical count), 2 percentage points for
-``hq_fraction``, 0.03 nats for ``reverse_kl``. A run converged when
+mode of 25; of 8 modes, any change of the typical count; 40 of the 1,000 stacked triples), 2
+percentage points for ``hq_fraction``, 0.03 nats for ``reverse_kl``, 0.05 nats for the stacked
+suites' ``kl``. Image suites: 0.03 for ``precision`` and ``recall`` (a k-NN fraction on 1,000
+samples moves by about that between evaluations of one generator), 0.02 for ``ms_ssim`` and,
+for ``fid``, 10 % of the third quarter's median (FID's scale runs from 1 to thousands, so an
+absolute tolerance would mean nothing). A run converged when
 every tolerated metric plateaued and no value in the last half is NaN (a diverged run never
 converged). It needs at least 4 points in the last half (``n_evals`` >= 8); with fewer the
 convergence is *not measured*, and tables say so rather than guess.
@@ -28,7 +32,16 @@ import numpy as np
 import pandas as pd
 
 #: metric -> tolerance; a callable of the number of modes for mode counts
-TOLERANCES: Mapping[str, float] = {"hq_fraction": 0.02, "reverse_kl": 0.03}
+TOLERANCES: Mapping[str, float] = {
+    "hq_fraction": 0.02,
+    "reverse_kl": 0.03,
+    "kl": 0.05,
+    "precision": 0.03,
+    "recall": 0.03,
+    "ms_ssim": 0.02,
+}
+#: metric -> tolerance as a fraction of the third quarter's median
+RELATIVE_TOLERANCES: Mapping[str, float] = {"fid": 0.10}
 MODES_TOLERANCE = 0.04  # of the number of modes
 MIN_MODES_TOLERANCE = 0.5
 MIN_POINTS = 4  # in the last half of the curve
@@ -42,21 +55,23 @@ MARKS = {
 
 
 def tolerance(metric: str, n_modes: int | None = None) -> float | None:
+    """The absolute tolerance of ``metric`` (None: no rule for it, or a relative one)."""
     if metric == "modes_covered":
         return None if n_modes is None else max(MIN_MODES_TOLERANCE, MODES_TOLERANCE * n_modes)
     return TOLERANCES.get(metric)
 
 
-def plateaued(values: np.ndarray, tol: float) -> bool | None:
-    """Whether the last half of ``values`` (in step order) is flat within ``tol``; None when
-    there are too few points to tell."""
+def plateaued(values: np.ndarray, tol: float, relative: bool = False) -> bool | None:
+    """Whether the last half of ``values`` (in step order) is flat within ``tol`` (a fraction of
+    the third quarter's median when ``relative``); None when there are too few points to tell."""
     half = np.asarray(values, dtype=float)[len(values) // 2 :]
     if len(half) < MIN_POINTS:
         return None
     if np.isnan(half).any():
         return False
     q3, q4 = half[: len(half) // 2], half[len(half) - len(half) // 2 :]
-    return bool(abs(np.median(q4) - np.median(q3)) <= tol)
+    allowed = tol * abs(np.median(q3)) if relative else tol
+    return bool(abs(np.median(q4) - np.median(q3)) <= allowed)
 
 
 def converged(evals: pd.DataFrame | None, n_modes: int | None = None) -> dict[str, str]:
@@ -67,10 +82,14 @@ def converged(evals: pd.DataFrame | None, n_modes: int | None = None) -> dict[st
     evals = evals.sort_values("step")
     out = {}
     for metric in evals.columns:
-        tol = tolerance(metric, n_modes)
-        if metric == "step" or tol is None:
+        if metric == "step":
             continue
-        flat = plateaued(evals[metric].to_numpy(), tol)
+        tol, relative = tolerance(metric, n_modes), False
+        if tol is None and metric in RELATIVE_TOLERANCES:
+            tol, relative = RELATIVE_TOLERANCES[metric], True
+        if tol is None:
+            continue
+        flat = plateaued(evals[metric].to_numpy(), tol, relative)
         out[metric] = "not measured" if flat is None else ("converged" if flat else "not converged")
     return out
 
@@ -97,9 +116,10 @@ def cell_mark(statuses: list[str | None]) -> str:
 
 
 CAPTION = (
-    "† = at least one run in the cell did not converge by the plateau rule (benchmark/"
+    "† = at least one run in the cell did not converge by the plateau rule (benchmark/analysis/"
     "convergence.py: the medians of the last two quarters of its evaluation curve differ by more "
-    "than the metric's tolerance); ? = convergence not measured (no evaluation curve). Metrics "
+    "than the metric's tolerance); ? = convergence not measured (no evaluation curve, or fewer "
+    "than 8 points on it). Metrics "
     "with no curve of their own (the diversity columns) carry the run's mark: converged only "
     "when every metric on its curve converged."
 )

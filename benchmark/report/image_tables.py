@@ -22,12 +22,13 @@ import pandas as pd
 
 from ...metrics.feature_diversity import CAPTION as DIVERSITY_CAPTION
 from ...metrics.registry import get as get_metric
+from ..analysis.convergence import CAPTION as CONVERGENCE_CAPTION
 from ..errors import BenchError
 from ..store.atomic import atomic_write_text
 from ..suites import data as data_mod
 from ..suites.toy import get_suite
 from .image_plots import CIFAR10_ORDER, class_order
-from .tables import per_seed, render, results_dir
+from .tables import per_seed, render, results_dir, runs_mark
 
 #: our method names -> seed 003's column names
 SEED003_NAMES = {
@@ -72,14 +73,15 @@ PUBLISHED_STACKED = {
 }
 
 
-def _cell(values: pd.Series, digits: int) -> str:
+def _cell(values: pd.Series, digits: int, mark: str = "") -> str:
+    """mean ± std of the values, then the cell's convergence mark (tables.runs_mark)."""
     v = values.dropna()
     if v.empty:
         return ""
     s = f"{v.mean():.{digits}f}"
     if len(v) > 1:
         s += f" ± {v.std(ddof=1):.{digits}f}"
-    return s
+    return s + mark
 
 
 def _digits(metric: str) -> int:
@@ -100,12 +102,11 @@ def per_class_table(
             sub = df[df["method"] == m]
             if sub.empty:
                 continue
-            if c == "mean over classes":
-                # per seed, the mean over classes; then mean ± std over seeds
-                vals = sub.groupby("seed")[metric].mean()
-            else:
-                vals = sub[sub["class"] == c][metric]
-            row[m] = _cell(vals, d)
+            # mean over classes: per seed, the mean over classes; then mean ± std over seeds,
+            # marked when any run of any class is
+            runs = sub if c == "mean over classes" else sub[sub["class"] == c]
+            vals = runs.groupby("seed")[metric].mean() if c == "mean over classes" else runs[metric]
+            row[m] = _cell(vals, d, runs_mark(runs, metric))
             if m in pub:
                 label = f"{SEED003_NAMES.get(m, m)} (seed 003, published)"
                 if c == "mean over classes":
@@ -132,7 +133,10 @@ def methods_table(
         sub = df[df["method"] == m]
         if sub.empty:
             continue
-        row = {k: _cell(sub[k], 1 if k == "modes_covered" else _digits(k)) for k in metrics}
+        row = {
+            k: _cell(sub[k], 1 if k == "modes_covered" else _digits(k), runs_mark(sub, k))
+            for k in metrics
+        }
         row["seeds"] = str(sub["seed"].nunique())
         rows[m] = row
     if suite.stacked:
@@ -165,10 +169,14 @@ def caption(suite, preset: str, df: pd.DataFrame) -> str:
     first = finished.iloc[0]
     budget = suite.presets[preset]
     seeds = ", ".join(str(x) for x in sorted(set(df["seed"])))
+    curve = (
+        f"convergence curve: {', '.join(suite.curve_names)} at {budget.n_evals} points of training"
+        if budget.n_evals
+        else "no convergence curve at this preset"
+    )
     head = (
         f"{suite.name}, preset {preset} ({budget.steps:,} generator steps, batch "
-        f"{budget.batch_size}; seeds {seeds}; no convergence mark: image suites record no "
-        "evaluation curve)"
+        f"{budget.batch_size}; seeds {seeds}; {curve})"
     )
     if suite.stacked:
         rule = (
@@ -183,7 +191,7 @@ def caption(suite, preset: str, df: pd.DataFrame) -> str:
             f"labelled by the {first['classifier']} classifier (held-out accuracy "
             f"{first['classifier_accuracy']:.3f}); kl = KL(generated triples || uniform) in nats, "
             "kl_log10 the same in log10. Published rows are Stacked-MNIST numbers (MNIST, not "
-            "sklearn digits): compare shapes, not values."
+            f"sklearn digits): compare shapes, not values. {CONVERGENCE_CAPTION}"
         )
     return (
         f"{head}: mean ± std over seeds. IS/FID/KID/precision-recall on "
@@ -197,6 +205,7 @@ def caption(suite, preset: str, df: pd.DataFrame) -> str:
         f"{first['msssim_protocol']}, {int(first['n_pairs'])} random pairs, lower = more "
         "diverse; real data = the same measure on real images."
         + _PUBLISHED_NOTE.get(suite.published or "", "")
+        + f" {CONVERGENCE_CAPTION}"
     )
 
 

@@ -51,7 +51,7 @@ def per_seed(
     hashes = config_hashes(suite, methods, preset, suite_options, method_options)
     resolved = get_suite(suite).with_overrides(suite_options or {})
     numeric = resolved.reported_metrics
-    n_modes = len(resolved.centers) if resolved.kind == "toy" else None
+    n_modes = resolved.n_modes
     rows = []
     for rec in store.records(suite):
         if (rec.spec.method, rec.spec.config_hash()) in hashes:
@@ -77,15 +77,18 @@ def per_seed(
 CONVERGED = "converged:"
 
 
+def runs_mark(runs: pd.DataFrame, metric: str) -> str:
+    """The convergence mark of a table cell holding these per-seed rows (convergence.cell_mark)."""
+    col = f"{CONVERGED}{metric}"
+    statuses = list(runs[col]) if col in runs else [None] * len(runs)
+    return cell_mark([None if pd.isna(s) else s for s in statuses])
+
+
 def cell_marks(df: pd.DataFrame, metrics: Sequence[str]) -> dict[tuple[str, str], str]:
-    """(method, metric) -> the convergence mark of that table cell (convergence.cell_mark)."""
-    marks = {}
-    for method, runs in df.groupby("method"):
-        for m in metrics:
-            col = f"{CONVERGED}{m}"
-            statuses = list(runs[col]) if col in runs else [None] * len(runs)
-            marks[(method, m)] = cell_mark([None if pd.isna(s) else s for s in statuses])
-    return marks
+    """(method, metric) -> the convergence mark of that table cell."""
+    return {
+        (method, m): runs_mark(runs, m) for method, runs in df.groupby("method") for m in metrics
+    }
 
 
 def summary(df: pd.DataFrame, metrics: Sequence[str], methods: Sequence[str]) -> pd.DataFrame:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 
 class ReportedMetrics:
-    """``metric_names``: every evaluation's metrics (also the convergence curve's);
-    ``diversity_names``: computed on the final samples only. Tables, ``compare`` and ``check``
-    show both."""
+    """``metric_names``: the final evaluation's metrics; ``curve_names``: the subset measured at
+    every point of the convergence curve (evals.csv); ``diversity_names``: computed on the
+    final samples only. Tables, ``compare`` and ``check`` show metric and diversity names."""
 
     metric_names: tuple[str, ...]
     diversity_names: tuple[str, ...]
+
+    @property
+    def curve_names(self) -> tuple[str, ...]:
+        return self.metric_names
 
     @property
     def reported_metrics(self) -> tuple[str, ...]:

@@ -126,10 +126,24 @@ class ImageSuite(ReportedMetrics):
     OVERRIDABLE = ("arch", "width", "min_count", "counter")
 
     @property
+    def n_modes(self) -> int | None:
+        """Stacked suites: the 1,000 digit triples; None where modes are not counted."""
+        return 1000 if self.stacked else None
+
+    @property
     def metric_names(self) -> tuple[str, ...]:
         if self.stacked:
             return ("modes_covered", "kl", "kl_log10")
         return ("ms_ssim", "inception_score", "fid", "kid", "precision", "recall")
+
+    @property
+    def curve_names(self) -> tuple[str, ...]:
+        """The convergence curve's metrics: FID, precision/recall and the generated images'
+        MS-SSIM. IS and KID are left out there because on the final samples they add nothing
+        the plateau rule reads and KID's 100 subsets cost as much as the feature pass."""
+        if self.stacked:
+            return self.metric_names
+        return ("ms_ssim", "fid", "precision", "recall")
 
     # -- identity ------------------------------------------------------------------------------
     def params(self, preset: str | None = None) -> dict[str, Any]:
@@ -299,10 +313,50 @@ class ImageSuite(ReportedMetrics):
         with _on(device):
             return self._evaluate(images, cls, data_root, device, diversity)
 
+    def curve_metrics(
+        self, samples: np.ndarray, cls: str | None = None, data_root=None, device: str = "cpu"
+    ) -> dict[str, Any]:
+        """One point of the convergence curve (``curve_names``), on the same features, sample
+        size and MS-SSIM pairs as the final evaluation, so its last point matches the table's."""
+        images = torch.as_tensor(to_uint8_nchw(samples))
+        if self.stacked:
+            return self._evaluate_stacked(images)
+        real = self.real_images(cls, data_root)
+        cuda = torch.device(device).type == "cuda"
+        with _on(device):
+            try:
+                recs, _ = fidelity.fidelity_and_features(
+                    images,
+                    real,
+                    metrics=("fid", "prc"),
+                    extractor=self.extractor,
+                    weights_path=self._weights(),
+                    reference_dataset=self._reference_tag(cls),
+                    cache_dir=cache_dir() / "reference-stats",
+                    device="cuda" if cuda else "cpu",
+                    batch_size=FEATURE_BATCH["cuda" if cuda else "cpu"],
+                )
+                gen_div = msssim.msssim_diversity(
+                    images, n_pairs=self.n_pairs, protocol=self.msssim_protocol, device=device
+                )
+            except (ValueError, fidelity.MissingWeightsError) as exc:
+                raise BenchError(f"{self.name}: {exc}") from None
+        return {
+            "ms_ssim": gen_div.mean,
+            "fid": recs["fid"]["value"],
+            "precision": recs["prc"]["precision"],
+            "recall": recs["prc"]["recall"],
+        }
+
+    def _reference_tag(self, cls: str | None) -> str:
+        """The name the reference features are cached under (the caller's guarantee to
+        torch-fidelity that it identifies these real images)."""
+        return f"{self.dataset}.{self.image_size}px.{'all' if cls is None else 'class_' + cls}"
+
     def _evaluate(self, images, cls, data_root, device: str, diversity: bool) -> dict[str, Any]:
         real = self.real_images(cls, data_root)
         cuda = torch.device(device).type == "cuda"
-        tag = f"{self.dataset}.{self.image_size}px.{'all' if cls is None else 'class_' + cls}"
+        tag = self._reference_tag(cls)
         kid_size = min(fidelity.DEFAULTS["kid_subset_size"], len(images), len(real))
         try:
             recs, feats = fidelity.fidelity_and_features(

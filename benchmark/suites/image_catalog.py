@@ -19,9 +19,19 @@ IMAGE_METHOD_DEFAULTS = {"gan": DCGAN_DEFAULTS, "greed-gan": DCGAN_DEFAULTS}
 
 _DIGITS_PRESETS = _presets(
     TrainConfig(steps=6, batch_size=16, log_every=2, checkpoint_every=3, n_snapshots=2),
-    # ~15 s (GAN) to ~35 s (WGAN, 5 critic steps) per class model on a 2-core CPU
-    TrainConfig(steps=400, batch_size=32, log_every=20, checkpoint_every=100, n_snapshots=5),
-    TrainConfig(steps=10_000, batch_size=64, log_every=100, checkpoint_every=1000, n_snapshots=10),
+    # ~10 s (GAN) to ~35 s (WGAN, 5 critic steps) of training per class model on a 2-core CPU,
+    # plus ~1 s per point of the convergence curve (n_evals; the smoke preset has none)
+    TrainConfig(
+        steps=400, batch_size=32, log_every=20, checkpoint_every=100, n_snapshots=5, n_evals=10
+    ),
+    TrainConfig(
+        steps=10_000,
+        batch_size=64,
+        log_every=100,
+        checkpoint_every=1000,
+        n_snapshots=10,
+        n_evals=20,
+    ),
 )
 
 
@@ -29,16 +39,39 @@ _DIGITS_PRESETS = _presets(
 # epochs of one CIFAR class (5,000 images) times the usual count: see the README's cost estimate
 _CIFAR_PRESETS = _presets(
     TrainConfig(steps=4, batch_size=8, log_every=2, checkpoint_every=2, n_snapshots=2),
-    TrainConfig(steps=20_000, batch_size=64, log_every=100, checkpoint_every=2000, n_snapshots=10),
-    TrainConfig(steps=100_000, batch_size=64, log_every=200, checkpoint_every=5000, n_snapshots=20),
+    TrainConfig(
+        steps=20_000,
+        batch_size=64,
+        log_every=100,
+        checkpoint_every=2000,
+        n_snapshots=10,
+        n_evals=20,
+    ),
+    TrainConfig(
+        steps=100_000,
+        batch_size=64,
+        log_every=200,
+        checkpoint_every=5000,
+        n_snapshots=20,
+        n_evals=20,
+    ),
 )
 
 
 _STACKED_PRESETS = _presets(
     TrainConfig(steps=6, batch_size=16, log_every=2, checkpoint_every=3, n_snapshots=2),
-    TrainConfig(steps=1500, batch_size=64, log_every=50, checkpoint_every=250, n_snapshots=4),
+    TrainConfig(
+        steps=1500, batch_size=64, log_every=50, checkpoint_every=250, n_snapshots=4, n_evals=10
+    ),
     # PacGAN: 128,000 stacks, batch 64, lr 2e-4; ~50 epochs
-    TrainConfig(steps=100_000, batch_size=64, log_every=200, checkpoint_every=5000, n_snapshots=10),
+    TrainConfig(
+        steps=100_000,
+        batch_size=64,
+        log_every=200,
+        checkpoint_every=5000,
+        n_snapshots=10,
+        n_evals=20,
+    ),
 )
 
 

@@ -111,6 +111,10 @@ class GaussianMixtureSuite(ReportedMetrics):
         """Nothing to load: the mixture is generated."""
 
     # -- data --------------------------------------------------------------------------------
+    @property
+    def n_modes(self) -> int:
+        return len(self.centers)
+
     def centers_array(self) -> np.ndarray:
         return np.asarray(self.centers, dtype=np.float64)
 
@@ -213,6 +217,10 @@ class GaussianMixtureSuite(ReportedMetrics):
         metrics of :meth:`diversity`."""
         out = self._coverage(samples)
         return {**out, **self.diversity(samples)} if diversity else out
+
+    def curve_metrics(self, samples: np.ndarray, cls=None, data_root=None, device="cpu") -> dict:
+        """One point of the convergence curve: the coverage metrics (``curve_names``)."""
+        return self._coverage(samples)
 
     def _coverage(self, samples: np.ndarray) -> dict:
         cov = mode_coverage(

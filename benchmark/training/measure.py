@@ -70,10 +70,9 @@ def evaluation_row(suite, spec, done: int, samples: np.ndarray, data_root, rt: R
     """The suite's metrics of G's samples at step ``done`` (NaN when they are not finite): one
     point of the run's convergence curve (evals.csv)."""
     if not np.isfinite(samples).all():
-        return {"step": done, **{m: float("nan") for m in suite.metric_names}}
+        return {"step": done, **{m: float("nan") for m in suite.curve_names}}
     stored = suite.to_stored(samples)
-    metrics = suite.evaluate(stored, spec.cls, data_root, device=rt.device, diversity=False)
-    return {"step": done, **metrics}
+    return {"step": done, **suite.curve_metrics(stored, spec.cls, data_root, device=rt.device)}
 
 
 def finish_run(
