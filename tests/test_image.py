@@ -173,6 +173,7 @@ def test_digits_perclass_runs_store_and_tables(digits_store):
     # ? = convergence not measured: the smoke preset records no evaluation curve
     assert csv.loc["2", "gan"] == f"{sel.mean():.4f} ± {sel.std(ddof=1):.4f}?"
     assert (results / "digits-perclass" / "smoke" / "samples.png").stat().st_size > 0
+    assert not (results / "digits-perclass" / "smoke" / "convergence.png").exists()  # no curves
 
 
 def test_real_data_msssim_is_lower_than_a_collapsed_set():
@@ -238,6 +239,8 @@ def test_compare_on_a_per_class_suite_uses_one_number_per_seed(digits_store, cap
     )
     assert rc == 0, err
     assert "no test possible" in text  # two seeds, not four "replicates"
+    # smoke runs record no convergence curve: every mean says so, and the caption explains it
+    assert "? (n=2)" in text and "? = convergence not measured" in text
 
 
 # -- CIFAR-10 and CelebA from fixtures -----------------------------------------------------------
@@ -638,3 +641,4 @@ def test_image_runs_record_a_convergence_curve(tmp_path, capsys, monkeypatch):
         cell = str(table.loc["3", "gan"])
         expected = marks[verdicts[k]]
         assert cell.endswith(expected) if expected else cell[-1].isdigit(), (k, cell, expected)
+    assert (results / "digits-perclass" / "smoke" / "convergence.png").stat().st_size > 0

@@ -45,7 +45,8 @@ def _ensure_runs(args, methods: list[str]):
     keys = [c for c in ("method", "class", "seed") if c in df]
     keep = [*keys, *(m for m in reported if m in df), *(c for c in df if c.startswith(CONVERGED))]
     df = df.loc[df["seed"].isin(seeds), keep]  # settings such as ndb_bins are not metrics
-    marks = cell_marks(df, reported) if "class" not in df else {}
+    # per-class suites: a method's mark covers every run of it, over classes and seeds
+    marks = cell_marks(df, reported)
     df = df.drop(columns=[c for c in df.columns if c.startswith(CONVERGED)])
     if "class" in df.columns:
         # per-class suites: one number per (method, seed), the mean over the classes trained, so

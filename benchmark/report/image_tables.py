@@ -268,8 +268,11 @@ def write_image_tables(
         printed.append(_calibration(suite, int(df["n_generated"].iloc[0]), out, args.format))
     atomic_write_text(out / "per_seed.csv", df.drop(columns="run_dir").to_csv(index=False))
     if not getattr(args, "no_plots", False):
+        from .plots import convergence_figure
+
         image_plots.samples_figure(df, suite, out / "samples.png")
         image_plots.curves_figure(df, out / "curves.png")
+        convergence_figure(df, suite.curve_names, out / "convergence.png")
     return "\n".join(printed)
 
 

@@ -125,8 +125,9 @@ def curves_figure(
 
 
 def convergence_figure(df: pd.DataFrame, metrics: Sequence[str], path: Path):
-    """The evaluation metrics over training (each run's evals.csv): mean over seeds, band =
-    min..max; what the plateau rule (convergence.py) reads. None if no run recorded a curve."""
+    """The evaluation metrics over training (each run's evals.csv): mean over seeds (and classes,
+    on per-class suites), band = min..max; what the plateau rule (convergence.py) reads. None if
+    no run recorded a curve."""
     frames = []
     for r in df.itertuples():
         evals = RunDir(Path(r.run_dir)).read_evals()
@@ -143,6 +144,8 @@ def convergence_figure(df: pd.DataFrame, metrics: Sequence[str], path: Path):
             legend=ax is axes[0][0],
         )  # fmt: skip
         ax.set_title(f"{col} during training")
+        if col == "fid":  # from thousands at the start to tens at the end
+            ax.set_yscale("log")
     save_figure(fig, path)
     return path
 
