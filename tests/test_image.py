@@ -642,3 +642,20 @@ def test_image_runs_record_a_convergence_curve(tmp_path, capsys, monkeypatch):
         expected = marks[verdicts[k]]
         assert cell.endswith(expected) if expected else cell[-1].isdigit(), (k, cell, expected)
     assert (results / "digits-perclass" / "smoke" / "convergence.png").stat().st_size > 0
+
+
+def test_report_on_chosen_classes_counts_only_those_and_marks_compare(digits_store, capsys):
+    """`bench report --classes`: runs of other classes are neither counted nor listed missing,
+    and the compare section carries the cells' convergence marks (smoke runs: ? everywhere)."""
+    out, results = digits_store
+    base = _argv("report", "digits-perclass", out, results, "--methods", "gan", "wgan-gp")
+    base = [a for a in base if a != "--no-progress"]
+    rc, text, err = _run([*base, "--seeds", "0", "1", "--classes", "2", "--compare", "gan"], capsys)
+    assert rc == 0, err
+    assert text.strip().endswith("4 runs, 0 missing")  # 2 methods x 2 seeds of class 2
+    md = (results / "digits-perclass" / "smoke" / "report.md").read_text()
+    assert "? (n=2)" in md and "? = convergence not measured" in md
+    assert "--classes 2" in md  # the reproduce commands keep the choice
+    rc, text, err = _run([*base, "--seeds", "0", "1", "--classes", "2", "8", "5"], capsys)
+    assert rc == 0, err
+    assert text.strip().endswith("8 runs, 4 missing")  # class 5 was never trained

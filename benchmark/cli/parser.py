@@ -112,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     _store_args(rp, preset="default", runs=False)
     rp.add_argument("--methods", nargs="+", default=None)
     rp.add_argument("--seeds", nargs="+", default=["0", "1", "2"], help="the planned seeds")
+    rp.add_argument("--classes", nargs="+", default=None, help="per-class suites: these only")
     rp.add_argument("--compare", default=None, metavar="METHOD", help="add `bench compare` stats")
     rp.set_defaults(format="md", no_plots=False)
 

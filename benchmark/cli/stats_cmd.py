@@ -146,6 +146,7 @@ def _print_verdicts(args, df) -> None:
 
 
 def cmd_report(args) -> int:
+    from ..analysis.convergence import CAPTION as CONVERGENCE_CAPTION
     from ..analysis.stats import compare
     from ..analysis.stats_format import format_comparison, plot_seeds
     from ..report.document import (
@@ -157,7 +158,7 @@ def cmd_report(args) -> int:
         protocol_card,
         section_runs,
     )
-    from ..report.tables import per_seed
+    from ..report.tables import cell_marks, per_seed
     from ..store.rundir import RunStore
 
     suite = get_suite(args.suite).with_overrides(_suite_options(args))
@@ -174,6 +175,8 @@ def cmd_report(args) -> int:
     opts, mopts = _suite_options(args), _method_options(args, methods)
     df = per_seed(store, args.suite, methods, args.preset, opts, mopts)
     df = df[df["seed"].isin(seeds)]
+    if args.classes is not None:
+        df = df[df["class"].astype(str).isin(args.classes)]
     out = results_dir(args)
     metrics = [m for m in suite.reported_metrics if m in df and df[m].notna().any()]
     keys = ["method", "seed"]
@@ -207,7 +210,8 @@ def cmd_report(args) -> int:
         rep.heading(f"{args.compare} against the other methods (`bench compare`)")
         others = [m for m in methods if m != args.compare and m in set(runs["method"])]
         stats = compare(runs, args.compare, others, metrics)
-        rep.table_md(format_comparison(stats))
+        rep.table_md(format_comparison(stats, cell_marks(df, metrics)))
+        rep.text(CONVERGENCE_CAPTION)
     rep.heading("Figures")
     for name, heading in FIGURES:
         if (out / name).exists():
@@ -221,6 +225,7 @@ def cmd_report(args) -> int:
     common = ["--suite", args.suite, "--preset", args.preset, "--methods", *methods]
     common += ["--protocol", protocol] if protocol else []
     seed_args = ["--seeds", *map(str, seeds)]
+    seed_args += ["--classes", *args.classes] if args.classes else []
     rep.code(
         [
             command_line(["run", *common, *seed_args, "--out", args.out]),
