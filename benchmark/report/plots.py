@@ -137,15 +137,20 @@ def convergence_figure(df: pd.DataFrame, metrics: Sequence[str], path: Path):
         return None
     evals = pd.concat(frames, ignore_index=True)
     shown = [m for m in metrics if m in evals]
-    fig, axes = plt.subplots(1, len(shown), figsize=(4.2 * len(shown), 3.4), squeeze=False)
+    methods = list(dict.fromkeys(evals["method"]))  # the table's order
+    # tab10 repeats its colours after ten methods; the 14-method toy tables need tab20
+    colours = sns.color_palette("tab10" if len(methods) <= 10 else "tab20", len(methods))
+    fig, axes = plt.subplots(1, len(shown), figsize=(4.2 * len(shown) + 1.6, 3.4), squeeze=False)
     for ax, col in zip(axes[0], shown, strict=True):
         sns.lineplot(
             data=evals, x="step", y=col, hue="method", errorbar=("pi", 100), ax=ax,
-            legend=ax is axes[0][0],
+            palette=dict(zip(methods, colours, strict=True)), legend=ax is axes[0][-1],
         )  # fmt: skip
         ax.set_title(f"{col} during training")
         if col == "fid":  # from thousands at the start to tens at the end
             ax.set_yscale("log")
+    # beside the panels, not over the curves
+    sns.move_legend(axes[0][-1], "upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
     save_figure(fig, path)
     return path
 
