@@ -31,7 +31,7 @@ def _run(out, *extra, suite="gaussians25", methods=("gan", "dyngan"), seeds=("0"
     protocol = ["--protocol", "gan-toy"] if suite in ("gaussians25", "ring8") else []
     argv = ["run", "--suite", suite, "--preset", "smoke", *protocol, "--methods", *methods]
     argv += ["--seeds", *seeds, "--out", str(out), "--results", str(out / "results")]
-    assert main([*argv, "--no-progress", *extra]) == 0
+    assert main([*argv, "--no-progress", "--no-plots", *extra]) == 0
 
 
 def _runs(out, suite, method):
@@ -43,6 +43,9 @@ def test_bench_run_batch_models_writes_what_one_at_a_time_writes(tmp_path, capsy
     err = capsys.readouterr().err
     assert "dyngan: trained one run at a time" in err and "gan:" not in err.replace("dyngan", "")
     _run(tmp_path / "single")
+    # --no-plots (both runs above): the tables are written, no figure is drawn
+    results = tmp_path / "single" / "results"
+    assert list(results.rglob("table.md")) and not list(results.rglob("*.png"))
     for method in ("gan", "dyngan"):
         stacked = _runs(tmp_path / "stacked", "gaussians25", method)
         single = _runs(tmp_path / "single", "gaussians25", method)

@@ -15,7 +15,7 @@ from collapsebench.benchmark.store.rundir import CHECKPOINT, PENDING, RunStore
 
 ARGV = [
     "run", "--suite", "gaussians25", "--preset", "smoke", "--methods", "gan",
-    "--seeds", "0", "1", "2", "--batch-models", "3", "--no-progress",
+    "--seeds", "0", "1", "2", "--batch-models", "3", "--no-progress", "--no-plots",
 ]  # fmt: skip
 
 #: a bench process that SIGKILLs itself at the chosen file operation of the step-20 checkpoint

@@ -29,6 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--methods", nargs="+", default=None, help="default: the suite's five baselines; 'all'"
     )
     r.add_argument("--seeds", nargs="+", default=["0", "1", "2"], help="e.g. 0 1 2 or 0-9")
+    r.add_argument(
+        "--no-plots", action="store_true", help="tables only; `bench table` draws the figures"
+    )
 
     v = sub.add_parser(
         "variants", help="seed 004: one method under optimiser / network variants, one table"

@@ -139,8 +139,8 @@ class ImageSuite(ReportedMetrics):
     @property
     def curve_names(self) -> tuple[str, ...]:
         """The convergence curve's metrics: FID, precision/recall and the generated images'
-        MS-SSIM. IS and KID are left out there because on the final samples they add nothing
-        the plateau rule reads and KID's 100 subsets cost as much as the feature pass."""
+        MS-SSIM, which the plateau rule reads. IS and KID are computed only at the end (KID's
+        100 subsets cost as much as the feature pass itself)."""
         if self.stacked:
             return self.metric_names
         return ("ms_ssim", "fid", "precision", "recall")
