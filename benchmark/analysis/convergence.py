@@ -54,11 +54,16 @@ MARKS = {
 }
 
 
-def tolerance(metric: str, n_modes: int | None = None) -> float | None:
-    """The absolute tolerance of ``metric`` (None: no rule for it, or a relative one)."""
+def tolerance(metric: str, n_modes: int | None = None) -> tuple[float, bool] | None:
+    """``metric``'s tolerance and whether it is relative (a fraction of the third quarter's
+    median); None when the rule does not read that metric."""
     if metric == "modes_covered":
-        return None if n_modes is None else max(MIN_MODES_TOLERANCE, MODES_TOLERANCE * n_modes)
-    return TOLERANCES.get(metric)
+        if n_modes is None:
+            return None
+        return max(MIN_MODES_TOLERANCE, MODES_TOLERANCE * n_modes), False
+    if metric in RELATIVE_TOLERANCES:
+        return RELATIVE_TOLERANCES[metric], True
+    return (TOLERANCES[metric], False) if metric in TOLERANCES else None
 
 
 def plateaued(values: np.ndarray, tol: float, relative: bool = False) -> bool | None:
@@ -82,14 +87,10 @@ def converged(evals: pd.DataFrame | None, n_modes: int | None = None) -> dict[st
     evals = evals.sort_values("step")
     out = {}
     for metric in evals.columns:
-        if metric == "step":
+        rule = None if metric == "step" else tolerance(metric, n_modes)
+        if rule is None:
             continue
-        tol, relative = tolerance(metric, n_modes), False
-        if tol is None and metric in RELATIVE_TOLERANCES:
-            tol, relative = RELATIVE_TOLERANCES[metric], True
-        if tol is None:
-            continue
-        flat = plateaued(evals[metric].to_numpy(), tol, relative)
+        flat = plateaued(evals[metric].to_numpy(), *rule)
         out[metric] = "not measured" if flat is None else ("converged" if flat else "not converged")
     return out
 

@@ -34,7 +34,7 @@ from torch import nn
 from ...metrics import digits_classifier, dinov2, fidelity, msssim
 from ...metrics.feature_diversity import feature_diversity
 from ...metrics.images import to_uint8_nchw
-from ...metrics.stacked_modes import stacked_modes
+from ...metrics.stacked_modes import N_STACKED_MODES, stacked_modes
 from ..errors import BenchError
 from ..store.spec import TrainConfig
 from . import data as data_mod
@@ -128,7 +128,7 @@ class ImageSuite(ReportedMetrics):
     @property
     def n_modes(self) -> int | None:
         """Stacked suites: the 1,000 digit triples; None where modes are not counted."""
-        return 1000 if self.stacked else None
+        return N_STACKED_MODES if self.stacked else None
 
     @property
     def metric_names(self) -> tuple[str, ...]:
@@ -322,23 +322,10 @@ class ImageSuite(ReportedMetrics):
         if self.stacked:
             return self._evaluate_stacked(images)
         real = self.real_images(cls, data_root)
-        cuda = torch.device(device).type == "cuda"
         with _on(device):
             try:
-                recs, _ = fidelity.fidelity_and_features(
-                    images,
-                    real,
-                    metrics=("fid", "prc"),
-                    extractor=self.extractor,
-                    weights_path=self._weights(),
-                    reference_dataset=self._reference_tag(cls),
-                    cache_dir=cache_dir() / "reference-stats",
-                    device="cuda" if cuda else "cpu",
-                    batch_size=FEATURE_BATCH["cuda" if cuda else "cpu"],
-                )
-                gen_div = msssim.msssim_diversity(
-                    images, n_pairs=self.n_pairs, protocol=self.msssim_protocol, device=device
-                )
+                recs, _ = self._fidelity(images, real, cls, device, metrics=("fid", "prc"))
+                gen_div = self._msssim(images, device)
             except (ValueError, fidelity.MissingWeightsError) as exc:
                 raise BenchError(f"{self.name}: {exc}") from None
         return {
@@ -348,35 +335,42 @@ class ImageSuite(ReportedMetrics):
             "recall": recs["prc"]["recall"],
         }
 
-    def _reference_tag(self, cls: str | None) -> str:
-        """The name the reference features are cached under (the caller's guarantee to
-        torch-fidelity that it identifies these real images)."""
-        return f"{self.dataset}.{self.image_size}px.{'all' if cls is None else 'class_' + cls}"
+    def _fidelity(self, images, real, cls: str | None, device: str, **options):
+        """torch-fidelity's records and features of ``images`` against ``real`` on this suite's
+        extractor; the reference side is cached under a name that identifies these real images
+        (the caller's guarantee to torch-fidelity)."""
+        where = "cuda" if torch.device(device).type == "cuda" else "cpu"
+        tag = f"{self.dataset}.{self.image_size}px.{'all' if cls is None else 'class_' + cls}"
+        return fidelity.fidelity_and_features(
+            images,
+            real,
+            extractor=self.extractor,
+            weights_path=self._weights(),
+            reference_dataset=tag,
+            cache_dir=cache_dir() / "reference-stats",
+            device=where,
+            batch_size=FEATURE_BATCH[where],
+            **options,
+        )
+
+    def _msssim(self, images, device: str):
+        return msssim.msssim_diversity(
+            images, n_pairs=self.n_pairs, protocol=self.msssim_protocol, device=device
+        )
 
     def _evaluate(self, images, cls, data_root, device: str, diversity: bool) -> dict[str, Any]:
         real = self.real_images(cls, data_root)
-        cuda = torch.device(device).type == "cuda"
-        tag = self._reference_tag(cls)
         kid_size = min(fidelity.DEFAULTS["kid_subset_size"], len(images), len(real))
         try:
-            recs, feats = fidelity.fidelity_and_features(
+            recs, feats = self._fidelity(
                 images,
                 real,
-                extractor=self.extractor,
-                weights_path=self._weights(),
+                cls,
+                device,
                 isc_splits=min(fidelity.IS_SPLITS, len(images)),
                 kid_subset_size=kid_size,
-                reference_dataset=tag,
-                cache_dir=cache_dir() / "reference-stats",
-                device="cuda" if cuda else "cpu",
-                batch_size=FEATURE_BATCH["cuda" if cuda else "cpu"],
             )
-            gen_div = msssim.msssim_diversity(
-                images, n_pairs=self.n_pairs, protocol=self.msssim_protocol, device=device
-            )
-            real_div = msssim.msssim_diversity(
-                real, n_pairs=self.n_pairs, protocol=self.msssim_protocol, device=device
-            )
+            gen_div, real_div = self._msssim(images, device), self._msssim(real, device)
             extra = {}
             if diversity:
                 extra = feature_diversity(feats.generated, feats.reference)
