@@ -1,5 +1,5 @@
-"""suites/image_files.py: the published on-disk formats (CIFAR-10 pickles, MNIST idx, CelebA
-JPEGs) read from fixtures the tests write in those formats."""
+"""suites/image_files.py and suites/celeba_files.py: the published on-disk formats (CIFAR-10
+pickles, MNIST idx, CelebA JPEGs) read from fixtures the tests write in those formats."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from image_fixture_files import (  # noqa: F401
 from PIL import Image
 
 from collapsebench.benchmark.errors import BenchError
+from collapsebench.benchmark.suites import celeba_files as celeba
 from collapsebench.benchmark.suites import image_files as files
 
 
@@ -207,7 +208,7 @@ def test_celeba_resize_then_center_crop_geometry(tmp_path):
     folder.mkdir(parents=True)
     Image.fromarray(_marker_image()).save(folder / "000001.png")
     Image.fromarray(_marker_image()).save(folder / "000002.jpg", quality=95)
-    x = files.load_celeba(tmp_path, cache=False)
+    x = celeba.load_celeba(tmp_path, cache=False)
     assert x.dtype == torch.uint8 and x.shape == (2, 3, 64, 64)
     png = x[0]
     assert (png[:, 1:15, 0:15] == 255).all()
@@ -224,7 +225,7 @@ def test_celeba_dcgan_tensorflow_center_crop(tmp_path):
     folder.mkdir()
     a = np.random.default_rng(2).integers(0, 256, size=(160, 128, 3), dtype=np.uint8)
     Image.fromarray(a).save(folder / "a.png")
-    x = files.load_celeba(tmp_path, image_size=64, center_crop=64, cache=False)
+    x = celeba.load_celeba(tmp_path, image_size=64, center_crop=64, cache=False)
     assert np.array_equal(x[0].permute(1, 2, 0).numpy(), a[48:112, 32:96])
 
 
@@ -233,7 +234,7 @@ def test_celeba_matches_torchvision_resize_centercrop_on_aligned_size(tmp_path):
 
     a = np.random.default_rng(3).integers(0, 256, size=(218, 178, 3), dtype=np.uint8)
     img = Image.fromarray(a)
-    ours = files.celeba_transform(img, 64)
+    ours = celeba.celeba_transform(img, 64)
     theirs = np.asarray(transforms.Compose([transforms.Resize(64), transforms.CenterCrop(64)])(img))
     assert ours.shape == (64, 64, 3)
     assert np.array_equal(ours, theirs)
@@ -244,7 +245,7 @@ def test_celeba_max_images_order_and_cache(tmp_path, monkeypatch):
     folder.mkdir()
     for i, name in enumerate(["c.png", "a.png", "b.png"]):
         Image.fromarray(np.full((80, 64, 3), 10 * (i + 1), np.uint8)).save(folder / name)
-    x = files.load_celeba(tmp_path, max_images=2)
+    x = celeba.load_celeba(tmp_path, max_images=2)
     assert x.shape == (2, 3, 64, 64)
     assert int(x[0, 0, 0, 0]) == 20 and int(x[1, 0, 0, 0]) == 30  # a.png, b.png by name
     cached = list((tmp_path / "cache").iterdir())
@@ -254,12 +255,12 @@ def test_celeba_max_images_order_and_cache(tmp_path, monkeypatch):
         raise AssertionError("decoded again instead of reading the cache")
 
     monkeypatch.setattr(files, "celeba_transform", boom)
-    assert torch.equal(files.load_celeba(tmp_path, max_images=2), x)
+    assert torch.equal(celeba.load_celeba(tmp_path, max_images=2), x)
 
 
 def test_celeba_errors(tmp_path):
     with pytest.raises(BenchError) as e:
-        files.load_celeba(tmp_path)
+        celeba.load_celeba(tmp_path)
     msg = _one_line(e)
     assert str(tmp_path / "celeba" / "img_align_celeba") in msg
     assert "bench data download celeba" in msg
@@ -268,18 +269,18 @@ def test_celeba_errors(tmp_path):
     Image.fromarray(np.zeros((218, 178, 3), np.uint8)).save(folder / "1.png")
     Image.fromarray(np.zeros((100, 90, 3), np.uint8)).save(folder / "2.png")
     with pytest.raises(BenchError) as e:
-        files.load_celeba(tmp_path, cache=False)
+        celeba.load_celeba(tmp_path, cache=False)
     assert "2.png" in _one_line(e) and "90x100" in str(e.value)
     (folder / "2.png").unlink()
     (folder / "3.jpg").write_bytes(b"\xff\xd8\xff not really a jpeg")
     with pytest.raises(BenchError) as e:
-        files.load_celeba(tmp_path, cache=False)
+        celeba.load_celeba(tmp_path, cache=False)
     assert "3.jpg" in _one_line(e)
     (folder / "3.jpg").unlink()
     (folder / "1.png").unlink()
     Image.fromarray(np.zeros((50, 40, 3), np.uint8)).save(folder / "tiny.png")
     with pytest.raises(BenchError, match="shorter side must be at least 64"):
-        files.load_celeba(tmp_path, cache=False)
+        celeba.load_celeba(tmp_path, cache=False)
 
 
 def test_resize_images_bilinear_hand_case():

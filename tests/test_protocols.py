@@ -80,8 +80,21 @@ def test_protocol_data_and_optimisers_follow_the_sources():
     (gan,) = plan("gaussians25", ["gan"], [0], "default", suite_options={"protocol": "dyngan"})
     assert (gan.method_params["lr"], gan.method_params["beta1"]) == (1e-3, 0.5)
     assert gan.train.steps == 30_000 and gan.train.batch_size == 128
-    (wgan,) = plan("gaussians25", ["wgan"], [0], "default", suite_options={"protocol": "dyngan"})
+    # dyngan gives every method its source's optimiser; pacgan keeps the papers' own where
+    # the source did not train the method
+    dyn = {"protocol": "dyngan"}
+    (wgan, gp) = plan("gaussians25", ["wgan", "wgan-gp"], [0], "default", suite_options=dyn)
+    assert wgan.method_params["lr"] == 1e-3 and "beta1" not in wgan.method_params  # RMSprop
+    assert (gp.method_params["lr"], gp.method_params["beta1"], gp.method_params["beta2"]) == (
+        1e-3,
+        0.5,
+        0.999,
+    )
+    assert gp.method_params["gp_lambda"] == 0.1  # gan_toy.py's toy setting, not the paper's 10
+    pac = {"protocol": "pacgan"}
+    (wgan, gp) = plan("gaussians25", ["wgan", "wgan-gp"], [0], "default", suite_options=pac)
     assert wgan.method_params["lr"] == 5e-5  # not trained by the source: WGAN's own setting
+    assert (gp.method_params["lr"], gp.method_params["beta2"]) == (1e-4, 0.9)
 
 
 def test_one_std_any_rule_and_three_std_nearest_rule_differ_on_one_sample_set():

@@ -63,9 +63,8 @@ import torch
 from sklearn import datasets as sk_datasets
 
 from ..errors import BenchError
+from .celeba_files import CELEBA_DIRNAME, CELEBA_URL, load_celeba
 from .image_files import (
-    CELEBA_DIRNAME,
-    CELEBA_URL,
     CIFAR10_DIRNAME,
     CIFAR10_URL,
     MNIST_URL,
@@ -73,7 +72,6 @@ from .image_files import (
     _reason,
     cifar10_class_names,
     cifar10_dir,
-    load_celeba,
     load_cifar10,
     load_mnist,
     resolve_data_root,
