@@ -254,7 +254,7 @@ def test_celeba_max_images_order_and_cache(tmp_path, monkeypatch):
     def boom(*a, **k):
         raise AssertionError("decoded again instead of reading the cache")
 
-    monkeypatch.setattr(files, "celeba_transform", boom)
+    monkeypatch.setattr(celeba, "celeba_transform", boom)
     assert torch.equal(celeba.load_celeba(tmp_path, max_images=2), x)
 
 

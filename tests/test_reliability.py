@@ -204,13 +204,13 @@ def test_edited_config_of_a_finished_run_is_refused_by_table(tmp_path, capsys):
 
 
 # -- 3. one writer per run -------------------------------------------------------------------
-def _wait_for(pred, timeout=120.0, proc=None):
+def _wait_for(pred, timeout=120.0, proc=None, interval=0.05):
     deadline = time.time() + timeout
     while not pred():
         if proc is not None and proc.poll() is not None:
             pytest.fail(f"process ended early: {proc.communicate()}")
         assert time.time() < deadline, "timed out"
-        time.sleep(0.05)
+        time.sleep(interval)
 
 
 def test_two_processes_never_train_the_same_run(tmp_path):
@@ -284,6 +284,13 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+def _maps(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/maps").read_text()
+    except OSError:
+        return ""
+
+
 def _tree_state(root: Path) -> dict[str, bytes]:
     return {str(p): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
@@ -311,7 +318,9 @@ def test_ctrl_c_with_workers_is_one_line(tmp_path, moment):
         *run_argv(out, SLOW, ("0", "1"), "--workers", "2"), env=env, start_new_session=True
     )
     if moment == "importing":
-        time.sleep(1.0)
+        # torch's library is mapped early in its import, which takes seconds more: the CLI is
+        # importing now (a fixed sleep could land in interpreter start-up on a loaded machine)
+        _wait_for(lambda: "libtorch" in _maps(proc.pid), proc=proc, interval=0.01)
     elif moment == "workers starting":
         _wait_for(lambda: len(_children(proc.pid)) >= 3, proc=proc)
         time.sleep(0.5)  # the spawned workers are importing torch now
