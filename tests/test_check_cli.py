@@ -22,6 +22,10 @@ def test_check_passes_on_reference_and_fails_when_perturbed(smoke_store, tmp_pat
 
     assert main(argv) == 0
     assert "OK" in capsys.readouterr().out
+    # rewriting an existing reference keeps its methods without --methods
+    assert main([*argv, "--update"]) == 0
+    assert "rewritten (16 rows)" in capsys.readouterr().out
+    assert pd.read_csv(ref).equals(table)
 
     table.loc[(table.method == "gan") & (table.metric == "reverse_kl"), "mean"] += 5.0
     table.to_csv(ref, index=False)

@@ -98,6 +98,11 @@ def cmd_check(args) -> int:
         reference = None if args.update else reference_file.read_reference(args.reference)
     except ValueError as exc:
         raise BenchError(str(exc)) from None
+    if args.update:
+        try:  # the file being rewritten: its methods are the default, its values the old side
+            reference = reference_file.read_reference(args.reference)
+        except ValueError:
+            reference = None
     if args.methods:
         methods = _methods(args.methods)
     elif reference is not None:
@@ -108,13 +113,9 @@ def cmd_check(args) -> int:
     metrics = [m for m in suite.reported_metrics if m in df]
     try:
         if args.update:
-            try:
-                old = reference_file.read_reference(args.reference)
-            except ValueError:
-                old = None
             new = reference_file.update_reference(args.reference, df, metrics)
-            if old is not None:
-                _, diff = gate.check(old, new, tolerance)
+            if reference is not None:
+                _, diff = gate.check(reference, new, tolerance)
                 print(gate.format_diff(diff))
             print(f"reference {args.reference} rewritten ({len(new)} rows)")
             return 0
