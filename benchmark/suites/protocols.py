@@ -183,7 +183,8 @@ DYNGAN = Protocol(
     source="DynGAN (Luo et al., TPAMI 2024), HelloSeeing/DynGAN synthetic/: train.py, "
     "sampler2.py, net.py",
     summary="grid std 0.1 and ring radius 2 std 0.05, 50 points per mode; 2x128 MLPs, noise 50; "
-    "Adam 1e-3 (0.5, 0.999), batch 128, 30,000 steps; 10,000 samples, covered within 1 std",
+    "every method lr 1e-3 (Adam (0.5, 0.999)), batch 128, 30,000 steps; 10,000 samples, "
+    "covered within 1 std",
     mixtures={"gaussians25": Mixture(GRID, 0.1), "ring8": Mixture(ring(2.0), 0.05)},
     n_train=None,
     n_per_mode=50,
