@@ -107,7 +107,6 @@ def plot_seeds(
     summary = summarize(df, metrics, bootstrap)
     methods = _methods(df)
 
-    import seaborn as sns
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -117,22 +116,18 @@ def plot_seeds(
     fig = Figure(figsize=(width * ncols, 3.6 * nrows), layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
-    plot_df = df.assign(method=df["method"].astype(str))
     order = [str(m) for m in methods]
+    pos = np.arange(len(methods))
     for ax, metric in zip(axes, metrics, strict=False):
-        sns.stripplot(
-            data=plot_df,
-            x="method",
-            y=metric,
-            order=order,
-            ax=ax,
-            color="0.45",
-            size=5,
-            jitter=0.12,
-            alpha=0.8,
-        )
+        # seaborn's stripplot draws its jitter from numpy's global generator (no seed argument),
+        # so a regenerated figure would differ with unchanged numbers: jitter from a fixed one
+        jitter = np.random.default_rng(0)
+        for i, m in enumerate(methods):
+            y = df.loc[df["method"] == m, metric].to_numpy(dtype=float)
+            x = i + jitter.uniform(-0.12, 0.12, len(y))
+            ax.scatter(x, y, s=25, color="0.45", alpha=0.8, linewidths=0)
+        ax.set_xticks(pos, order)
         s = summary[summary["metric"] == metric].set_index("method").loc[methods]
-        pos = np.arange(len(methods))
         mean = s["mean"].to_numpy(dtype=float)
         # clipped: seeds with one value give a zero-width CI whose rounding can go below 0
         lo = np.clip(np.nan_to_num(mean - s["ci_low"].to_numpy(dtype=float), nan=0.0), 0, None)
