@@ -95,14 +95,15 @@ def cmd_check(args) -> int:
     suite = get_suite(args.suite)
     try:
         tolerance = gate.Tolerance.parse(args.tolerance)
-        reference = None if args.update else reference_file.read_reference(args.reference)
     except ValueError as exc:
         raise BenchError(str(exc)) from None
-    if args.update:
-        try:  # the file being rewritten: its methods are the default, its values the old side
-            reference = reference_file.read_reference(args.reference)
-        except ValueError:
-            reference = None
+    try:
+        reference = reference_file.read_reference(args.reference)
+    except ValueError as exc:
+        if not args.update:
+            raise BenchError(str(exc)) from None
+        # --update may write a new file or replace a bad one; an existing one gives the methods
+        reference = None
     if args.methods:
         methods = _methods(args.methods)
     elif reference is not None:

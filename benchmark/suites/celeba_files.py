@@ -31,7 +31,6 @@ CELEBA_SUFFIXES = (".jpg", ".jpeg", ".png")
 CELEBA_CACHE_VERSION = 1
 
 
-# -- CelebA --------------------------------------------------------------------------------------
 def celeba_dir(data_root: str | os.PathLike | None = None) -> Path:
     """The aligned-image folder: ROOT/celeba/img_align_celeba, ROOT/img_align_celeba, or ROOT
     when it is named img_align_celeba. A missing folder is reported as the first of these."""
@@ -90,7 +89,7 @@ def load_celeba(
     center_crop: int | None = None,
     cache: bool = True,
 ) -> torch.Tensor:
-    """CelebA aligned images as uint8 N×3×image_size² (rule in the module doc; no labels).
+    """CelebA aligned images as uint8 N×3×image_size² (``celeba_transform``'s rule; no labels).
 
     With ``cache`` the result is kept as ``ROOT/cache/celeba-*.npy`` (atomic write) and reused
     while the file names and sizes are unchanged; decoding all 202,599 JPEGs takes minutes.
