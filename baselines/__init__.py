@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from .base import Method, Params
 from .curriculum_wgan_gp import CurriculumWGANGP
-from .dyngan import SCGAN, DynGAN
+from .dyngan import DynGAN
 from .gan import GAN
 from .greed_gan import GreedGAN
 from .greed_wgan import GreedWGAN
 from .lsgan import LSGAN
 from .pacgan import PacGAN2, PacGAN3, PacGAN4
+from .scgan import SCGAN
 from .sngan import SNGAN
 from .unrolled_gan import UnrolledGAN
 from .wgan import WGAN

@@ -2,7 +2,8 @@
 
 DynGAN (Luo & Yang, TPAMI 2024) and Self-Conditioned GAN (Liu et al., CVPR 2020) train one
 conditional GAN whose conditions are a partition of the real training set, re-estimated during
-training from the discriminator; both share this file's machinery (`PartitionedGAN`).
+training from the discriminator; both share this file's machinery (`PartitionedGAN`), and
+SCGAN's own rule lives in baselines/scgan.py.
 
 Networks and losses
   G(z, c) and D(x, c), c a one-hot code of ``k_max`` slots appended to G's noise and to D's
@@ -42,13 +43,6 @@ DynGAN at a check step, when the collapsed fraction is >= ``tau`` and a free slo
   (unscored: 1/2), initialised at the weighted means of these parts (sklearn KMeans, n_init 1),
   refines the partition; samples whose part changed lose their score.
 
-SCGAN at every check step: k-means with ``clusters`` clusters on the features, k-means++ the
-  first time (seeded from the training stream), afterwards initialised at the means of the
-  current parts and matched to them (Hungarian, maximum overlap) so slots keep their meaning;
-  samples whose part changed lose their score. Before the first check it trains as `gan` (the
-  paper clusters a discriminator's features; here that discriminator is the run's own after
-  the first interval).
-
 History (``history()``, written to partitions.csv; one row at step 0 and one per check step):
   step, parts (active slots), scored (samples with a score), collapsed (count before any
   repartition), collapsed_frac (collapsed / scored), repartitioned, sizes (part sizes,
@@ -70,7 +64,6 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from scipy.optimize import linear_sum_assignment
 from sklearn.cluster import KMeans
 from threadpoolctl import threadpool_limits
 
@@ -114,17 +107,6 @@ class DynGANParams(PartitionParams):
         super().__post_init__()
         if not 0 <= self.tau <= 1:
             raise ValueError(f"tau must be in [0, 1], got {self.tau}")
-
-
-@dataclass(frozen=True)
-class SCGANParams(PartitionParams):
-    #: k of the fixed-k clustering (at most k_max)
-    clusters: int = 25
-
-    def __post_init__(self):
-        super().__post_init__()
-        if not 1 <= self.clusters <= self.k_max:
-            raise ValueError(f"clusters must be in [1, k_max={self.k_max}], got {self.clusters}")
 
 
 # -- pure helpers (numpy), tested on hand-built cases --------------------------------------------
@@ -181,15 +163,6 @@ def kmeans(
     km = KMeans(n_clusters=k, init=init, n_init=1, max_iter=max_iter, random_state=seed)
     with threadpool_limits(limits=torch.get_num_threads()):
         return km.fit(feats, sample_weight=weights).labels_.astype(np.int64)
-
-
-def match_to(new: np.ndarray, old: np.ndarray, k: int) -> np.ndarray:
-    """Relabel ``new`` (values < k) so that it overlaps ``old`` the most (Hungarian matching)."""
-    overlap = np.bincount(new * k + old, minlength=k * k).reshape(k, k)
-    rows, cols = linear_sum_assignment(overlap, maximize=True)
-    mapping = np.empty(k, dtype=np.int64)
-    mapping[rows] = cols
-    return mapping[new]
 
 
 def dyngan_repartition(
@@ -380,27 +353,3 @@ class DynGAN(PartitionedGAN):
                 if repartitioned:
                     self._relabel(labels, active)
         self._record(done, census, repartitioned)
-
-
-class SCGAN(PartitionedGAN):
-    name = "scgan"
-    Params = SCGANParams
-
-    def _check(self, D, data, done, rng):
-        p = self.params
-        census = self._census()
-        feats = self._features(D, data)
-        if feats is not None:
-            k, old = p.clusters, self.labels.numpy()
-            seed = self._seed(rng)
-            first = not any(r["repartitioned"] for r in self.rows)
-            if first:
-                init: np.ndarray | str = "k-means++"
-            else:
-                init = part_means(feats, old, k)
-                empty = np.isnan(init[:, 0])
-                pick = np.random.RandomState(seed).choice(len(feats), int(empty.sum()), False)
-                init[empty] = feats[pick]
-            labels = kmeans(feats, k, init, None, seed, p.kmeans_iters)
-            self._relabel(match_to(labels, old, k), k)
-        self._record(done, census, feats is not None)

@@ -14,9 +14,9 @@ from collapsebench.baselines.dyngan import (
     check_interval,
     collapsed_mask,
     dyngan_repartition,
-    match_to,
     split_collapsed,
 )
+from collapsebench.baselines.scgan import match_to
 from collapsebench.benchmark.report.partition_plots import run_partition_figure
 from collapsebench.benchmark.runs.planning import plan
 from collapsebench.benchmark.store.rundir import RunStore

@@ -529,10 +529,10 @@ def test_evaluation_extracts_each_image_once_and_caches_the_reference(tmp_path, 
     class's features come from the cache after the first evaluation."""
     import shutil
 
-    from collapsebench.benchmark.suites import image as image_suites
+    from collapsebench.benchmark.suites.image_eval import cache_dir
     from collapsebench.metrics import digits_classifier as dc
 
-    trained = dc.load_or_train(image_suites.cache_dir())
+    trained = dc.load_or_train(cache_dir())
     monkeypatch.setenv("COLLAPSEBENCH_CACHE", str(tmp_path / "cache"))
     copy = dc.cache_path(tmp_path / "cache", 0)
     copy.parent.mkdir(parents=True, exist_ok=True)

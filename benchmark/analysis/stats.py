@@ -29,6 +29,7 @@ from scipy import stats as st
 
 from ...metrics.registry import DIRECTIONS
 from ...metrics.registry import METRICS as REGISTRY
+from .per_run import validate_runs
 
 #: Which way is better for each metric the benchmark reports (metrics/registry.py).
 METRIC_DIRECTIONS: dict[str, str] = {n: m.direction for n, m in REGISTRY.items()}
@@ -98,56 +99,6 @@ class CompareConfig:
             raise ValueError(
                 f"holm_family={self.holm_family!r} is invalid; use 'baseline' or 'all'"
             )
-
-
-def validate_runs(df: pd.DataFrame, metrics: Sequence[str] | None = None) -> list[str]:
-    """Check the long per-run table; return the metric columns to use.
-
-    ``metrics=None`` means every numeric column other than ``seed``.
-    """
-    if not isinstance(df, pd.DataFrame):
-        raise ValueError(f"expected a pandas DataFrame of per-run results, got {type(df).__name__}")
-    missing = [c for c in ("method", "seed") if c not in df.columns]
-    if missing:
-        raise ValueError(
-            f"per-run table lacks column(s) {missing}; it needs 'method', 'seed' and metric columns"
-        )
-    if df.empty:
-        raise ValueError("per-run table is empty; it needs at least one row per method")
-    if df["method"].isna().any():
-        raise ValueError("per-run table has rows with an empty 'method'; every run needs one")
-    if metrics is None:
-        metrics = [
-            c
-            for c in df.columns
-            if c not in ("method", "seed") and pd.api.types.is_numeric_dtype(df[c])
-        ]
-        if not metrics:
-            raise ValueError("per-run table has no numeric metric columns besides 'seed'")
-    if isinstance(metrics, str):
-        metrics = [metrics]
-    metrics = list(metrics)
-    if not metrics:
-        raise ValueError("no metrics given; name at least one metric column")
-    if len(set(metrics)) != len(metrics):
-        raise ValueError(f"metrics {metrics} contain duplicates; name each metric once")
-    absent = [m for m in metrics if m not in df.columns]
-    if absent:
-        have = [c for c in df.columns if c not in ("method", "seed")]
-        raise ValueError(f"metric column(s) {absent} not in the per-run table; it has {have}")
-    for m in metrics:
-        col = df[m]
-        if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
-            raise ValueError(f"metric column {m!r} is not numeric (dtype {col.dtype}); use floats")
-        if np.isinf(col.to_numpy(dtype=float)).any():
-            raise ValueError(f"metric column {m!r} has infinite values; only finite floats or NaN")
-    dup = df.duplicated(subset=["method", "seed"])
-    if dup.any():
-        first = df.loc[dup, ["method", "seed"]].iloc[0].tolist()
-        raise ValueError(
-            f"per-run table has duplicate (method, seed) rows, e.g. {first}; one row per run"
-        )
-    return metrics
 
 
 def _values(df: pd.DataFrame, method: object, metric: str) -> np.ndarray:

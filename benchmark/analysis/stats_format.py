@@ -11,13 +11,13 @@ import numpy as np
 import pandas as pd
 
 from ..store.atomic import atomic_write
+from .per_run import validate_runs
 from .stats import (
     COMPARE_COLUMNS,
     METRIC_DIRECTIONS,
     BootstrapConfig,
     _methods,
     summarize,
-    validate_runs,
 )
 
 

@@ -280,7 +280,7 @@ def _calibration(suite, n: int, out, fmt: str) -> str:
     """The counting rules on real stacks with a known number of distinct triples (calibration.py),
     at the runs' own evaluation size: the bias of the mode counts above."""
     from ..suites.calibration import calibration_table
-    from ..suites.image import cache_dir
+    from ..suites.image_eval import cache_dir
 
     images, labels = data_mod.load_digits(suite.image_size, 1)
     table = calibration_table(images, labels, n, cache_dir()).set_index("real stacks")

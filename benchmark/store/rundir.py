@@ -39,7 +39,6 @@ Guarantees (tests/test_reliability.py, tests/test_bad_inputs.py):
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import tempfile
@@ -54,6 +53,7 @@ import pandas as pd
 
 from ..errors import BenchError
 from .atomic import atomic_write, atomic_write_text
+from .run_lock import run_lock
 from .spec import RunSpec, TrainConfig
 from .state_files import read_state, write_state
 
@@ -189,7 +189,7 @@ class RunDir:
     def lock(self, note: Callable[[str], None] | None = None) -> contextlib.AbstractContextManager:
         """Exclusive lock on this run (``flock`` on .lock, released by the OS when the holder
         dies); ``note`` hears one line if another process holds it and this one waits."""
-        return _locked(self.path, note)
+        return run_lock(self.path / LOCK, note)
 
     def remove_leftovers(self) -> None:
         """Temporary files of atomic writes a kill interrupted (only under the run's lock)."""
@@ -358,40 +358,6 @@ def save_checkpoints_together(runs: Sequence[RunDir], states: Sequence[dict[str,
         write_state(run.path / PENDING, {**state, "peers": peers})
     for run in runs:
         os.replace(run.path / PENDING, run.path / CHECKPOINT)
-
-
-@contextlib.contextmanager
-def _locked(path: Path, note: Callable[[str], None] | None) -> Iterator[None]:
-    """flock on ``path/.lock``, removed again on release so a run directory holds no trace of
-    who trained it. Removing a lock file races with a process that opened it and waits: after
-    acquiring, a waiter checks that the file it locked is still the one at the path, else
-    retries on the new one."""
-    path.mkdir(parents=True, exist_ok=True)
-    lock, told = path / LOCK, False
-    while True:
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            if note and not told:
-                holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
-                note(f"{path} is being trained by another process (pid {holder}); waiting for it")
-                told = True
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        try:
-            same = os.path.samestat(os.fstat(fd), os.stat(lock))
-        except FileNotFoundError:
-            same = False
-        if same:
-            break
-        os.close(fd)  # the holder removed that file on release: lock the current one
-    try:
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
-        yield
-    finally:
-        lock.unlink(missing_ok=True)  # while still held: no waiter can think it holds it
-        os.close(fd)
 
 
 def _safe(name: str) -> str:

@@ -19,12 +19,9 @@ Digits rule: the 8×8 images (0..16) are scaled to 0..255 and resized bilinearly
 
 from __future__ import annotations
 
-import contextlib
-import math
 import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -34,35 +31,17 @@ from torch import nn
 from ...metrics import digits_classifier, dinov2, fidelity, msssim
 from ...metrics.feature_diversity import feature_diversity
 from ...metrics.images import to_uint8_nchw
-from ...metrics.stacked_modes import N_STACKED_MODES, stacked_modes
+from ...metrics.stacked_modes import N_STACKED_MODES
 from ..errors import BenchError
 from ..store.spec import TrainConfig
 from . import data as data_mod
 from .base import ReportedMetrics
 from .image_batches import ImageBatches, StackedBatches
+from .image_eval import fidelity_records, on_device, stacked_mode_count
 from .image_nets import ARCHS, build_image_nets
 
-
-def cache_dir() -> Path:
-    """Derived artefacts (the digits classifier, reference statistics)."""
-    return Path(os.environ.get("COLLAPSEBENCH_CACHE", Path.home() / ".cache" / "collapsebench"))
-
-
-#: images per feature-extractor forward: torch-fidelity's default on the CPU, more on a GPU
 #: the published counting rule (PacGAN / VEEGAN): any sample counts, the plain classifier
 COUNTING_DEFAULTS = {"min_count": 1, "counter": digits_classifier.EXTRACTOR_NAME}
-
-FEATURE_BATCH = {"cpu": 64, "cuda": 256}
-
-
-@contextlib.contextmanager
-def _on(device: str):
-    """Make ``device`` the current CUDA device (torch-fidelity's ``cuda=True`` uses that one)."""
-    if torch.device(device).type != "cuda":
-        yield
-        return
-    with torch.cuda.device(torch.device(device)):
-        yield
 
 
 def _presets(smoke: TrainConfig, default: TrainConfig, paper: TrainConfig) -> dict:
@@ -276,12 +255,7 @@ class ImageSuite(ReportedMetrics):
         """Generated images in [-1, 1] -> uint8 N×C×H×W, the format every metric reads."""
         return to_uint8_nchw(torch.as_tensor(samples).clamp(-1, 1)).numpy()
 
-    # -- evaluation ----------------------------------------------------------------------------
-    def _weights(self) -> str | None:
-        if self.extractor == digits_classifier.EXTRACTOR_NAME:
-            return str(digits_classifier.load_or_train(cache_dir()).path)
-        return None  # Inception: found by fidelity.find_inception_weights
-
+    # -- evaluation (how: image_eval.py) ------------------------------------------------------
     @property
     def diversity_names(self) -> tuple[str, ...]:
         """Computed on the final samples only, on the FID extractor's features (and, when DINOv2
@@ -309,8 +283,8 @@ class ImageSuite(ReportedMetrics):
                 f"got {tuple(images.shape[1:])}"
             )
         if self.stacked:
-            return self._evaluate_stacked(images)
-        with _on(device):
+            return stacked_mode_count(images, self.counter, self.min_count)
+        with on_device(device):
             return self._evaluate(images, cls, data_root, device, diversity)
 
     def curve_metrics(
@@ -320,9 +294,9 @@ class ImageSuite(ReportedMetrics):
         size and MS-SSIM pairs as the final evaluation, so its last point matches the table's."""
         images = torch.as_tensor(to_uint8_nchw(samples))
         if self.stacked:
-            return self._evaluate_stacked(images)
+            return stacked_mode_count(images, self.counter, self.min_count)
         real = self.real_images(cls, data_root)
-        with _on(device):
+        with on_device(device):
             try:
                 recs, _ = self._fidelity(images, real, cls, device, metrics=("fid", "prc"))
                 gen_div = self._msssim(images, device)
@@ -336,22 +310,8 @@ class ImageSuite(ReportedMetrics):
         }
 
     def _fidelity(self, images, real, cls: str | None, device: str, **options):
-        """torch-fidelity's records and features of ``images`` against ``real`` on this suite's
-        extractor; the reference side is cached under a name that identifies these real images
-        (the caller's guarantee to torch-fidelity)."""
-        where = "cuda" if torch.device(device).type == "cuda" else "cpu"
         tag = f"{self.dataset}.{self.image_size}px.{'all' if cls is None else 'class_' + cls}"
-        return fidelity.fidelity_and_features(
-            images,
-            real,
-            extractor=self.extractor,
-            weights_path=self._weights(),
-            reference_dataset=tag,
-            cache_dir=cache_dir() / "reference-stats",
-            device=where,
-            batch_size=FEATURE_BATCH[where],
-            **options,
-        )
+        return fidelity_records(images, real, self.extractor, tag, device, **options)
 
     def _msssim(self, images, device: str):
         return msssim.msssim_diversity(
@@ -399,20 +359,4 @@ class ImageSuite(ReportedMetrics):
             "kid_subset_size": kid_size,
             "extractor": self.extractor,
             "msssim_protocol": gen_div.protocol,
-        }
-
-    def _evaluate_stacked(self, images: torch.Tensor) -> dict[str, Any]:
-        clf = digits_classifier.load_or_train(cache_dir(), name=self.counter)
-        pred = np.stack(
-            [digits_classifier.predict(images[:, c : c + 1], clf.model) for c in range(3)], 1
-        )
-        nat = stacked_modes(pred, "e", self.min_count)
-        return {
-            "modes_covered": nat["modes_covered"],
-            "kl": nat["kl"],
-            "kl_log10": nat["kl"] / math.log(10),
-            "n_generated": len(images),
-            "classifier": self.counter,
-            "classifier_accuracy": clf.accuracy,
-            "min_count": self.min_count,
         }
