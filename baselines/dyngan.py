@@ -1,4 +1,4 @@
-"""DynGAN and Self-Conditioned GAN: a conditional GAN on a learned partition of the data.
+"""DynGAN (Luo & Yang, TPAMI 2024): a conditional GAN on a learned partition of the data.
 
 DynGAN (Luo & Yang, TPAMI 2024) and Self-Conditioned GAN (Liu et al., CVPR 2020) train one
 conditional GAN whose conditions are a partition of the real training set, re-estimated during

@@ -1,6 +1,8 @@
-"""Self-Conditioned GAN (Liu et al., CVPR 2020): `PartitionedGAN` (baselines/dyngan.py: nets,
-losses, scores, check steps, features and history are shared with DynGAN) with a fixed-k
-clustering of the discriminator's features instead of DynGAN's split of collapsed samples.
+"""Self-Conditioned GAN (Liu et al., CVPR 2020): a conditional GAN on clusters of D's features.
+
+It is DynGAN's `PartitionedGAN` (baselines/dyngan.py: nets, losses, scores, check steps,
+features and history are shared) with a fixed-k clustering of the discriminator's features
+instead of DynGAN's split of collapsed samples.
 
 SCGAN at every check step: k-means with ``clusters`` clusters on the features, k-means++ the
   first time (seeded from the training stream), afterwards initialised at the means of the

@@ -148,7 +148,8 @@ def dinov2_metrics(
     kid_subset_size: int = 1000,
     device: str = "cpu",
 ) -> dict[str, float | str]:
-    """FD, KD (torch-fidelity's estimators), density and coverage (prdc) on DINOv2 features."""
+    """FD, KD (torch-fidelity's estimators), density and coverage (Naeem et al.) on DINOv2
+    features."""
     fg = features(generated, path, device=device)
     fr = features(real, path, device=device)
     size = min(kid_subset_size, len(fg), len(fr))

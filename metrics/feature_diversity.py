@@ -21,8 +21,8 @@ def ndb_bins(n_real: int) -> int:
 
 
 def feature_diversity(generated: np.ndarray, real: np.ndarray, seed: int = 0) -> dict[str, float]:
-    """density, coverage (prdc, k = 5), Vendi (cosine kernel, no real data needed), NDB/K and
-    its JS divergence (k-means bins on ``real``), from features of the two sets."""
+    """density, coverage (Naeem et al., k = 5), Vendi (cosine kernel, no real data needed),
+    NDB/K and its JS divergence (k-means bins on ``real``), from features of the two sets."""
     return {
         **div.density_coverage(real, generated),
         "vendi": div.vendi_score(generated, "cosine"),
@@ -31,7 +31,7 @@ def feature_diversity(generated: np.ndarray, real: np.ndarray, seed: int = 0) ->
 
 
 CAPTION = (
-    "density and coverage: prdc.compute_prdc, k = 5; Vendi: cosine kernel on L2-normalised "
+    "density and coverage (Naeem et al.), k = 5; Vendi: cosine kernel on L2-normalised "
     "features (vendi-score's score_dual), over all generated samples; NDB/K and the JS "
     f"divergence (nats) of the bin histograms: min({NDB_BINS}, n_real / {NDB_MIN_PER_BIN}) "
     "k-means bins fitted on the real images' features, two-proportion z-test at 0.05"

@@ -194,14 +194,16 @@ def test_verdict_rule_on_constructed_means():
 def test_protocol_is_in_the_run_key_except_gan_toys():
     keys = {}
     for name in PROTOCOLS:
-        (spec,) = plan("gaussians25", ["gan"], [0], "smoke", suite_options={"protocol": name})
+        (spec,) = plan("gaussians25", ["gan"], [0], "default", suite_options={"protocol": name})
         keys[name] = spec.config_hash()
         assert spec.suite_params.get("protocol") == (None if name == "gan-toy" else name)
+        assert spec.suite_params["n_eval"] == PROTOCOLS[name].n_eval  # smoke's 1,000 is smoke's
     assert len(set(keys.values())) == len(PROTOCOLS)
     (default,) = plan("gaussians25", ["gan"], [0], "smoke")
     assert default.suite_params["protocol"] == DEFAULT_PROTOCOL
-    # gan-toy is the harness's original configuration: its key is the pre-protocol one
-    assert keys["gan-toy"] == "dd8cdda6a5"
+    # gan-toy is the harness's original configuration: its key is the pre-protocol one, which
+    # the committed gan-toy tables' runs carry (smoke keys changed with SMOKE_EVAL, on purpose)
+    assert keys["gan-toy"] == "dc8cf6014e"
     with pytest.raises(BenchError, match="unknown protocol 'nope'; valid protocols"):
         get_protocol("nope")
 
@@ -226,6 +228,10 @@ def test_smoke_run_of_every_protocol(tmp_path, capsys, protocol):
     assert len(runs) == 2
     cfg = json.loads((runs[0] / "config.json").read_text())
     assert cfg["suite_params"].get("protocol", "gan-toy") == protocol
+    # smoke evaluates 1,000 samples, whatever the protocol's own evaluation size, and says so
+    assert get_protocol(protocol).n_eval in (2_500, 10_000)
+    assert np.load(runs[0] / "samples.npy").shape == (1_000, 2)
+    assert "over seeds of 1,000 samples" in text and "first 1,000 samples against 5,000" in text
     if protocol != "gan-toy":  # its smoke preset records the convergence curve
         assert (folder / "convergence.png").stat().st_size > 0
         evals = pd.read_csv(runs[0] / "evals.csv")

@@ -21,7 +21,7 @@ def _write_table(args, methods: list[str]) -> str:
     from ..store.rundir import RunStore
     from ..suites.protocols import get_protocol
     from ..suites.published import published_table
-    from ..suites.toy import DIVERSITY_CAPTION
+    from ..suites.toy import diversity_caption
 
     suite = get_suite(args.suite)
     store = RunStore(args.out)
@@ -39,14 +39,14 @@ def _write_table(args, methods: list[str]) -> str:
     protocol = get_protocol(suite.protocol)
     marks = cell_marks(df, suite.reported_metrics)
     table = display_table(summ, suite.reported_metrics, marks, protocol, args.suite)
-    budget = suite.presets[args.preset]
+    budget, n_eval = suite.presets[args.preset], suite.eval_size(args.preset)
     caption = (
         f"{args.suite} under protocol {protocol.name} ({protocol.source}), preset {args.preset} "
         f"({budget.steps:,} generator steps, batch {budget.batch_size}): mean ± std over seeds "
-        f"of {suite.n_eval:,} samples. Covered: {_covered_rule(suite)}; hq = within "
+        f"of {n_eval:,} samples. Covered: {_covered_rule(suite)}; hq = within "
         f"{suite.hq_within:g} std of the nearest mode; reverse KL = KL(nearest-mode histogram of "
         f"{'all' if suite.kl_over == 'all' else 'high-quality'} samples || uniform), nats. "
-        f"{DIVERSITY_CAPTION} {CONVERGENCE_CAPTION}"
+        f"{diversity_caption(n_eval)} {CONVERGENCE_CAPTION}"
     )
     out = results_dir(args)
     atomic_write_text(out / "table.md", render(table, "md", caption))

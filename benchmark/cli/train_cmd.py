@@ -40,7 +40,11 @@ def cmd_list(args) -> int:
         print(f"  {proto.name:<17} {proto.summary}{mark}")
         print(f"      source: {proto.source}")
         for name, tc in proto.presets.items():
-            print(f"      preset {name:<8} {tc.steps} generator steps, batch {tc.batch_size}")
+            n_eval = proto.eval_sizes.get(name, proto.n_eval)
+            print(
+                f"      preset {name:<8} {tc.steps} generator steps, batch {tc.batch_size}, "
+                f"{n_eval:,} evaluation samples"
+            )
     print("methods:")
     for name, cls in REGISTRY.items():
         doc = (sys.modules[cls.__module__].__doc__ or "").strip().splitlines()[0]

@@ -59,6 +59,10 @@ class Mixture:
     std: float
 
 
+#: samples a smoke run evaluates (Vendi's kernel on 2,000 samples alone takes about a second)
+SMOKE_EVAL = 1_000
+
+
 @dataclass(frozen=True)
 class Protocol:
     name: str
@@ -98,6 +102,9 @@ class Protocol:
     #: the preset that follows the source's budget (verdicts need it)
     published_preset: str = "paper"
     open_details: tuple[str, ...] = ()
+    #: presets that evaluate fewer samples than ``n_eval``: smoke is a quick check of the code
+    #: path (CI runs it hundreds of times), not the protocol's evaluation
+    eval_sizes: Mapping[str, int] = field(default_factory=lambda: {"smoke": SMOKE_EVAL})
 
     def suite_fields(self, suite: str) -> dict[str, Any]:
         """What this protocol sets on a toy suite (``GaussianMixtureSuite`` fields)."""
@@ -120,6 +127,7 @@ class Protocol:
             "method_defaults": self.method_defaults,
             "presets": dict(self.presets),
             "n_eval": self.n_eval,
+            "eval_sizes": dict(self.eval_sizes),
             "covered_within": self.covered_within,
             "covered_rule": self.covered_rule,
             "hq_within": self.hq_within,
