@@ -239,7 +239,7 @@ def test_smoke_run_records_partition_history(name, tmp_path):
         # the parts cover the run's whole training set (its protocol's: 25 modes x 50 points)
         assert len(sizes) == row.parts and sum(sizes) == 25 * 50
         assert len(row.labels.split()) == 1000
-    assert np.load(run.path / "samples.npy").shape == (10_000, 2)  # the protocol's n_eval
+    assert np.load(run.path / "samples.npy").shape == (1_000, 2)  # smoke evaluates 1,000 samples
     assert run.read_snapshots()["disc_6"].shape == (80, 80)
     png = run_partition_figure(run, tmp_path / "partitions.png")
     assert png.stat().st_size > 0

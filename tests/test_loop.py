@@ -84,12 +84,12 @@ def test_bench_run_batch_models_writes_what_one_at_a_time_writes(tmp_path, capsy
                 assert ma[key] == pytest.approx(mb[key], rel=1e-3, abs=1e-3)
 
 
-def _toy_specs(method="wgan-gp", seeds=(0, 1), **train):
+def _toy_specs(method="wgan-gp", seeds=(0, 1), preset="smoke", **train):
     cfg = dict(steps=12, log_every=2, checkpoint_every=5, n_snapshots=3, batch_size=32)
     cfg.update(train)
     return [
         dataclasses.replace(s, train=dataclasses.replace(s.train, **cfg))
-        for s in plan("gaussians25", [method], list(seeds), "smoke")
+        for s in plan("gaussians25", [method], list(seeds), preset)
     ]
 
 
@@ -286,7 +286,8 @@ def test_a_diverged_model_keeps_every_sample_row_and_its_peer_is_unaffected(tmp_
     from collapsebench.benchmark.training.measure import finish_run
     from collapsebench.benchmark.training.runtime import Runtime
 
-    specs = _toy_specs("gan")[:2]
+    # the default preset's suite: the protocol's 10,000 evaluation samples (smoke evaluates 1,000)
+    specs = _toy_specs("gan", preset="default", n_evals=0)[:2]
     runs = _store(tmp_path, specs)
     t = Trainer(specs, Runtime())
     t.step(0, log=False)
