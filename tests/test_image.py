@@ -444,6 +444,14 @@ def test_stacked_digits_smoke_and_table(tmp_path, capsys):
     assert 1 <= m["modes_covered"] <= 100 and m["n_generated"] == 100
     assert m["kl_log10"] == pytest.approx(m["kl"] / np.log(10))
     assert "PacGAN (Stacked-MNIST, published)" in text and "nats" in text
+    # the convergence curve: numbers only (a string column made every table refuse the run),
+    # its last point the final evaluation
+    run = next((tmp_path / "runs" / "stacked-digits" / "gan").glob("seed0-*"))
+    evals = pd.read_csv(run / "evals.csv")
+    assert list(evals.columns) == ["step", "modes_covered", "kl", "kl_log10"]
+    assert evals["step"].tolist() == [2, 4, 6]
+    assert evals.iloc[-1]["modes_covered"] == m["modes_covered"]
+    assert evals.iloc[-1]["kl"] == pytest.approx(m["kl"])
 
 
 def test_stacked_evaluation_counts_modes_of_real_stacks():

@@ -293,8 +293,9 @@ class ImageSuite(ReportedMetrics):
         """One point of the convergence curve (``curve_names``), on the same features, sample
         size and MS-SSIM pairs as the final evaluation, so its last point matches the table's."""
         images = torch.as_tensor(to_uint8_nchw(samples))
-        if self.stacked:
-            return stacked_mode_count(images, self.counter, self.min_count)
+        if self.stacked:  # the curve holds numbers only: not the counter's name, accuracy, ...
+            counts = stacked_mode_count(images, self.counter, self.min_count)
+            return {k: counts[k] for k in self.curve_names}
         real = self.real_images(cls, data_root)
         with on_device(device):
             try:

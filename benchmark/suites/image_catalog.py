@@ -59,7 +59,7 @@ _CIFAR_PRESETS = _presets(
 
 
 _STACKED_PRESETS = _presets(
-    TrainConfig(steps=6, batch_size=16, log_every=2, checkpoint_every=3, n_snapshots=2),
+    TrainConfig(steps=6, batch_size=16, log_every=2, checkpoint_every=3, n_snapshots=2, n_evals=3),
     TrainConfig(
         steps=1500, batch_size=64, log_every=50, checkpoint_every=250, n_snapshots=4, n_evals=10
     ),
