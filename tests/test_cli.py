@@ -243,7 +243,12 @@ def test_list(capsys):
     assert main(["list"]) == 0
     sections: dict[str, set[str]] = {}
     current = None
-    for line in capsys.readouterr().out.splitlines():
+    out = capsys.readouterr().out
+    # DynGAN's source evaluates 10,000 samples; every smoke preset 1,000 (a quick check)
+    assert "preset default  30000 generator steps, batch 128, 10,000 evaluation samples" in out
+    assert out.count("preset smoke    30 generator steps") == len(PROTOCOLS)
+    assert out.count(", 1,000 evaluation samples") == len(PROTOCOLS)
+    for line in out.splitlines():
         if not line.startswith(" "):
             current = line.split(" ")[0].rstrip(":")
             sections[current] = set()

@@ -40,10 +40,9 @@ def cmd_list(args) -> int:
         print(f"  {proto.name:<17} {proto.summary}{mark}")
         print(f"      source: {proto.source}")
         for name, tc in proto.presets.items():
-            n_eval = proto.eval_sizes.get(name, proto.n_eval)
             print(
                 f"      preset {name:<8} {tc.steps} generator steps, batch {tc.batch_size}, "
-                f"{n_eval:,} evaluation samples"
+                f"{proto.eval_size(name):,} evaluation samples"
             )
     print("methods:")
     for name, cls in REGISTRY.items():

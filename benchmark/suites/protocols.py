@@ -107,6 +107,10 @@ class Protocol:
     #: path (CI runs it hundreds of times), not the protocol's evaluation
     eval_sizes: Mapping[str, int] = field(default_factory=lambda: {"smoke": SMOKE_EVAL})
 
+    def eval_size(self, preset: str) -> int:
+        """Samples a run of ``preset`` evaluates under this protocol."""
+        return self.eval_sizes.get(preset, self.n_eval)
+
     def suite_fields(self, suite: str) -> dict[str, Any]:
         """What this protocol sets on a toy suite (``GaussianMixtureSuite`` fields)."""
         if suite not in self.mixtures:
