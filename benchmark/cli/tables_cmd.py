@@ -40,10 +40,11 @@ def _write_table(args, methods: list[str]) -> str:
     marks = cell_marks(df, suite.reported_metrics)
     table = display_table(summ, suite.reported_metrics, marks, protocol, args.suite)
     budget, n_eval = suite.presets[args.preset], suite.eval_size(args.preset)
+    seeds = ", ".join(str(s) for s in sorted(set(df["seed"]))) if len(df) else "none"
     caption = (
         f"{args.suite} under protocol {protocol.name} ({protocol.source}), preset {args.preset} "
         f"({budget.steps:,} generator steps, batch {budget.batch_size}): mean ± std over seeds "
-        f"of {n_eval:,} samples. Covered: {_covered_rule(suite)}; hq = within "
+        f"{seeds} ({n_eval:,} samples each). Covered: {_covered_rule(suite)}; hq = within "
         f"{suite.hq_within:g} std of the nearest mode; reverse KL = KL(nearest-mode histogram of "
         f"{'all' if suite.kl_over == 'all' else 'high-quality'} samples || uniform), nats. "
         f"{diversity_caption(n_eval)} {CONVERGENCE_CAPTION}"
