@@ -245,7 +245,8 @@ def test_list(capsys):
     current = None
     out = capsys.readouterr().out
     # DynGAN's source evaluates 10,000 samples; every smoke preset 1,000 (a quick check)
-    assert "preset default  30000 generator steps, batch 128, 10,000 evaluation samples" in out
+    assert "preset default  30,000 generator steps, batch 128, 10,000 evaluation samples" in out
+    assert "preset long     100,000 generator steps, batch 128, 10,000 evaluation samples" in out
     assert out.count("preset smoke    30 generator steps") == len(PROTOCOLS)
     assert out.count(", 1,000 evaluation samples") == len(PROTOCOLS)
     for line in out.splitlines():

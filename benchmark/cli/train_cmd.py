@@ -31,7 +31,7 @@ def cmd_list(args) -> int:
             print("      presets: those of its protocol (below)")
             continue
         for name, tc in s.presets.items():
-            print(f"      preset {name:<8} {tc.steps} generator steps, batch {tc.batch_size}")
+            print(f"      preset {name:<8} {tc.steps:,} generator steps, batch {tc.batch_size}")
     from ..suites.protocols import DEFAULT_PROTOCOL, PROTOCOLS
 
     print("protocols (toy suites, --protocol NAME):")
@@ -41,7 +41,7 @@ def cmd_list(args) -> int:
         print(f"      source: {proto.source}")
         for name, tc in proto.presets.items():
             print(
-                f"      preset {name:<8} {tc.steps} generator steps, batch {tc.batch_size}, "
+                f"      preset {name:<8} {tc.steps:,} generator steps, batch {tc.batch_size}, "
                 f"{proto.eval_size(name):,} evaluation samples"
             )
     print("methods:")
