@@ -16,7 +16,7 @@ def _write_table(args, methods: list[str]) -> str:
     from ..analysis.convergence import CAPTION as CONVERGENCE_CAPTION
     from ..report import plots
     from ..report.partition_plots import partition_figure
-    from ..report.tables import cell_marks, display_table, per_seed, render, summary
+    from ..report.tables import cell_marks, display_table, per_seed, render, seed_list, summary
     from ..store.atomic import atomic_write_text
     from ..store.rundir import RunStore
     from ..suites.protocols import get_protocol
@@ -40,7 +40,7 @@ def _write_table(args, methods: list[str]) -> str:
     marks = cell_marks(df, suite.reported_metrics)
     table = display_table(summ, suite.reported_metrics, marks, protocol, args.suite)
     budget, n_eval = suite.presets[args.preset], suite.eval_size(args.preset)
-    seeds = ", ".join(str(s) for s in sorted(set(df["seed"]))) if len(df) else "none"
+    seeds = seed_list(df)
     caption = (
         f"{args.suite} under protocol {protocol.name} ({protocol.source}), preset {args.preset} "
         f"({budget.steps:,} generator steps, batch {budget.batch_size}): mean ± std over seeds "

@@ -28,7 +28,7 @@ from ..store.atomic import atomic_write_text
 from ..suites import data as data_mod
 from ..suites.toy import get_suite
 from .image_plots import CIFAR10_ORDER, class_order
-from .tables import per_seed, render, results_dir, runs_mark
+from .tables import per_seed, render, results_dir, runs_mark, seed_list
 
 #: our method names -> seed 003's column names
 SEED003_NAMES = {
@@ -168,7 +168,7 @@ def caption(suite, preset: str, df: pd.DataFrame) -> str:
         )
     first = finished.iloc[0]
     budget = suite.presets[preset]
-    seeds = ", ".join(str(x) for x in sorted(set(df["seed"])))
+    seeds = seed_list(df)
     curve = (
         f"convergence curve: {', '.join(suite.curve_names)} at {budget.n_evals} points of training"
         if budget.n_evals

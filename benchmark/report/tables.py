@@ -77,6 +77,11 @@ def per_seed(
 CONVERGED = "converged:"
 
 
+def seed_list(df: pd.DataFrame) -> str:
+    """The seeds a table averages, for its caption ("0, 1, 2"; "none" for no runs)."""
+    return ", ".join(str(s) for s in sorted(set(df["seed"]))) if len(df) else "none"
+
+
 def runs_mark(runs: pd.DataFrame, metric: str) -> str:
     """The convergence mark of a table cell holding these per-seed rows (convergence.cell_mark)."""
     col = f"{CONVERGED}{metric}"
