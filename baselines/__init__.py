@@ -7,6 +7,7 @@ from .base import Method, Params
 from .curriculum_wgan_gp import CurriculumWGANGP
 from .dyngan import DynGAN
 from .gan import GAN
+from .gdpp import GDPP
 from .greed_gan import GreedGAN
 from .greed_wgan import GreedWGAN
 from .lsgan import LSGAN
@@ -34,6 +35,7 @@ REGISTRY: dict[str, type[Method]] = {
         DynGAN,
         SCGAN,
         CurriculumWGANGP,
+        GDPP,
     )
 }
 

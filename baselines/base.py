@@ -91,6 +91,21 @@ class Params:
                 raise ValueError(f"{f.name} must be {rule[1]}, got {v}")
 
 
+def fold_rates(params: Params) -> None:
+    """An optional ``lr_d`` / ``lr_g`` equal to ``lr`` is the same as unset: store None, so the
+    run key of a method that gained the two rates stays what it was under every protocol that
+    gives all three the same value."""
+    for name in ("lr_d", "lr_g"):
+        if getattr(params, name) == params.lr:
+            object.__setattr__(params, name, None)
+
+
+def own_rates(params: Params) -> tuple[float, float]:
+    """(G's, D's) learning rates: ``lr_g`` / ``lr_d`` where set, else ``lr``."""
+    lr_g, lr_d = params.lr_g, params.lr_d
+    return (params.lr if lr_g is None else lr_g), (params.lr if lr_d is None else lr_d)
+
+
 def batch_mean(x: torch.Tensor) -> torch.Tensor:
     """E over each model's batch: (K, B, ...) -> (K,)."""
     return x.flatten(1).mean(1)
@@ -214,8 +229,9 @@ def adam(module: nn.Module, lr: float, betas: tuple[float, float]) -> torch.opti
 def decayed(initial: float, rate: float, step: int, total_steps: int) -> float:
     """Exponential decay lambda_t = lambda_0 * exp(-rate * t / T), T the run's generator steps.
 
-    Seed 003 decays the relaxation weight exponentially but gives no constants; expressing the
-    rate per training run keeps the exploration/exploitation split the same across presets.
+    The greed paper decays the relaxation weight exponentially but gives no constants;
+    expressing the rate per training run keeps the exploration/exploitation split the same
+    across presets.
     """
     return initial * math.exp(-rate * step / max(total_steps, 1))
 
@@ -223,7 +239,7 @@ def decayed(initial: float, rate: float, step: int, total_steps: int) -> float:
 def interpolates(
     real: torch.Tensor, fake: torch.Tensor, draw: Draws, t_max: float = 1.0
 ) -> torch.Tensor:
-    """x_hat = (1 - t) x + t y, with t ~ U[0, t_max] drawn per sample (seed 003 Eq. 5), on
+    """x_hat = (1 - t) x + t y, with t ~ U[0, t_max] drawn per sample (the greed paper Eq. 5), on
     (K, B, ...) batches."""
     shape = (real.shape[1],) + (1,) * (real.dim() - 2)
     t = draw.uniform(shape, dtype=real.dtype) * t_max

@@ -1,4 +1,5 @@
-"""WGAN-GP trained simple-to-complex (seed 000): a data curriculum through the ``real_batch`` hook.
+"""WGAN-GP trained simple-to-complex (Xiong et al. 2025): a data curriculum through the
+``real_batch`` hook.
 
 Losses, optimisers and ``n_critic`` are exactly WGAN-GP's (``wgan_gp.py``). Only *which* real
 points the critic sees changes over training:

@@ -5,15 +5,17 @@
   L_G =  E log(1 - D(G(z)))         (original minimax, ``loss="minimax"``)
 
 With logits l: log D = -softplus(-l) and log(1 - D) = -softplus(l), which is the stable form.
+Adam at ``lr`` for both nets, or at ``lr_d`` / ``lr_g`` where a protocol gives the two nets
+different rates (VEEGAN/GDPP: 1e-4 for D, 1e-3 for G).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch.nn.functional as F
 
-from .base import Method, Params, adam, batch_mean
+from .base import OMIT_IF_DEFAULT, Method, Params, adam, batch_mean, fold_rates, own_rates
 
 
 @dataclass(frozen=True)
@@ -22,9 +24,13 @@ class GANParams(Params):
     beta1: float = 0.5
     beta2: float = 0.999
     loss: str = "ns"  # "ns" (non-saturating) or "minimax"
+    #: D's and G's own learning rates; None: ``lr``
+    lr_d: float | None = field(default=None, metadata={OMIT_IF_DEFAULT: True})
+    lr_g: float | None = field(default=None, metadata={OMIT_IF_DEFAULT: True})
 
     def __post_init__(self):
         super().__post_init__()
+        fold_rates(self)
         if self.loss not in ("ns", "minimax"):
             raise ValueError(f"gan loss must be 'ns' or 'minimax', got {self.loss!r}")
 
@@ -43,7 +49,8 @@ class GAN(Method):
 
     def optimizers(self, G, D):
         p = self.params
-        return adam(G, p.lr, (p.beta1, p.beta2)), adam(D, p.lr, (p.beta1, p.beta2))
+        lr_g, lr_d = own_rates(p)
+        return adam(G, lr_g, (p.beta1, p.beta2)), adam(D, lr_d, (p.beta1, p.beta2))
 
     def d_loss(self, D, real, fake, step, draw):
         return -(batch_mean(log_d(D(real))) + batch_mean(log_one_minus_d(D(fake))))

@@ -1,4 +1,4 @@
-"""Greed-restricted GAN (seed 003, "Restricting greed in training of GAN", Eqs. 2-5).
+"""Greed-restricted GAN (the greed paper, "Restricting greed in training of GAN", Eqs. 2-5).
 
 L_D = -[ E log D(x) + E log(1 - D(G(z))) + R ],   R = lambda_t E log D(x_hat)
 x_hat = (1 - t) x + t y,  x real, y = G(z), t ~ U[0, 0.5] per sample

@@ -1,5 +1,5 @@
-"""Greed-restricted WGAN (seed 003, Eq. 9): the relaxation R = lambda_t E f(x_hat) is added inside
-the critic's maximised objective, on top of weight-clipped WGAN:
+"""Greed-restricted WGAN (the greed paper, Eq. 9): the relaxation R = lambda_t E f(x_hat) is
+added inside the critic's maximised objective, on top of weight-clipped WGAN:
 
   critic maximises  E f(x) - E f(G(z)) + lambda_t E f(x_hat),   x_hat as in Eq. 5, t ~ U[0, 0.5]
 """

@@ -4,8 +4,8 @@ critic maximises  E f(x) - E f(G(z))   ->  L_D = -(E f(x) - E f(G(z)))
 L_G = -E f(G(z))
 after every critic step: w <- clip(w, -c, c);  RMSprop, lr 5e-5, n_critic = 5.
 
-``optimizer`` (seed 004) swaps RMSprop for another optimiser at the same ``lr``, for both nets:
-"rmsprop" (default, the paper's), "adam" (betas (0.5, 0.9), the WGAN-GP setting; seed 004 gives
+``optimizer`` (Wang (2024)) swaps RMSprop for another optimiser at the same ``lr``, for both nets:
+"rmsprop" (default, the paper's), "adam" (betas (0.5, 0.9), the WGAN-GP setting; Wang (2024) gives
 no constants) or "sgd" (plain SGD, momentum 0). Note: adding this field changed the config hash
 of every ``wgan`` / ``greed-wgan`` run (``method_params`` is the full ``asdict`` of the params).
 """

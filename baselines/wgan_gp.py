@@ -5,15 +5,25 @@
   L_G = -E f(G(z));  Adam lr 1e-4, betas (0.5, 0.9), n_critic = 5.
 
 lambda is 10 as in the paper; the toy suites default to 0.1 as the authors' gan_toy.py does.
+``lr_d`` / ``lr_g`` give the two nets their own rates where a protocol sets them (default: ``lr``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
-from .base import Method, Params, adam, batch_mean, interpolates
+from .base import (
+    OMIT_IF_DEFAULT,
+    Method,
+    Params,
+    adam,
+    batch_mean,
+    fold_rates,
+    interpolates,
+    own_rates,
+)
 
 
 @dataclass(frozen=True)
@@ -23,6 +33,12 @@ class WGANGPParams(Params):
     beta2: float = 0.9
     gp_lambda: float = 10.0
     n_critic: int = 5
+    lr_d: float | None = field(default=None, metadata={OMIT_IF_DEFAULT: True})
+    lr_g: float | None = field(default=None, metadata={OMIT_IF_DEFAULT: True})
+
+    def __post_init__(self):
+        super().__post_init__()
+        fold_rates(self)
 
 
 def gradient_penalty(D, real, fake, draw) -> torch.Tensor:
@@ -40,7 +56,8 @@ class WGANGP(Method):
 
     def optimizers(self, G, D):
         p = self.params
-        return adam(G, p.lr, (p.beta1, p.beta2)), adam(D, p.lr, (p.beta1, p.beta2))
+        lr_g, lr_d = own_rates(p)
+        return adam(G, lr_g, (p.beta1, p.beta2)), adam(D, lr_d, (p.beta1, p.beta2))
 
     def d_loss(self, D, real, fake, step, draw):
         wasserstein = batch_mean(D(real)) - batch_mean(D(fake))

@@ -32,6 +32,9 @@ class ModeCoverage:
     reverse_kl: float
     n_modes: int
     n_samples: int
+    #: which modes are covered, as bits: mode i covered <=> bit i set (the curve's per-mode
+    #: record, from which mode-loss events are counted)
+    covered_mask: int = 0
 
     def as_dict(self) -> dict[str, float | int]:
         return {
@@ -72,9 +75,10 @@ def mode_coverage(
     hq = nearest_dist <= hq_within * std
     k = len(centers)
     if covered_rule == "nearest":
-        covered = len(np.unique(nearest[nearest_dist <= covered_within * std]))
+        which = np.unique(nearest[nearest_dist <= covered_within * std])
     else:
-        covered = int((dist <= covered_within * std).any(axis=0).sum())
+        which = np.flatnonzero((dist <= covered_within * std).any(axis=0))
+    covered = len(which)
     counted = nearest if kl_over == "all" else nearest[hq]
     if len(counted):
         p = np.bincount(counted, minlength=k) / len(counted)
@@ -87,4 +91,5 @@ def mode_coverage(
         reverse_kl=reverse_kl,
         n_modes=k,
         n_samples=len(samples),
+        covered_mask=sum(1 << int(i) for i in which),
     )

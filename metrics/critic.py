@@ -1,13 +1,14 @@
-"""Independent Wasserstein critic (seed 003 Eq. 10, Fig. 4): W = E f(x) - E f(G(z)).
+"""Independent Wasserstein critic (the greed paper Eq. 10, Fig. 4): W = E f(x) - E f(G(z)).
 
 An *independent* critic is one that no method trained, so it can score every method on the same
 footing. Two modes:
 
-* **fixed critic** (seed 003's Fig. 4 curve): :func:`train_critic` trains a WGAN-GP critic once
-  on the training data against a reference, freezes it, and :func:`critic_distance` reports
-  E f(x) - E f(y) on *held-out* real data x for the samples y of every checkpoint. The reference
+* **fixed critic** (the greed paper's Fig. 4 curve): :func:`train_critic` trains a WGAN-GP
+  critic once on the training data against a reference, freezes it, and
+  :func:`critic_distance` reports E f(x) - E f(y) on *held-out* real data x for the samples y
+  of every checkpoint. The reference
   is the caller's choice: pass the samples of the suite's initial (untrained) generator to
-  follow seed 003, or ``None`` for moment-matched noise (independent Gaussian noise with the
+  follow the greed paper, or ``None`` for moment-matched noise (independent Gaussian noise with the
   real data's per-coordinate mean and std, redrawn every step, i.e. what a generator that has
   only learnt the marginals would produce). The fixed-critic value is a progress measure on one
   fixed scale, not a distance: it may even go negative.

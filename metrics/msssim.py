@@ -1,4 +1,4 @@
-"""Per-class MS-SSIM diversity (AC-GAN protocol, Odena et al. 2017; seed 003 Tables 1-3).
+"""Per-class MS-SSIM diversity (AC-GAN protocol, Odena et al. 2017; the greed paper Tables 1-3).
 
 Diversity of a set of images (one class) = mean MS-SSIM over random pairs of distinct images;
 lower is more diverse. The figure for real images of the class is the ground-truth row.

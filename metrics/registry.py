@@ -25,6 +25,11 @@ _ALL = (
     Metric("modes_covered", "higher", "modes covered", 1, "modes"),
     Metric("hq_fraction", "higher", "high-quality samples", 1, "%"),
     Metric("reverse_kl", "lower", "reverse KL", 3, "nats"),
+    # 2-D mixtures: collapse over training, from the evaluation curve (metrics/collapse_dynamics.py)
+    Metric("modes_min_last_half", "higher", "fewest modes, last half", 1, "modes"),
+    Metric("mode_loss_events", "lower", "mode-loss events", 1, "events"),
+    Metric("full_coverage_share", "higher", "evaluations at full coverage", 1, "%"),
+    Metric("first_full_coverage_step", "lower", "first step at full coverage", 0, "steps"),
     # images: torch-fidelity (metrics/fidelity.py) and MS-SSIM (metrics/msssim.py)
     Metric("fid", "lower", "FID", 2),
     Metric("kid", "lower", "KID", 4),

@@ -1,5 +1,5 @@
-"""Curriculum WGAN-GP (seed 000), WGAN's optimizer option and the seed 004 curves (W estimate,
-feature diversity)."""
+"""Curriculum WGAN-GP (Xiong et al.), WGAN's optimizer option and the Wang (2024) curves
+(W estimate, feature diversity)."""
 
 import dataclasses
 import math
@@ -121,7 +121,7 @@ def test_curriculum_trains_and_resumes_in_the_loop(tmp_path):
     assert (run_b.path / "samples.npy").read_bytes() == (run_a.path / "samples.npy").read_bytes()
 
 
-# -- WGAN optimizer option (seed 004) ---------------------------------------------------------
+# -- WGAN optimizer option (Wang (2024)) ---------------------------------------------------------
 @pytest.mark.parametrize(
     "name, cls",
     [("rmsprop", torch.optim.RMSprop), ("adam", torch.optim.Adam), ("sgd", torch.optim.SGD)],
@@ -148,7 +148,7 @@ def test_wgan_default_optimizer_is_rmsprop_and_bad_names_are_rejected():
         method_params("wgan", {"optimizer": "adagrad"})
 
 
-# -- seed 004 curves --------------------------------------------------------------------------
+# -- Wang (2024) curves --------------------------------------------------------------------------
 class Linear(nn.Module):
     """f(x) = w.x + b, with ``features`` x -> (x, 2x)."""
 

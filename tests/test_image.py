@@ -279,13 +279,15 @@ def test_cifar10_perclass_smoke_on_fixture_with_published_columns(
     )
     rc, text, err = _run(args, capsys)
     assert rc == 0, err
-    assert "DCGAN (seed 003, published)" in text and "DCGAN-Ours (seed 003, published)" in text
+    assert (
+        "DCGAN (greed paper, published)" in text and "DCGAN-Ours (greed paper, published)" in text
+    )
     csv = pd.read_csv(
         tmp_path / "results" / "cifar10-perclass" / "smoke" / "width-8" / "table_ms_ssim.csv",
         index_col=0,
     )
-    assert csv.loc["airplane", "DCGAN (seed 003, published)"] == 0.1116
-    assert csv.loc["cat", "DCGAN-Ours (seed 003, published)"] == 0.0589
+    assert csv.loc["airplane", "DCGAN (greed paper, published)"] == 0.1116
+    assert csv.loc["cat", "DCGAN-Ours (greed paper, published)"] == 0.0589
     isc = pd.read_csv(
         tmp_path
         / "results"
@@ -295,7 +297,7 @@ def test_cifar10_perclass_smoke_on_fixture_with_published_columns(
         / "table_inception_score.csv",
         index_col=0,
     )
-    assert isc.loc["cat", "DCGAN (seed 003, published)"] == 4.21
+    assert isc.loc["cat", "DCGAN (greed paper, published)"] == 4.21
     m = json.loads(
         next((tmp_path / "runs" / "cifar10-perclass" / "gan").glob("*/metrics.json")).read_text()
     )
@@ -396,7 +398,7 @@ def test_celeba64_smoke_table1_layout(tmp_path, inception_weights, capsys):
     )
     assert rc == 0, err
     assert "ground truth (real data)" in text
-    assert "ground truth (seed 003 Table 1, published)" in text and "0.2940" in text
+    assert "ground truth (greed paper Table 1, published)" in text and "0.2940" in text
     samples = np.load(next((tmp_path / "runs" / "celeba64" / "gan").glob("*/samples.npy")))
     assert samples.shape == (20, 3, 64, 64) and samples.dtype == np.uint8
     # Fig. 4: the fixed critic over the stored generator snapshots (no classes here)
@@ -603,7 +605,7 @@ def test_image_table_cells_carry_their_runs_convergence_marks():
     df = pd.DataFrame(
         [
             row("2", 0, 10.0, "converged"),
-            row("2", 1, 20.0, "not converged"),
+            row("2", 1, 20.0, "still moving"),
             row("8", 0, 30.0, "converged"),
             row("8", 1, 50.0, "converged"),
         ]
@@ -643,7 +645,7 @@ def test_image_runs_record_a_convergence_curve(tmp_path, capsys, monkeypatch):
         assert evals[k].iloc[-1] == pytest.approx(metrics[k], rel=1e-9, abs=1e-12), k
     # each cell's mark is the plateau rule's verdict on this run's curve of that metric
     verdicts = converged(evals)
-    marks = {"converged": "", "not converged": "†", "not measured": "?"}
+    marks = {"converged": "", "still moving": "†", "oscillating": "‡", "not measured": "?"}
     for k in ("ms_ssim", "fid", "precision", "recall"):
         table = pd.read_csv(results / "digits-perclass" / "smoke" / f"table_{k}.csv", index_col=0)
         cell = str(table.loc["3", "gan"])

@@ -124,8 +124,11 @@ def test_stacked_per_class_dcgans_match_harness(tmp_path, method):
         assert set(got["G"]) == set(g_ref) and set(got["D"]) == set(d_ref)
         if method != "wgan-gp":
             assert any("running_mean" in n for n in d_ref)
-        # float32: WGAN-GP's double backward amplifies rounding (module docstring)
-        tol = {"rtol": 1e-2, "atol": 1e-3} if method == "wgan-gp" else {"rtol": 1e-3, "atol": 1e-4}
+        # float32: rounding differs between batched and per-model kernels, and Adam turns a
+        # near-zero gradient's rounding into a step of up to lr (2e-4): 6 steps bound a weight's
+        # difference by ~1e-3 (the float64 tests above hold the exact equality); WGAN-GP's
+        # double backward amplifies rounding further (module docstring)
+        tol = {"rtol": 1e-2, "atol": 1e-3}
         for ref, mine in ((g_ref, got["G"]), (d_ref, got["D"])):
             for name, value in ref.items():
                 torch.testing.assert_close(mine[name], value, **tol)

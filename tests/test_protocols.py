@@ -4,6 +4,7 @@ rule on constructed means, and a smoke run of every protocol through the CLI."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -14,6 +15,8 @@ import torch
 from collapsebench.benchmark.analysis.convergence import (
     cell_mark,
     converged,
+    curve_status,
+    last_quarter_spread,
     plateaued,
     run_converged,
 )
@@ -62,6 +65,27 @@ def test_dyngan_nets_have_the_sources_parameter_counts():
     G, D = suite.build_nets(0, cond_dim=30, noise_dim=50)  # DynGAN's condition code
     assert _count(G) == (80 * 128 + 128) + (128 * 128 + 128) + (128 * 2 + 2)
     assert D.features(torch.zeros(5, 32)).shape == (5, 128)
+
+
+def test_veegan_nets_and_data_follow_the_gdpp_script():
+    """gdppgan_Synthetic.py: G 256 -> 128 tanh -> 128 tanh -> 2, D 2 -> 128 tanh -> 128 tanh -> 1,
+    every layer orthogonal with gain 1.4 and zero biases; batches fresh from the mixture."""
+    suite = get_suite("ring8").with_protocol("veegan")
+    G, D = suite.build_nets(0)
+    assert _count(G) == (256 * 128 + 128) + (128 * 128 + 128) + (128 * 2 + 2) == 49_666
+    assert _count(D) == (2 * 128 + 128) + (128 * 128 + 128) + (128 + 1) == 17_025
+    assert sum(isinstance(m, torch.nn.Tanh) for m in G.modules()) == 2
+    w = G[2].weight.detach()  # square: gain^2 * I = W^T W for an orthogonal init
+    torch.testing.assert_close(w.T @ w, 1.4**2 * torch.eye(128), atol=1e-4, rtol=0)
+    assert all((p == 0).all() for n, p in D.named_parameters() if n.endswith("bias"))
+    assert D.features(torch.zeros(3, 2)).shape == (3, 128)
+    assert suite.fresh_data and suite.update_order == "simultaneous"
+    assert suite.n_modes == 8 and suite.std == 0.01  # 8 distinct modes, not the script's 7
+    p = get_protocol("veegan")
+    assert (p.presets["default"].steps, p.presets["default"].batch_size) == (25_000, 512)
+    assert p.n_eval == 2_500 and p.trials == 5
+    with pytest.raises(BenchError, match="unknown toy nets 'mlp'; valid: gan-toy, dyngan"):
+        dataclasses.replace(suite, nets="mlp")
 
 
 def test_protocol_data_and_optimisers_follow_the_sources():
@@ -129,19 +153,43 @@ def test_plateau_rule_on_constructed_curves():
     curve = pd.DataFrame({"step": np.arange(1, 21), "modes_covered": flat, "hq_fraction": rising})
     assert converged(curve, n_modes=25) == {
         "modes_covered": "converged",  # tolerance 0.04 * 25 = 1 mode
-        "hq_fraction": "not converged",
+        "hq_fraction": "still moving",  # a steady rise: Q4 spans about what the medians drift
     }
-    # of 8 modes the tolerance is half a mode: the medians 24.3 and 23.7 differ by 0.6
-    assert converged(curve, n_modes=8)["modes_covered"] == "not converged"
-    assert cell_mark(["converged", "not converged"]) == "†"
+    # of 8 modes the tolerance is half a mode: the medians 24.3 and 23.7 differ by 0.6, and the
+    # last quarter spans 0.6, not more than twice that drift: still moving, not oscillating
+    assert converged(curve, n_modes=8)["modes_covered"] == "still moving"
+    assert cell_mark(["converged", "still moving"]) == "†"
+    assert cell_mark(["oscillating", "converged"]) == "‡"
+    assert cell_mark(["oscillating", "still moving"]) == "†‡"
     assert cell_mark(["converged", None]) == "?" and cell_mark(["converged"]) == ""
     # a run is judged on its whole curve (what the end-only diversity columns carry)
-    assert run_converged(converged(curve, n_modes=25)) == "not converged"
+    assert run_converged(converged(curve, n_modes=25)) == "still moving"
+    assert run_converged({"modes_covered": "oscillating", "hq_fraction": "still moving"}) == (
+        "oscillating"
+    )
     assert run_converged({"modes_covered": "converged", "hq_fraction": "converged"}) == "converged"
     assert run_converged({"modes_covered": "converged", "reverse_kl": "not measured"}) == (
         "not measured"
     )
     assert run_converged({}) is None
+
+
+def test_oscillating_and_still_moving_are_told_apart_by_the_last_quarters_spread():
+    """Both fail the plateau rule; a curve that swings within its last quarter by more than twice
+    the drift of the medians oscillates, one that moves steadily is still moving."""
+    # a grid GAN's mode count as it swings: 16 points, last half 25 11 25 3 | 25 1 24 25
+    swing = np.r_[np.full(8, 25.0), [25, 11, 25, 3], [25, 1, 24, 25]]
+    # Q3 = (25, 11, 25, 3) median 18, Q4 = (25, 1, 24, 25) median 24.5: drift 6.5 > 1 mode;
+    # Q4 spans 24 > 2 * 6.5
+    assert curve_status(swing, 1.0) == "oscillating"
+    assert last_quarter_spread(swing) == 24.0
+    # a steady climb of 1 per point, 18 points: the last half is 9..17, Q3 (9..12) median 10.5,
+    # Q4 (14..17) median 15.5; Q4 spans 3 < 2 * 5
+    climb = np.arange(18.0)
+    assert curve_status(climb, 1.0) == "still moving"
+    assert curve_status(np.full(12, 5.0), 1.0) == "converged"
+    assert curve_status(np.arange(6.0), 1.0) == "not measured"
+    assert np.isnan(last_quarter_spread(np.arange(6.0)))
 
 
 def test_plateau_rule_on_image_metric_curves():
@@ -156,7 +204,7 @@ def test_plateau_rule_on_image_metric_curves():
     falling = pd.DataFrame(
         {"step": steps, "fid": [4135, 3890, 2836, 1679, 687, 268, 141, 80, 46, 34]}
     )
-    assert converged(falling) == {"fid": "not converged"}
+    assert converged(falling) == {"fid": "still moving"}
     # the same 40-point drop from 1,040 to 1,000 is within 10 %; from 70 to 30 it is not
     assert plateaued(np.r_[np.full(6, 1040.0), np.full(4, 1000.0)], 0.10, relative=True) is True
     assert plateaued(np.r_[np.full(6, 70.0), np.full(4, 30.0)], 0.10, relative=True) is False
@@ -171,7 +219,7 @@ def test_plateau_rule_on_image_metric_curves():
         }
     )
     assert converged(prec, n_modes=1000) == {
-        "precision": "not converged",  # windows (0.29, 0.76) and (0.89, 0.91): 0.525 -> 0.90
+        "precision": "still moving",  # windows (0.29, 0.76) and (0.89, 0.91): 0.525 -> 0.90
         "recall": "converged",
         "ms_ssim": "converged",
         "kl": "converged",
@@ -189,6 +237,10 @@ def test_verdict_rule_on_constructed_means():
     assert why == "budget 20,000 of the source's 400,000 steps; 5 of the source's 10 trials"
     assert verdict(17.0, 0.5, 17.3, 0.8, why).startswith("not comparable: budget 20,000")
     assert comparability(400_000, 400_000, 10, 10) is None
+    # no published spread (VEEGAN, GDPP): our standard error alone, and the cell says so;
+    # |1.4 - 1.0| = 0.4 <= 2 * 0.3, |2.0 - 1.0| = 1.0 > 0.6
+    assert verdict(1.4, 0.3, 1.0, None) == "agrees (our SE only)"
+    assert verdict(2.0, 0.3, 1.0, None) == "differs (our SE only)"
 
 
 def test_protocol_is_in_the_run_key_except_gan_toys():
@@ -230,6 +282,9 @@ def test_smoke_run_of_every_protocol(tmp_path, capsys, protocol):
     assert cfg["suite_params"].get("protocol", "gan-toy") == protocol
     # smoke evaluates 1,000 samples, whatever the protocol's own evaluation size, and says so
     assert get_protocol(protocol).n_eval in (2_500, 10_000)
+    # collapse over training: every toy table carries the curve's measures
+    per_seed = pd.read_csv(folder / "per_seed.csv")
+    assert {"modes_min_last_half", "mode_loss_events", "full_coverage_share"} <= set(per_seed)
     assert np.load(runs[0] / "samples.npy").shape == (1_000, 2)
     # the caption names the seeds it averages (seeds 0 and 1 above)
     assert "over seeds 0, 1 (1,000 samples each)" in text
@@ -242,9 +297,18 @@ def test_smoke_run_of_every_protocol(tmp_path, capsys, protocol):
     published = get_protocol(protocol).published.get("ring8")
     assert (folder / "published.md").exists() == bool(published)
     if published:
-        pub = pd.read_csv(folder / "published.csv")
-        assert set(pub["method"]) == {"gan", "pacgan2"}
-        assert all(v.startswith("not comparable: budget 30 of") for v in pub["verdict"])
+        pub = pd.read_csv(folder / "published.csv", keep_default_na=False)
+        ran = pub[pub["method"].isin(["gan", "pacgan2"])]
+        assert len(ran) and all(
+            v.startswith("not comparable: budget 30 of") for v in ran["verdict"]
+        )
+        others = pub[~pub["method"].isin(["gan", "pacgan2"])]
+        for method, v in zip(others["method"], others["verdict"], strict=True):
+            assert v == (
+                "published only: not implemented here"
+                if method == ""
+                else "not comparable: no finished run"
+            )
 
 
 def test_bench_list_names_every_protocol(capsys):

@@ -132,7 +132,7 @@ def test_snapshot_steps_cover_the_run():
 
 
 def test_parameter_added_later_keeps_old_run_keys():
-    """wgan's `optimizer` (seed 004) arrived after runs existed: at its default it stays out of
+    """wgan's `optimizer` (Wang (2024)) arrived after runs existed: at its default it stays out of
     the run config, so the key equals one built without the field; set, it makes a new key."""
     from collapsebench.benchmark.training.methods import build_method, method_params
 

@@ -1,5 +1,5 @@
-"""Method parameters from the CLI (`--set`), where option tables go, seed 004's variant study
-(`bench variants`), the whole-data image suites, seed 000's figure and DynGAN's modes panel."""
+"""Method parameters from the CLI (`--set`), where option tables go, Wang's (2024) variant study
+(`bench variants`), the whole-data image suites, Xiong et al.'s figure and DynGAN's modes panel."""
 
 from __future__ import annotations
 
@@ -177,7 +177,7 @@ def test_whole_data_digits_suite_trains_on_every_class():
     assert get_suite("cifar10").dataset == "cifar10" and not get_suite("cifar10").per_class
 
 
-# -- seed 000 figure, DynGAN's modes over training -----------------------------------------------
+# -- Xiong et al. figure, DynGAN's modes over training -------------------------------------
 def test_curriculum_figure_needs_both_methods(smoke_store, tmp_path):
     out, _ = smoke_store
     runs = sorted((out / "gaussians25" / "gan").iterdir())

@@ -49,9 +49,15 @@ MIN_POINTS = 4  # in the last half of the curve
 #: what each verdict of :func:`converged` means, for captions
 MARKS = {
     "converged": "",
-    "not converged": "†",
+    "still moving": "†",
+    "oscillating": "‡",
     "not measured": "?",
 }
+#: the verdicts of a run that did not converge
+NOT_CONVERGED = ("still moving", "oscillating")
+#: a curve that failed the plateau rule oscillates when its last quarter spans more than this
+#: many times the drift between the quarters' medians (a steady rise spans about 1x)
+OSCILLATION_RATIO = 2.0
 
 
 def tolerance(metric: str, n_modes: int | None = None) -> tuple[float, bool] | None:
@@ -66,22 +72,55 @@ def tolerance(metric: str, n_modes: int | None = None) -> tuple[float, bool] | N
     return (TOLERANCES[metric], False) if metric in TOLERANCES else None
 
 
-def plateaued(values: np.ndarray, tol: float, relative: bool = False) -> bool | None:
-    """Whether the last half of ``values`` (in step order) is flat within ``tol`` (a fraction of
-    the third quarter's median when ``relative``); None when there are too few points to tell."""
+def _windows(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The third and fourth quarter of the points (the last half split in two), or None when
+    the last half has fewer than ``MIN_POINTS``."""
     half = np.asarray(values, dtype=float)[len(values) // 2 :]
     if len(half) < MIN_POINTS:
         return None
-    if np.isnan(half).any():
+    return half[: len(half) // 2], half[len(half) - len(half) // 2 :]
+
+
+def plateaued(values: np.ndarray, tol: float, relative: bool = False) -> bool | None:
+    """Whether the last half of ``values`` (in step order) is flat within ``tol`` (a fraction of
+    the third quarter's median when ``relative``); None when there are too few points to tell."""
+    windows = _windows(values)
+    if windows is None:
+        return None
+    q3, q4 = windows
+    if np.isnan(q3).any() or np.isnan(q4).any():
         return False
-    q3, q4 = half[: len(half) // 2], half[len(half) - len(half) // 2 :]
     allowed = tol * abs(np.median(q3)) if relative else tol
     return bool(abs(np.median(q4) - np.median(q3)) <= allowed)
 
 
+def last_quarter_spread(values: np.ndarray) -> float:
+    """max - min over the last quarter of the points (NaN with too few points or a NaN)."""
+    windows = _windows(values)
+    if windows is None or np.isnan(windows[1]).any():
+        return float("nan")
+    return float(np.ptp(windows[1]))
+
+
+def curve_status(values: np.ndarray, tol: float, relative: bool = False) -> str:
+    """ "converged", "not measured", or why not: "oscillating" when the last quarter spans more
+    than ``OSCILLATION_RATIO`` times the drift between the two quarters' medians (the curve
+    swings more than it moves), else "still moving" (a trend, or a diverged point)."""
+    flat = plateaued(values, tol, relative)
+    if flat is None:
+        return "not measured"
+    if flat:
+        return "converged"
+    q3, q4 = _windows(values)
+    if np.isnan(q3).any() or np.isnan(q4).any():
+        return "still moving"
+    drift = abs(np.median(q4) - np.median(q3))
+    return "oscillating" if np.ptp(q4) > OSCILLATION_RATIO * drift else "still moving"
+
+
 def converged(evals: pd.DataFrame | None, n_modes: int | None = None) -> dict[str, str]:
-    """Per metric of ``evals`` (columns step + metrics) with a tolerance: "converged", "not
-    converged" or "not measured"."""
+    """Per metric of ``evals`` (columns step + metrics) with a tolerance: "converged", "still
+    moving", "oscillating" or "not measured" (:func:`curve_status`)."""
     if evals is None or len(evals) == 0:
         return {}
     evals = evals.sort_values("step")
@@ -90,37 +129,41 @@ def converged(evals: pd.DataFrame | None, n_modes: int | None = None) -> dict[st
         rule = None if metric == "step" else tolerance(metric, n_modes)
         if rule is None:
             continue
-        flat = plateaued(evals[metric].to_numpy(), *rule)
-        out[metric] = "not measured" if flat is None else ("converged" if flat else "not converged")
+        out[metric] = curve_status(evals[metric].to_numpy(), *rule)
     return out
 
 
 def run_converged(status: Mapping[str, str]) -> str | None:
-    """The verdict on a whole run from its per-metric verdicts: not converged if any metric is
-    not, converged if every one is, else not measured (None when it has no curve at all).
-    Metrics evaluated only at the end (the diversity metrics) carry this verdict."""
+    """The verdict on a whole run from its per-metric verdicts: oscillating or still moving if
+    any metric is (oscillating first), converged if every one converged, else not measured
+    (None when it has no curve at all). Metrics with no curve of their own (the diversity
+    columns) carry this verdict."""
     if not status:
         return None
-    if "not converged" in status.values():
-        return "not converged"
+    for word in ("oscillating", "still moving"):
+        if word in status.values():
+            return word
     return "converged" if set(status.values()) == {"converged"} else "not measured"
 
 
 def cell_mark(statuses: list[str | None]) -> str:
-    """The mark of a table cell holding runs with these statuses (None: no curve recorded):
-    † if any run did not converge, ? if any was not measured, else nothing."""
-    if any(s == "not converged" for s in statuses):
-        return MARKS["not converged"]
+    """The mark of a table cell holding runs with these statuses (None: no curve recorded): †
+    if any run is still moving, ‡ if any oscillates (both when both), ? if any was not
+    measured, else nothing."""
+    moving = "".join(MARKS[w] for w in NOT_CONVERGED if w in statuses)
+    if moving:
+        return moving
     if any(s in (None, "not measured") for s in statuses):
         return MARKS["not measured"]
     return ""
 
 
 CAPTION = (
-    "† = at least one run in the cell did not converge by the plateau rule (benchmark/analysis/"
-    "convergence.py: the medians of the last two quarters of its evaluation curve differ by more "
-    "than the metric's tolerance); ? = convergence not measured (no evaluation curve, or fewer "
-    "than 8 points on it). Metrics "
-    "with no curve of their own (the diversity columns) carry the run's mark: converged only "
-    "when every metric on its curve converged."
+    "† = at least one run in the cell is still moving, ‡ = at least one oscillates, by the "
+    "plateau rule (benchmark/analysis/convergence.py: the medians of the last two quarters of its "
+    "evaluation curve differ by more than the metric's tolerance; it oscillates when its last "
+    "quarter spans more than twice that drift); ? = convergence not measured (no evaluation "
+    "curve, or fewer than 8 points on it). Metrics with no curve of their own (the diversity and "
+    "collapse-over-training columns) carry the run's mark: converged only when every metric on "
+    "its curve converged."
 )

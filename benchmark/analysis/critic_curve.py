@@ -1,11 +1,11 @@
-"""The independent Wasserstein critic over training (seed 003 Eq. 10, Fig. 4).
+"""The independent Wasserstein critic over training (the greed paper Eq. 10, Fig. 4).
 
 One WGAN-GP critic per real image set (per class for per-class suites), the suite's DCGAN
 discriminator without BatchNorm, is trained once on 80 % of the real images against samples of
 the suite's untrained generator (seed 0), and frozen. Every saved generator snapshot of every
 run (``generators/step<k>.pt`` in the run store) is then scored on the held-out 20 %:
 W = E f(x_heldout) - E f(G(z)). One critic scores every method, so the curves share one scale;
-a rising curve late in training is seed 003's sign of collapse.
+a rising curve late in training is the greed paper's sign of collapse.
 """
 
 from __future__ import annotations

@@ -166,6 +166,13 @@ def _protocol_arg(p: argparse.ArgumentParser) -> None:
         default=None,
         help="toy suites: a published protocol (bench list; default: dyngan)",
     )
+    p.add_argument(
+        "--update-order",
+        choices=("alternating", "simultaneous"),
+        default=None,
+        help="toy suites: G and D updated in turn or from one forward pass, instead of the "
+        "protocol's order (a different run key and results folder)",
+    )
 
 
 def _exec_args(p: argparse.ArgumentParser) -> None:
@@ -243,15 +250,20 @@ def _suite_options(args) -> dict:
     """The suite options of the command line. Toy suites always name their protocol (the
     default one when --protocol is not given), so tables of different protocols never share
     a folder; image suites have no protocols."""
-    from ..suites.protocols import DEFAULT_PROTOCOL
+    from ..suites.protocols import DEFAULT_PROTOCOL, get_protocol
 
     names = ("arch", "width", "min_count", "counter")
     opts = {k: v for k in names if (v := getattr(args, k, None)) is not None}
     protocol = getattr(args, "protocol", None)
+    order = getattr(args, "update_order", None)
     if get_suite(args.suite).kind == "toy":
         opts["protocol"] = protocol or DEFAULT_PROTOCOL
-    elif protocol is not None:
-        raise BenchError(f"--protocol applies to the toy suites only; {args.suite} has none")
+        if order is not None and order != get_protocol(opts["protocol"]).update_order:
+            opts["update_order"] = order
+    elif protocol is not None or order is not None:
+        raise BenchError(
+            f"--protocol and --update-order apply to the toy suites only; {args.suite} has none"
+        )
     return opts
 
 

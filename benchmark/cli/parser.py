@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     v = sub.add_parser(
-        "variants", help="seed 004: one method under optimiser / network variants, one table"
+        "variants", help="Wang (2024): one method under optimiser / network variants, one table"
     )
     v.add_argument("--suite", required=True)
     _protocol_arg(v)

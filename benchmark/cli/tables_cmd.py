@@ -79,7 +79,7 @@ def _note_lacking(df, suite) -> None:
     """Runs finished before a metric existed show empty cells until `bench run` adds it."""
     if df.empty:
         return
-    cols = [m for m in suite.reported_metrics if df[m].isna().any()]  # per_seed has every column
+    cols = [m for m in suite.evaluated_metrics if df[m].isna().any()]  # per_seed has every column
     ok = ~df["diverged"].fillna(False).astype(bool) if "diverged" in df else True
     lacking = int((df[cols].isna().any(axis=1) & ok).sum())
     if lacking:

@@ -1,5 +1,5 @@
 """Figures of the image suites: sample grids per class and method, training curves, and the
-independent-critic curve over training (seed 003 Fig. 4)."""
+independent-critic curve over training (the greed paper Fig. 4)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pandas as pd
 from ..store.rundir import RunDir
 from .plots import plt, save_figure
 
-#: seed 003's row order of the CIFAR-10 classes (the dataset's label order)
+#: the greed paper's row order of the CIFAR-10 classes (the dataset's label order)
 CIFAR10_ORDER = (
     "airplane",
     "automobile",
@@ -110,7 +110,7 @@ def curves_figure(df: pd.DataFrame, path: Path) -> None:
 
 
 def critic_figure(curve: pd.DataFrame, suite_name: str, path: Path) -> None:
-    """Seed 003 Fig. 4: the fixed independent critic's W over training, per method (mean over
+    """The greed paper Fig. 4: the fixed independent critic's W over training, per method (mean over
     seeds and classes, min-max band)."""
     fig, ax = plt.subplots(figsize=(5, 3.2))
     for m, g in curve.groupby("method", sort=False):
@@ -119,6 +119,8 @@ def critic_figure(curve: pd.DataFrame, suite_name: str, path: Path) -> None:
         ax.fill_between(s.min().index, s.min().values, s.max().values, alpha=0.15)
     ax.set_xlabel("generator step")
     ax.set_ylabel("independent critic W")
-    ax.set_title(f"{suite_name}: independent Wasserstein critic (seed 003 Fig. 4)", fontsize=9)
+    ax.set_title(
+        f"{suite_name}: independent Wasserstein critic (the greed paper Fig. 4)", fontsize=9
+    )
     ax.legend(fontsize=7)
     save_figure(fig, path)

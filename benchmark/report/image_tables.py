@@ -1,8 +1,8 @@
-"""Tables and figures of the image suites, laid out like seed 003's.
+"""Tables and figures of the image suites, laid out like the greed paper's.
 
 * per-class suites (Tables 2-4): one table per metric, classes as rows, methods as columns
-  (mean ± std over seeds), the real images' MS-SSIM as the ground-truth column, seed 003's
-  published values in adjacent columns labelled "(seed 003, published)", and a last row with the
+  (mean ± std over seeds), the real images' MS-SSIM as the ground-truth column, the greed paper's
+  published values in adjacent columns labelled "(greed paper, published)", and a last row with the
   mean over classes;
 * CelebA (Table 1): methods as rows, MS-SSIM, plus the ground-truth row;
 * stacked suites: methods as rows, modes covered and KL (natural log and log10), with the
@@ -30,14 +30,15 @@ from ..suites.toy import get_suite
 from .image_plots import CIFAR10_ORDER, class_order
 from .tables import per_seed, render, results_dir, runs_mark, seed_list
 
-#: our method names -> seed 003's column names
-SEED003_NAMES = {
+#: our method names -> the greed paper's column names
+GREED_PAPER_NAMES = {
     "gan": "DCGAN",
     "greed-gan": "DCGAN-Ours",
     "wgan": "WGAN",
     "greed-wgan": "WGAN-Ours",
 }
-# seed 003 Tables 2 and 3 (MS-SSIM; Table 3 heads its WGAN column "WCGAN", a typo) and Table 4
+# the greed paper's Tables 2 and 3
+# (MS-SSIM; Table 3 heads its WGAN column "WCGAN", a typo) and Table 4
 # (Inception Score), per CIFAR-10 class in the order above; one model per class, no seeds given
 _T2_3 = {
     "gan": (0.1116, 0.1169, 0.0789, 0.0607, 0.0854, 0.0572, 0.0993, 0.0712, 0.1416, 0.1478),
@@ -52,12 +53,12 @@ _T4 = {
     "greed-wgan": (4.56, 3.35, 4.72, 4.51, 4.26, 5.04, 3.59, 4.37, 3.87, 3.10),
 }
 PUBLISHED_PER_CLASS: dict[str, dict[str, dict[str, dict[str, float]]]] = {
-    "seed003-cifar10": {
+    "greed-cifar10": {
         "ms_ssim": {m: dict(zip(CIFAR10_ORDER, v, strict=True)) for m, v in _T2_3.items()},
         "inception_score": {m: dict(zip(CIFAR10_ORDER, v, strict=True)) for m, v in _T4.items()},
     }
 }
-#: seed 003 Table 1 (CelebA, MS-SSIM)
+#: the greed paper Table 1 (CelebA, MS-SSIM)
 PUBLISHED_CELEBA = {
     "gan": 0.3150,
     "greed-gan": 0.3083,
@@ -108,7 +109,7 @@ def per_class_table(
             vals = runs.groupby("seed")[metric].mean() if c == "mean over classes" else runs[metric]
             row[m] = _cell(vals, d, runs_mark(runs, metric))
             if m in pub:
-                label = f"{SEED003_NAMES.get(m, m)} (seed 003, published)"
+                label = f"{GREED_PAPER_NAMES.get(m, m)} (greed paper, published)"
                 if c == "mean over classes":
                     row[label] = f"{np.mean(list(pub[m].values())):.{d}f}"
                 else:
@@ -146,10 +147,10 @@ def methods_table(
         real = df["ms_ssim_real"].dropna() if "ms_ssim_real" in df else ()
         if len(real):  # a diverged run has no value: take one that has
             rows["ground truth (real data)"] = {"ms_ssim": f"{real.iloc[0]:.4f}"}
-        if suite.published == "seed003-celeba":
+        if suite.published == "greed-celeba":
             for m, v in PUBLISHED_CELEBA.items():
-                name = SEED003_NAMES.get(m, m)
-                rows[f"{name} (seed 003 Table 1, published)"] = {
+                name = GREED_PAPER_NAMES.get(m, m)
+                rows[f"{name} (greed paper Table 1, published)"] = {
                     "ms_ssim": f"{v:.4f}",
                     "seeds": "published",
                 }
@@ -210,9 +211,10 @@ def caption(suite, preset: str, df: pd.DataFrame) -> str:
 
 
 _PUBLISHED_NOTE = {
-    "seed003-cifar10": " Published columns: seed 003 Tables 2-4 (Inception IS on CIFAR-10; its "
+    "greed-cifar10": " Published columns: the greed paper's Tables 2-4 (Inception IS on CIFAR-10; "
+    "its "
     "MS-SSIM protocol and sample sizes are not stated), one model per class, no seeds reported.",
-    "seed003-celeba": " Published rows: seed 003 Table 1 (CelebA 64×64, DCGAN architecture; "
+    "greed-celeba": " Published rows: the greed paper Table 1 (CelebA 64×64, DCGAN architecture; "
     "MS-SSIM protocol and sample sizes not stated), one run each.",
 }
 

@@ -120,7 +120,7 @@ def partition_figure(
 ) -> Path | None:
     """Rows = the methods with a partition history (their lowest seed); None if none has one.
     The modes panel draws GAN's final modes covered on the same seed as a dashed line, when the
-    frame holds that GAN run (DynGAN should end at least there, seed 001)."""
+    frame holds that GAN run (DynGAN should end at least there, DynGAN)."""
     chosen: dict[str, tuple[pd.DataFrame, RunDir, int]] = {}
     for r in df.sort_values("seed").itertuples() if not df.empty else ():
         if r.method not in chosen:

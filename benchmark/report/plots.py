@@ -1,4 +1,4 @@
-"""Figures written next to the tables: seed 003's Fig. 3 layout and seed 000's curves."""
+"""Figures written next to the tables: the greed paper's Fig. 3 layout and Xiong et al.'s curves."""
 
 from __future__ import annotations
 
@@ -98,8 +98,8 @@ def _curves(df: pd.DataFrame, methods: Sequence[str] | None = None) -> pd.DataFr
 def curves_figure(
     df: pd.DataFrame, path: Path, methods: Sequence[str] | None = None, title: str | None = None
 ):
-    """Loss and gradient-norm curves (seed 000's figures): mean, band = min..max over seeds.
-    ``methods``: only these (e.g. seed 000's GAN vs curriculum WGAN-GP); None: every method."""
+    """Loss and gradient-norm curves (Xiong et al.'s figures): mean, band = min..max over seeds.
+    ``methods``: only these (e.g. Xiong et al.'s GAN vs curriculum WGAN-GP); None: every method."""
     curves = _curves(df, methods)
     if curves is None:
         return None
@@ -155,21 +155,21 @@ def convergence_figure(df: pd.DataFrame, metrics: Sequence[str], path: Path):
     return path
 
 
-#: seed 000 (Xiong et al. 2025) compares GAN with its simple-to-complex WGAN-GP by gradient-norm
+#: Xiong et al. (Xiong et al. 2025) compares GAN with its simple-to-complex WGAN-GP by gradient-norm
 #: (Fig. 1) and D / G loss curves (Figs. 2-3); plain WGAN-GP is drawn too when it was run, so
 #: the curriculum's own effect can be told from WGAN-GP's
-SEED000_METHODS = ("gan", "wgan-gp", "curriculum-wgan-gp")
+XIONG_METHODS = ("gan", "wgan-gp", "curriculum-wgan-gp")
 
 
 def curriculum_figure(df: pd.DataFrame, path: Path):
-    """Seed 000's Figs. 1-3 from real runs; None unless gan and curriculum-wgan-gp both ran."""
+    """Xiong et al.'s Figs. 1-3 from real runs; None unless gan and curriculum-wgan-gp both ran."""
     have = set(df["method"]) if not df.empty else set()
     if not {"gan", "curriculum-wgan-gp"} <= have:
         return None
     return curves_figure(
         df,
         path,
-        methods=[m for m in SEED000_METHODS if m in have],
-        title="seed 000, Figs. 1-3: GAN vs simple-to-complex WGAN-GP "
+        methods=[m for m in XIONG_METHODS if m in have],
+        title="Xiong et al., Figs. 1-3: GAN vs simple-to-complex WGAN-GP "
         "(mean, band = min..max over seeds)",
     )

@@ -10,7 +10,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..analysis.convergence import cell_mark, converged, run_converged
+from ...metrics.registry import METRICS
+from ..analysis.convergence import cell_mark, converged, last_quarter_spread, run_converged
 from ..errors import BenchError
 from ..runs.planning import config_hashes
 from ..store.rundir import RunStore
@@ -56,7 +57,8 @@ def per_seed(
     for rec in store.records(suite):
         if (rec.spec.method, rec.spec.config_hash()) in hashes:
             cls = {} if rec.spec.cls is None else {"class": rec.spec.cls}
-            status = converged(rec.run.read_evals(), n_modes)
+            evals = rec.run.read_evals()
+            status = converged(evals, n_modes)
             whole = run_converged(status)  # metrics with no curve: the run's own status
             rows.append(
                 {
@@ -66,7 +68,12 @@ def per_seed(
                     # a metric added after the run finished is an empty cell, never a KeyError
                     **dict.fromkeys(numeric, np.nan),
                     **rec.run.read_metrics(numeric),
+                    **resolved.dynamics(evals),
                     **{f"{CONVERGED}{m}": status.get(m, whole) for m in numeric},
+                    **{
+                        f"{SPREAD}{m}": last_quarter_spread(evals.sort_values("step")[m])
+                        for m in status
+                    },
                     "run_dir": str(rec.run.path),
                 }
             )
@@ -75,6 +82,8 @@ def per_seed(
 
 #: per-seed column prefix: the plateau rule's verdict on each metric of the run
 CONVERGED = "converged:"
+#: per-seed column prefix: max - min of a curve metric over the last quarter of its points
+SPREAD = "spread:"
 
 
 def seed_list(df: pd.DataFrame) -> str:
@@ -108,6 +117,14 @@ def summary(df: pd.DataFrame, metrics: Sequence[str], methods: Sequence[str]) ->
     return out.loc[order]
 
 
+#: units whose means print with one decimal (counts of modes, events, steps)
+COUNTS = ("modes", "events", "steps")
+
+
+def _unit(metric: str) -> str:
+    return METRICS[metric].unit if metric in METRICS else ""
+
+
 def _fmt(mean: float, std: float | None, pct: bool, count: bool = False) -> str:
     if mean is None or (isinstance(mean, float) and np.isnan(mean)):
         return ""
@@ -129,13 +146,13 @@ def display_table(
     """Paper-style strings with convergence marks; a protocol's published rows (mean ± its
     standard error) appended, labelled as published. Published rows appear only under the
     protocol that produced them."""
-    pct = {m: m.endswith("fraction") for m in metrics}
+    pct = {m: _unit(m) == "%" for m in metrics}
     header = {m: (m.replace("hq_fraction", "hq_%")) for m in metrics}
     marks = marks or {}
     rows = {}
     for method, r in summ.iterrows():
         cells = {
-            header[m]: _fmt(r[("mean", m)], r[("std", m)], pct[m], m == "modes_covered")
+            header[m]: _fmt(r[("mean", m)], r[("std", m)], pct[m], _unit(m) in COUNTS)
             + marks.get((method, m), "")
             for m in metrics
         }

@@ -1,6 +1,6 @@
-"""Seed 004's variant study: one method under one-at-a-time changes of optimiser or network.
+"""Wang's (2024) variant study: one method under one-at-a-time changes of optimiser or network.
 
-Wang (seed 004) trains WGAN with RMSprop, Adam and SGD, and with ResNet- and DenseNet-block
+Wang (Wang (2024)) trains WGAN with RMSprop, Adam and SGD, and with ResNet- and DenseNet-block
 networks, and follows critic loss, generator loss, the Wasserstein estimate and the variance of
 generated samples in a feature space over training. Here a variant is a *configuration* of an
 existing method and suite (``--set optimizer=adam``, ``--arch resnet``), never a new method, so
@@ -13,7 +13,7 @@ adam, sgd, resnet, densenet, as in the paper, not the 3 x 3 product.
 The table has, per variant, mean ± std over seeds of
 * the training curves' last tenth (mean of the logged rows after 90 % of the steps) of loss_d,
   loss_g, wasserstein_estimate (mean D(real) - mean D(fake)) and feature_diversity (variance of
-  D's features of generated samples): what seed 004 tracks. Each variant's critic measures in
+  D's features of generated samples): what Wang (2024) tracks. Each variant's critic measures in
   its *own* feature space, so compare those two across architectures with care;
 * the suite's evaluation metrics (fixed extractor: FID, precision/recall, MS-SSIM on images;
   modes, high-quality fraction, reverse KL on toys), which do compare across rows.
@@ -36,7 +36,7 @@ from ..store.spec import RunSpec
 from ..suites.toy import get_suite
 from ..training.methods import parse_method_options, resolve_method
 
-#: seed 004's axes; arch only where the suite has networks to swap (image suites)
+#: Wang's (2024) axes; arch only where the suite has networks to swap (image suites)
 DEFAULT_AXES = {"optimizer": ("rmsprop", "adam", "sgd"), "arch": ("dcgan", "resnet", "densenet")}
 CURVE_COLUMNS = ("loss_d", "loss_g", "wasserstein_estimate", "feature_diversity")
 #: the curves' summary is the mean of the rows logged after this fraction of the steps
@@ -52,7 +52,7 @@ class Variant:
 
 
 def parse_axes(tokens: Sequence[str] | None, suite_name: str) -> dict[str, tuple[str, ...]]:
-    """``NAME=V1,V2,...`` items -> {name: values}; default: seed 004's axes the suite has."""
+    """``NAME=V1,V2,...`` items -> {name: values}; default: Wang's (2024) axes the suite has."""
     suite = get_suite(suite_name)
     overridable = tuple(getattr(suite, "OVERRIDABLE", ()))
     if not tokens:
@@ -188,7 +188,7 @@ def variant_table(df: pd.DataFrame, metric_names: Sequence[str]) -> pd.DataFrame
 def caption(suite_name: str, method: str, preset: str) -> str:
     return (
         f"{suite_name}, preset {preset}: {method} variants, one change at a time from the "
-        "baseline (seed 004); mean ± std over seeds. loss_d, loss_g, wasserstein_estimate "
+        "baseline (Wang (2024)); mean ± std over seeds. loss_d, loss_g, wasserstein_estimate "
         "(mean D(real) - mean D(fake)) and feature_diversity (variance of the critic's features "
         f"of generated samples, in each variant's own critic) are the mean of the last "
         f"{100 * (1 - TAIL_FROM):.0f} % of training; the remaining columns are the suite's "
@@ -197,7 +197,7 @@ def caption(suite_name: str, method: str, preset: str) -> str:
 
 
 def curves_figure(curves: pd.DataFrame, path: Path, title: str) -> Path:
-    """Seed 004's four panels over training: one line per variant, band = min..max over seeds."""
+    """Wang's (2024) four panels over training: one line per variant, band = min..max over seeds."""
     import matplotlib
 
     matplotlib.use("Agg")

@@ -27,7 +27,7 @@ def missing_metrics(store: RunStore, spec: RunSpec) -> list[str]:
     have = run.read_metrics()
     if have.get("diverged"):
         return []  # its samples are not finite; its metrics are NaN by definition
-    return [m for m in suite_of(spec.config()).reported_metrics if m not in have]
+    return [m for m in suite_of(spec.config()).evaluated_metrics if m not in have]
 
 
 def complete_evaluations(

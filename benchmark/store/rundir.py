@@ -10,7 +10,7 @@ Layout::
         evals.csv        the suite's evaluation metrics at ``n_evals`` evenly spaced steps: the
                          convergence curve (runs whose preset sets n_evals)
         generators/      image suites: G's weights at each snapshot step (step<k>.pt), for the
-                         independent-critic curve over training (seed 003 Fig. 4)
+                         independent-critic curve over training (the greed paper Fig. 4)
         samples.npy      final evaluation samples (image suites: uint8 N×C×H×W)
         partitions.csv   only for methods with a history (dyngan, scgan): the partition of the
                          real data over training (baselines/dyngan.py describes the columns)

@@ -43,7 +43,7 @@ class RunSpec:
     train: TrainConfig
     method_params: dict[str, Any] = field(default_factory=dict)
     suite_params: dict[str, Any] = field(default_factory=dict)
-    #: the class a per-class suite's model is trained on (seed 003 Sec. 4.4); None elsewhere,
+    #: the class a per-class suite's model is trained on (the greed paper Sec. 4.4); None elsewhere,
     #: and then left out of the config so runs of the other suites keep their keys
     cls: str | None = None
 

@@ -1,11 +1,11 @@
-"""Image suites: seed 003's per-class CIFAR-10 and CelebA 64×64, their offline stand-in on
+"""Image suites: the greed paper's per-class CIFAR-10 and CelebA 64×64, their offline stand-in on
 scikit-learn's digits, and stacked digits / Stacked-MNIST (1,000 modes).
 
 A suite owns its data, networks, evaluation and presets, exactly as the toy suites do, so the
 baselines run unchanged. What differs from the toys:
 
-* per-class suites train one unconditional model per class (seed 003 Sec. 4.4): every class is
-  a separate run in the store (``RunSpec.cls``), trained only on that class's images;
+* per-class suites train one unconditional model per class (the greed paper Sec. 4.4): every
+  class is a separate run in the store (``RunSpec.cls``), trained only on that class's images;
 * data stay uint8 in memory (CelebA would not fit as floats) and a batch is converted to
   [-1, 1] when it is drawn (:class:`ImageBatches`);
 * the networks come from ``image_nets`` (DCGAN by default; ``--arch resnet|densenet``), with
@@ -56,7 +56,7 @@ class ImageSuite(ReportedMetrics):
     dataset: str
     image_size: int
     channels: int
-    #: one unconditional model per class (seed 003 Sec. 4.4)
+    #: one unconditional model per class (the greed paper Sec. 4.4)
     per_class: bool = False
     #: three images of the dataset stacked as R, G, B (1,000 modes)
     stacked: bool = False
@@ -86,7 +86,7 @@ class ImageSuite(ReportedMetrics):
     method_defaults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     presets: Mapping[str, TrainConfig] = field(default_factory=dict)
     default_methods: tuple[str, ...] = ("gan", "greed-gan", "wgan", "greed-wgan")
-    #: published table of seed 003 (or of PacGAN for stacked) the tables sit beside
+    #: published table of the greed paper (or of PacGAN for stacked) the tables sit beside
     published: str | None = None
     kind: str = "image"
 

@@ -10,7 +10,7 @@ from ..store.spec import TrainConfig
 from .image import ImageSuite, _presets
 
 # -- the suites ----------------------------------------------------------------------------------
-#: Radford et al.'s settings (seed 003 uses them for DCGAN and its greed variant on images)
+#: Radford et al.'s settings (the greed paper uses them for DCGAN and its greed variant on images)
 DCGAN_DEFAULTS = {"lr": 2e-4, "beta1": 0.5, "beta2": 0.999}
 
 
@@ -98,7 +98,7 @@ IMAGE_SUITES: dict[str, ImageSuite] = {
     for s in (
         ImageSuite(
             name="cifar10-perclass",
-            description="CIFAR-10, one DCGAN per class (seed 003 Sec. 4.4, Tables 2-4)",
+            description="CIFAR-10, one DCGAN per class (the greed paper Sec. 4.4, Tables 2-4)",
             dataset="cifar10",
             image_size=32,
             channels=3,
@@ -106,18 +106,18 @@ IMAGE_SUITES: dict[str, ImageSuite] = {
             eval_sizes={"smoke": 20, "default": 5000, "paper": 50_000},
             presets=_CIFAR_PRESETS,
             method_defaults=IMAGE_METHOD_DEFAULTS,
-            published="seed003-cifar10",
+            published="greed-cifar10",
         ),
         ImageSuite(
             name="celeba64",
-            description="CelebA 64×64 center crop, DCGAN (seed 003 Sec. 4.3, Table 1, Fig. 4)",
+            description="CelebA 64×64 center crop, DCGAN (greed paper Sec. 4.3, Table 1, Fig. 4)",
             dataset="celeba",
             image_size=64,
             channels=3,
             eval_sizes={"smoke": 20, "default": 10_000, "paper": 50_000},
             presets=_CIFAR_PRESETS,
             method_defaults=IMAGE_METHOD_DEFAULTS,
-            published="seed003-celeba",
+            published="greed-celeba",
         ),
         ImageSuite(
             name="digits-perclass",
@@ -133,10 +133,10 @@ IMAGE_SUITES: dict[str, ImageSuite] = {
             presets=_DIGITS_PRESETS,
             method_defaults=IMAGE_METHOD_DEFAULTS,
         ),
-        # seed 004's setting: one model on all of CIFAR-10 (its WGAN variants table)
+        # Wang's (2024) setting: one model on all of CIFAR-10 (its WGAN variants table)
         ImageSuite(
             name="cifar10",
-            description="CIFAR-10, one DCGAN on all classes (seed 004's WGAN variants)",
+            description="CIFAR-10, one DCGAN on all classes (Wang's (2024) WGAN variants)",
             dataset="cifar10",
             image_size=32,
             channels=3,

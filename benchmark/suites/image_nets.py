@@ -17,7 +17,7 @@ doublings and stage widths ``c_k = width * 2**(n - 1 - k)`` (32: 4w, 2w, w; 64: 
   ``torch.random.fork_rng`` so PyTorch's default init does not advance the global RNG; all of it
   is then overwritten.
 
-Variants (seed 004: Wang, "Enhancing WGAN performance by architectural and optimizer
+Variants (Wang (2024): Wang, "Enhancing WGAN performance by architectural and optimizer
 variations"). The paper only says it "replaced some of the convolution blocks in generator and
 discriminator in the original WGAN structure with ResBlocks" and, likewise, with DenseNet-style
 densely connected blocks ("each layer receives feature maps directly from all the preceding

@@ -83,6 +83,33 @@ def gaussian_init(module: nn.Module, std: float) -> nn.Module:
     return module
 
 
+def orthogonal_init(module: nn.Module, gain: float) -> nn.Module:
+    """Every Linear weight orthogonal with ``gain``, every bias 0: TF-slim's
+    ``orthogonal_initializer`` as the VEEGAN/GDPP toy scripts set it on every layer."""
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.orthogonal_(m.weight, gain)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+    return module
+
+
+def veegan_nets(in_dim: int, cond_dim: int, hidden: int, pack: int) -> tuple[nn.Module, nn.Module]:
+    """The VEEGAN/GDPP toy nets (GDPP's gdppgan_Synthetic.py, after poolio/unrolled_gan): G and D
+    two tanh layers ``hidden`` wide, linear outputs; D's features are its last tanh layer (the
+    "last feature map of the discriminator" GDPP's loss uses)."""
+    G = nn.Sequential(
+        nn.Linear(in_dim, hidden), nn.Tanh(),
+        nn.Linear(hidden, hidden), nn.Tanh(),
+        nn.Linear(hidden, 2),
+    )  # fmt: skip
+    trunk = nn.Sequential(
+        nn.Linear((2 + cond_dim) * pack, hidden), nn.Tanh(),
+        nn.Linear(hidden, hidden), nn.Tanh(),
+    )  # fmt: skip
+    return G, PackedScore(trunk, nn.Linear(hidden, 1), pack)
+
+
 def dyngan_nets(in_dim: int, cond_dim: int, hidden: int, pack: int) -> tuple[nn.Module, nn.Module]:
     """DynGAN's synthetic/net.py: G two ReLU layers, D two LeakyReLU(0.1) layers, both
     ``hidden`` wide, raw-score output (the source's sigmoid is in our losses)."""

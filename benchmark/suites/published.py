@@ -5,6 +5,8 @@ mean ± standard error:
 
 * "agrees"  when |ours - published| <= 2 * sqrt(se_ours^2 + se_published^2);
 * "differs" otherwise;
+* where the source publishes no spread (VEEGAN, GDPP), the same test with our standard error
+  alone, and the cell says so ("agrees (our SE only)");
 * "not comparable: ..." when the runs did not follow the published protocol in full: a smaller
   budget than the source's, fewer trials, or no finished run. A number next to a published one
   counts only under the same protocol and budget; this says so in the cell itself.
@@ -18,15 +20,26 @@ import pandas as pd
 
 from .protocols import Protocol
 
+#: the verdict's suffix where the source gives no spread
+OUR_SE_ONLY = " (our SE only)"
+
 
 def verdict(
-    mean: float, se: float, pub_mean: float, pub_se: float, not_comparable: str | None = None
+    mean: float,
+    se: float,
+    pub_mean: float,
+    pub_se: float | None,
+    not_comparable: str | None = None,
 ) -> str:
     if not_comparable:
         return f"not comparable: {not_comparable}"
-    if any(math.isnan(v) for v in (mean, se, pub_mean, pub_se)):
+    if any(math.isnan(v) for v in (mean, se, pub_mean)) or (
+        pub_se is not None and math.isnan(pub_se)
+    ):
         return "not comparable: no estimate"
-    return "agrees" if abs(mean - pub_mean) <= 2 * math.hypot(se, pub_se) else "differs"
+    tol = 2 * math.hypot(se, pub_se or 0.0)
+    word = "agrees" if abs(mean - pub_mean) <= tol else "differs"
+    return word + (OUR_SE_ONLY if pub_se is None else "")
 
 
 def comparability(steps: int, source_steps: int, n: int, trials: int | None) -> str | None:
@@ -48,9 +61,14 @@ def published_table(df: pd.DataFrame, protocol: Protocol, suite: str, steps: int
     if not cells_of:
         return pd.DataFrame()
     source_steps = protocol.presets[protocol.published_preset].steps
+    reasons = protocol.differences.get(suite, {})
     rows = []
     for label, cells in cells_of.items():
         method = protocol.published_methods[label]
+        if method is None:
+            for metric, (pub_mean, pub_se) in cells.items():
+                rows.append(_published_only(label, metric, pub_mean, pub_se, protocol.trials))
+            continue
         runs = df[df["method"] == method] if len(df) else df
         for metric, (pub_mean, pub_se) in cells.items():
             vals = runs[metric].dropna() if metric in runs else pd.Series(dtype=float)
@@ -70,6 +88,24 @@ def published_table(df: pd.DataFrame, protocol: Protocol, suite: str, steps: int
                     "published se": pub_se,
                     "published trials": protocol.trials,
                     "verdict": verdict(mean, se, pub_mean, pub_se, why),
+                    "why": reasons.get((label, metric), ""),
                 }
             )
     return pd.DataFrame(rows)
+
+
+def _published_only(label: str, metric: str, mean: float, se, trials) -> dict:
+    """A published row no method of ours implements: its value, and no verdict."""
+    return {
+        "published row": label,
+        "method": "",
+        "metric": metric,
+        "ours mean": math.nan,
+        "ours se": math.nan,
+        "ours n": 0,
+        "published mean": mean,
+        "published se": se,
+        "published trials": trials,
+        "verdict": "published only: not implemented here",
+        "why": "",
+    }

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ...metrics import collapse_dynamics as cd
 from ...metrics import diversity as div
 from ...metrics.coverage import mode_coverage
 from ..errors import BenchError
@@ -22,7 +23,15 @@ from ..store.spec import TrainConfig
 from .base import ReportedMetrics
 from .image import ImageSuite
 from .image_catalog import IMAGE_SUITES
-from .nets import ToyDiscriminator, dyngan_nets, gaussian_init, mlp, pacgan_nets
+from .nets import (
+    ToyDiscriminator,
+    dyngan_nets,
+    gaussian_init,
+    mlp,
+    orthogonal_init,
+    pacgan_nets,
+    veegan_nets,
+)
 from .protocols import DEFAULT_PROTOCOL, get_protocol
 
 
@@ -51,11 +60,15 @@ class GaussianMixtureSuite(ReportedMetrics):
     metric_names: tuple[str, ...] = ("modes_covered", "hq_fraction", "reverse_kl")
     #: computed on the final samples only (metrics/diversity.py, on raw 2-D coordinates)
     diversity_names: tuple[str, ...] = ("density", "coverage", "vendi", "ndb", "ndb_js")
+    #: collapse over training, from the evaluation curve (metrics/collapse_dynamics.py)
+    dynamics_names: tuple[str, ...] = cd.NAMES
     #: what `bench run` trains when --methods is not given (`--methods all` for every method)
     default_methods: tuple[str, ...] = ("gan", "wgan", "wgan-gp", "greed-gan", "greed-wgan")
     kind: str = "toy"
     per_class: bool = False
-    OVERRIDABLE = ("protocol",)
+    #: suite options besides the protocol (``--update-order``): a run that departs from its
+    #: protocol in one stated way, to measure why a number differs from the published one
+    OVERRIDABLE = ("protocol", "update_order")
     # -- set by the protocol (suites/protocols.py); the defaults are gan-toy's, and fields at
     # their gan-toy value stay out of the run key so runs from before protocols keep theirs
     protocol: str = "gan-toy"
@@ -67,6 +80,22 @@ class GaussianMixtureSuite(ReportedMetrics):
     covered_rule: str = "nearest"
     hq_within: float = 3.0
     kl_over: str = "all"
+    #: orthogonal initialisation with this gain (VEEGAN/GDPP) instead of ``init_std``
+    init_gain: float | None = None
+    #: "alternating": D steps, then G steps on fresh noise; "simultaneous": G's step and D's
+    #: (last) step come from one forward pass and update together (``training/loop.py``)
+    update_order: str = "alternating"
+    #: every real batch drawn fresh from the mixture (VEEGAN/GDPP) instead of from the fixed
+    #: training set, which then serves only plots and references
+    fresh_data: bool = False
+
+    def __post_init__(self) -> None:
+        if self.nets not in NETS:
+            raise BenchError(f"unknown toy nets {self.nets!r}; valid: {', '.join(NETS)}")
+        if self.update_order not in UPDATE_ORDERS:
+            raise BenchError(
+                f"unknown update order {self.update_order!r}; valid: {', '.join(UPDATE_ORDERS)}"
+            )
 
     # -- identity ----------------------------------------------------------------------------
     def params(self, preset: str | None = None) -> dict[str, Any]:
@@ -78,14 +107,18 @@ class GaussianMixtureSuite(ReportedMetrics):
             "presets",
             "metric_names",
             "diversity_names",
+            "dynamics_names",
             "default_methods",
             "kind",
             "per_class",
             "eval_sizes",
         ):
             d.pop(k)
+        # a field at its gan-toy value stays out of the key only where the protocol sets that
+        # value too: an option that departs from the protocol (--update-order) is always named
+        own = get_protocol(self.protocol).suite_fields(self.name)
         for k, default in GAN_TOY_FIELDS.items():
-            if d[k] == default:
+            if d[k] == default and own.get(k, default) == default:
                 d.pop(k)
         d["centers"] = [list(c) for c in self.centers]
         d["n_eval"] = self.eval_size(preset)
@@ -99,20 +132,28 @@ class GaussianMixtureSuite(ReportedMetrics):
         """The suite a run's config describes: its protocol (gan-toy when the key has none) and
         its evaluation size."""
         suite = self.with_protocol(params.get("protocol", "gan-toy"))
-        return dataclasses.replace(suite, n_eval=params.get("n_eval", suite.n_eval))
+        return dataclasses.replace(
+            suite,
+            n_eval=params.get("n_eval", suite.n_eval),
+            update_order=params.get("update_order", suite.update_order),
+        )
 
     def with_protocol(self, name: str) -> GaussianMixtureSuite:
         return dataclasses.replace(self, **get_protocol(name).suite_fields(self.name))
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> GaussianMixtureSuite:
-        """``{"protocol": NAME}`` (``--protocol``); nothing else is a toy-suite option."""
-        extra = sorted(set(overrides) - {"protocol"})
+        """``{"protocol": NAME}`` (``--protocol``), then ``update_order`` (``--update-order``)
+        over what the protocol sets."""
+        extra = sorted(set(overrides) - set(self.OVERRIDABLE))
         if extra:
             raise BenchError(
                 f"suite {self.name} takes no option {', '.join(extra)}; "
-                "toy suites take --protocol only"
+                f"toy suites take: {', '.join(self.OVERRIDABLE)}"
             )
-        return self.with_protocol(overrides["protocol"]) if "protocol" in overrides else self
+        suite = self.with_protocol(overrides["protocol"]) if "protocol" in overrides else self
+        if "update_order" in overrides:
+            suite = dataclasses.replace(suite, update_order=overrides["update_order"])
+        return suite
 
     def classes(self, data_root=None) -> tuple[None]:
         return (None,)
@@ -136,7 +177,8 @@ class GaussianMixtureSuite(ReportedMetrics):
     def training_set(self, cls: str | None = None, data_root=None) -> torch.Tensor:
         """Fixed training set drawn from the suite's own seed: every method and run seed sees
         exactly the same points (PacGAN trains on a fixed set of 100k samples; DynGAN on 50
-        points per mode)."""
+        points per mode). Under ``fresh_data`` the loop draws every batch from the mixture
+        instead, and this set serves plots only."""
         gen = torch.Generator().manual_seed(self.data_seed)
         if self.n_per_mode is None:
             return self.sample_real(self.n_train, gen)
@@ -176,9 +218,14 @@ class GaussianMixtureSuite(ReportedMetrics):
                 D = ToyDiscriminator(2 + cond_dim, hidden, self.depth, pack=pack)
             elif self.nets == "dyngan":  # a published protocol fixes the width
                 G, D = dyngan_nets(noise_dim + cond_dim, cond_dim, self.hidden, pack)
-            else:  # pacgan
+            elif self.nets == "veegan":
+                G, D = veegan_nets(noise_dim + cond_dim, cond_dim, self.hidden, pack)
+            else:  # pacgan (__post_init__ admits no other value)
                 G, D = pacgan_nets(noise_dim + cond_dim, cond_dim, self.hidden, 200, 5, pack)
-            if self.init_std is not None:
+            if self.init_gain is not None:
+                orthogonal_init(G, self.init_gain)
+                orthogonal_init(D, self.init_gain)
+            elif self.init_std is not None:
                 gaussian_init(G, self.init_std)
                 gaussian_init(D, self.init_std)
         return G, D
@@ -199,7 +246,7 @@ class GaussianMixtureSuite(ReportedMetrics):
         return arr
 
     def snapshot(self, D: nn.Module, method) -> dict[str, np.ndarray]:
-        """D's raw output on a grid over the plane (seed 003 Fig. 3's contours)."""
+        """D's raw output on a grid over the plane (the greed paper Fig. 3's contours)."""
         lo, hi = self.plot_extent()
         n = 80
         axis = torch.linspace(lo, hi, n)
@@ -229,10 +276,8 @@ class GaussianMixtureSuite(ReportedMetrics):
         return {**out, **self.diversity(samples)} if diversity else out
 
     def curve_metrics(self, samples: np.ndarray, cls=None, data_root=None, device="cpu") -> dict:
-        """One point of the convergence curve: the coverage metrics (``curve_names``)."""
-        return self._coverage(samples)
-
-    def _coverage(self, samples: np.ndarray) -> dict:
+        """One point of the convergence curve: the coverage metrics (``curve_names``) and
+        ``covered_mask``, which modes are covered (bit i: mode i), for mode-loss events."""
         cov = mode_coverage(
             self.validate_samples(samples),
             self.centers_array(),
@@ -242,7 +287,19 @@ class GaussianMixtureSuite(ReportedMetrics):
             hq_within=self.hq_within,
             kl_over=self.kl_over,
         )
-        return cov.as_dict()
+        return {**cov.as_dict(), "covered_mask": cov.covered_mask}
+
+    def _coverage(self, samples: np.ndarray) -> dict:
+        return {k: v for k, v in self.curve_metrics(samples).items() if k != "covered_mask"}
+
+    def dynamics(self, evals) -> dict[str, float]:
+        """Collapse over training from the run's evaluation curve (NaN without one)."""
+        if evals is None or len(evals) == 0 or "modes_covered" not in evals:
+            return dict.fromkeys(self.dynamics_names, float("nan"))
+        masks = evals["covered_mask"].to_numpy() if "covered_mask" in evals else None
+        return cd.mode_dynamics(
+            evals["step"].to_numpy(), evals["modes_covered"].to_numpy(), self.n_modes, masks
+        )
 
     def diversity(self, samples: np.ndarray) -> dict:
         """Density/coverage, Vendi and NDB on raw coordinates (diversity_caption says how)."""
@@ -279,6 +336,10 @@ def diversity_caption(n_eval: int) -> str:
     )
 
 
+#: the toy nets a protocol may name (suites/nets.py)
+NETS = ("gan-toy", "dyngan", "pacgan", "veegan")
+UPDATE_ORDERS = ("alternating", "simultaneous")
+
 #: the fields a protocol sets, at their gan-toy values (left out of gan-toy runs' keys)
 GAN_TOY_FIELDS = {
     "protocol": "gan-toy",
@@ -289,6 +350,9 @@ GAN_TOY_FIELDS = {
     "covered_rule": "nearest",
     "hq_within": 3.0,
     "kl_over": "all",
+    "init_gain": None,
+    "update_order": "alternating",
+    "fresh_data": False,
 }
 
 

@@ -13,14 +13,14 @@ curves.csv, one row every ``log_every`` generator steps (and at the last step):
   loss_d, loss_g             the last critic loss and the generator loss of the step
   grad_norm_d, grad_norm_g   L2 norm of all of D's (after its last update) / G's gradients
   wasserstein_estimate       mean D(real) - mean D(fake) on the step's last critic batch, with D
-                             after its last update (seed 004). Raw scores: for Wasserstein
+                             after its last update (Wang (2024)). Raw scores: for Wasserstein
                              losses the critic's estimate of W1; for GAN-type losses (logits)
                              it is the logit gap, not a distance.
   feature_diversity          mean over feature dimensions of the (population) variance of
-                             D.features on the step's generated batch (seed 004's diversity in
+                             D.features on the step's generated batch (Wang's (2024) diversity in
                              feature space); NaN when D has no ``features``.
 
-The two seed 004 columns are extra forward passes at log steps only; D's buffers are restored
+The two Wang (2024) columns are extra forward passes at log steps only; D's buffers are restored
 after them and they draw no randomness, so measuring does not change the run.
 
 Snapshots (``n_snapshots`` evenly spaced steps): the first 1,000 evaluation samples and D's
@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterator, Sequence
 import numpy as np
 import torch
 
-from ...baselines.base import Draws
+from ...baselines.base import Draws, Method
 from ..errors import BenchError
 from ..store.rundir import CHECKPOINT_KEYS, RunDir, save_checkpoints_together
 from ..store.spec import RunSpec
@@ -93,6 +93,13 @@ class Trainer:
         self.data = [by_class[s.cls] for s in specs]
         self.rngs = [torch.Generator().manual_seed(s.seed) for s in specs]
         self.draw = Draws(self.rngs, self.device)
+        self.fresh = bool(getattr(self.suite, "fresh_data", False))
+        self.simultaneous = int(getattr(self.suite, "update_order", "") == "simultaneous")
+        if self.fresh and type(self.method).real_batch is not Method.real_batch:
+            raise BenchError(
+                f"method {spec.method} draws its own real batches from a fixed training set; "
+                f"protocol {getattr(self.suite, 'protocol', '')} draws fresh data every step"
+            )
         self.models = self._models()
 
     def _models(self):
@@ -123,39 +130,81 @@ class Trainer:
         z = [self.suite.sample_noise(n, r, self.noise_dim) for r in self.rngs]
         return torch.stack(z).to(self.device)
 
+    def real_batch(self, B: int, drawn: list[list[torch.Tensor]]) -> torch.Tensor:
+        """Each model's real batch, (K, B, ...): from its training set through the method's
+        ``real_batch`` (recording the rows in ``drawn``), or fresh from the mixture under a
+        ``fresh_data`` protocol."""
+        if self.fresh:
+            real = [self.suite.sample_real(B, r) for r in self.rngs]
+            return torch.stack(real).to(self.device)
+        batches = [
+            self.method.real_batch(d, B, r) for d, r in zip(self.data, self.rngs, strict=True)
+        ]
+        for k, (_, idx) in enumerate(batches):
+            drawn[k].append(idx)
+        return torch.stack([x for x, _ in batches])
+
+    def d_step(self, step: int, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        """One critic update on ``real`` and the detached ``fake``; returns its (K,) loss."""
+        m, method, name = self.models, self.method, self.specs[0].method
+        with self.rt.autocast():
+            loss_d = method.d_loss(m.D, real, fake, step, self.draw)
+        loss_d = checked_loss(name, "d_loss", loss_d, len(self.specs), step == 0)
+        m.opt_d.zero_grad(set_to_none=True)
+        loss_d.sum().backward()
+        m.opt_d.step()
+        method.after_d_step(m.D)
+        return loss_d
+
+    def g_loss(self, step: int, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        """G's (K,) loss on ``fake`` (with gradient to G), D frozen."""
+        with self.rt.autocast(), frozen(self.models.D):
+            loss_g = self.method.g_loss(self.models.D, real, fake, step, self.draw)
+        return checked_loss(self.specs[0].method, "g_loss", loss_g, len(self.specs), step == 0)
+
     def step(self, step: int, log: bool) -> list[dict] | None:
-        """One generator step of every model; with ``log``, one curves row per model."""
-        m, method, rt, name = self.models, self.method, self.rt, self.specs[0].method
-        B = self.cfg.batch_size * method.pack  # PacGAN: batch x pack samples
+        """One generator step of every model; with ``log``, one curves row per model.
+
+        Alternating (the default): ``n_critic`` critic updates, each on fresh real and fake
+        batches, then G's update on fresh noise. Simultaneous (a protocol's ``update_order``):
+        the last critic update and G's update come from one forward pass, as the VEEGAN/GDPP
+        code runs its two train ops: both gradients are taken at the same (G, D), then both
+        optimisers step."""
+        m, rt = self.models, self.rt
+        B = self.cfg.batch_size * self.method.pack  # PacGAN: batch x pack samples
         drawn: list[list[torch.Tensor]] = [[] for _ in self.specs]
-        for _ in range(method.n_critic):
-            batches = [
-                method.real_batch(d, B, r) for d, r in zip(self.data, self.rngs, strict=True)
-            ]
-            real = torch.stack([x for x, _ in batches])
-            for k, (_, idx) in enumerate(batches):
-                drawn[k].append(idx)
+        for _ in range(self.method.n_critic - self.simultaneous):
+            real = self.real_batch(B, drawn)
             with torch.no_grad(), rt.autocast():
                 fake = m.fake_batch(self.noise(B), self.rngs)
+            loss_d = self.d_step(step, real, fake)
+        if self.simultaneous:
+            real = self.real_batch(B, drawn)
             with rt.autocast():
-                loss_d = method.d_loss(m.D, real, fake, step, self.draw)
-            loss_d = checked_loss(name, "d_loss", loss_d, len(self.specs), step == 0)
-            m.opt_d.zero_grad(set_to_none=True)
-            loss_d.sum().backward()
-            m.opt_d.step()
-            method.after_d_step(m.D)
-        if log:
-            grad_d = m.grad_norms("D")
-            with rt.autocast():  # fake is bf16 under autocast: D must see it the same way
-                w_est = wasserstein_estimate(m.D, real, fake, m.buffers_of_d())
-        with rt.autocast(), frozen(m.D):
-            fake = m.fake_batch(self.noise(B), self.rngs)
-            loss_g = method.g_loss(m.D, real, fake, step, self.draw)
-        loss_g = checked_loss(name, "g_loss", loss_g, len(self.specs), step == 0)
-        m.opt_g.zero_grad(set_to_none=True)
-        loss_g.sum().backward()
-        m.opt_g.step()
-        m.observe(self.data, [torch.cat(d).cpu() for d in drawn], step + 1, self.rngs)
+                fake = m.fake_batch(self.noise(B), self.rngs)
+            loss_g = self.g_loss(step, real, fake)
+            m.opt_g.zero_grad(set_to_none=True)
+            loss_g.sum().backward()  # D is frozen: this reaches G's parameters only
+            loss_d = self.d_step(step, real, fake.detach())
+            m.opt_g.step()
+            fake = fake.detach()
+            if log:
+                grad_d = m.grad_norms("D")
+                with rt.autocast():
+                    w_est = wasserstein_estimate(m.D, real, fake, m.buffers_of_d())
+        else:
+            if log:
+                grad_d = m.grad_norms("D")
+                with rt.autocast():  # fake is bf16 under autocast: D must see it the same way
+                    w_est = wasserstein_estimate(m.D, real, fake, m.buffers_of_d())
+            with rt.autocast():
+                fake = m.fake_batch(self.noise(B), self.rngs)
+            loss_g = self.g_loss(step, real, fake)
+            m.opt_g.zero_grad(set_to_none=True)
+            loss_g.sum().backward()
+            m.opt_g.step()
+        idx = [torch.cat(d).cpu() if d else torch.empty(0, dtype=torch.long) for d in drawn]
+        m.observe(self.data, idx, step + 1, self.rngs)
         if not log:
             return None
         with rt.autocast():

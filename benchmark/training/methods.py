@@ -119,7 +119,7 @@ def checked_loss(method_name: str, what: str, loss: Any, k: int, first_step: boo
 
 def _coerce(method: str, name: str, default: Any, text: str) -> Any:
     """``text`` as the type of the parameter's default (the Params dataclasses are the schema)."""
-    kind = type(default)
+    kind = float if default is None else type(default)  # None: an optional rate
     try:
         if kind is bool:
             low = text.lower()
