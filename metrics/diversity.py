@@ -61,8 +61,8 @@ def density_coverage(
 
     Not ``prdc.compute_prdc``: it builds three dense N×N distance matrices, partitions two of
     them and computes precision/recall we discard; a k-d tree gives the same radii and counts
-    without them. In a profile of the test suite (session 24) ``compute_prdc`` was 17 % of all
-    in-process time: every toy run evaluates it on 5,000 samples."""
+    without them. In a profile of the test suite ``compute_prdc`` was 17 % of all in-process
+    time: every toy run evaluates it on 5,000 samples."""
     r, g = _rows(real, "real features"), _rows(generated, "generated features")
     if r.shape[1] != g.shape[1]:
         raise ValueError(f"feature widths differ: real {r.shape[1]}, generated {g.shape[1]}")

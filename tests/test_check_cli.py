@@ -17,7 +17,7 @@ def test_check_passes_on_reference_and_fails_when_perturbed(smoke_store, tmp_pat
     assert set(table.columns) >= {"method", "metric", "mean", "std", "n"}
     # 2 methods x the suite's 8 reported metrics (3 mode-coverage + 5 diversity)
     assert len(table) == 16 and (table["n"] == 2).all()
-    assert set(table["metric"]) == set(get_suite("gaussians25").reported_metrics)
+    assert set(table["metric"]) == set(get_suite("gaussians25").evaluated_metrics)
     capsys.readouterr()
 
     assert main(argv) == 0

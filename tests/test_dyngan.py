@@ -228,7 +228,7 @@ def test_smoke_run_records_partition_history(name, tmp_path):
     spec = _spec(name, 6, **FAST[name])
     run, metrics = _run(spec, tmp_path)
     assert run.finished and metrics["diverged"] is False
-    assert set(metrics) == {"diverged", "ndb_bins", *get_suite(spec.suite).reported_metrics}
+    assert set(metrics) == {"diverged", "ndb_bins", *get_suite(spec.suite).evaluated_metrics}
     hist = run.read_partitions()
     steps = [0, 2, 4] if name == "dyngan" else [0, 3]  # never at the last step (6)
     assert hist.step.tolist() == steps

@@ -567,8 +567,8 @@ def test_evaluation_extracts_each_image_once_and_caches_the_reference(tmp_path, 
 
 
 def test_image_table_of_diverged_runs_has_no_nan_and_no_keyerror():
-    """Issue 14's bug: every run diverged -> KeyError in the caption; the first run diverged ->
-    'nan' as the ground truth. Diverged runs' metrics.json hold only NaN metrics."""
+    """Every run diverged: no KeyError in the caption; the first run diverged: no 'nan' as the
+    ground truth. Diverged runs' metrics.json hold only NaN metrics."""
     import numpy as np
     import pandas as pd
 

@@ -281,7 +281,7 @@ def test_stacked_image_runs_ignore_bf16_autocast_and_say_so(tmp_path, capsys):
 
 
 def test_a_diverged_model_keeps_every_sample_row_and_its_peer_is_unaffected(tmp_path):
-    """Issue 14's bug: a diverged stacked model lost its earlier sample chunks. Model 1's G is
+    """A diverged stacked model must keep its earlier sample chunks. Model 1's G is
     made non-finite after training: its samples.npy must still hold all n_eval rows (NaN), the
     run is marked diverged, and model 0 is evaluated as usual."""
     from collapsebench.benchmark.training.loop import Trainer

@@ -79,7 +79,7 @@ def store_runs(store, suite: str, data_root=None) -> pd.DataFrame:
     rows = []
     for r in records:
         s = suite_of(r.spec.config())
-        m = r.run.read_metrics(s.reported_metrics)
+        m = r.run.read_metrics(s.evaluated_metrics)
         if m.get("diverged"):
             continue
         rows.append(
@@ -89,7 +89,7 @@ def store_runs(store, suite: str, data_root=None) -> pd.DataFrame:
                 "seed": r.spec.seed,
                 "protocol": getattr(s, "protocol", None),
                 "steps": r.spec.train.steps,
-                **{k: m.get(k, np.nan) for k in s.reported_metrics},
+                **{k: m.get(k, np.nan) for k in s.evaluated_metrics},
             }
         )
     return pd.DataFrame(rows)
@@ -108,5 +108,5 @@ def suite_agreement(store, suite: str, data_root=None) -> tuple[pd.DataFrame, in
         ref, collapsed = "modes_covered", toy_collapsed(runs, len(s.centers))
     else:
         ref, collapsed = "ms_ssim", None
-    others = [m for m in s.reported_metrics if m != ref and m in runs]
+    others = [m for m in s.evaluated_metrics if m != ref and m in runs]
     return agreement(runs, ref, others, collapsed), len(runs)

@@ -111,7 +111,7 @@ def cmd_check(args) -> int:
     else:
         raise BenchError("--update without an existing reference needs --methods")
     df, marks = _ensure_runs(args, methods)
-    metrics = [m for m in suite.reported_metrics if m in df]
+    metrics = [m for m in suite.evaluated_metrics if m in df]
     try:
         if args.update:
             new = reference_file.update_reference(args.reference, df, metrics)

@@ -83,7 +83,7 @@ def finish_run(
     and keeps all its rows as they were."""
     finite = bool(np.isfinite(samples).all())
     if not finite:
-        metrics = {"diverged": True, **{m: float("nan") for m in suite.reported_metrics}}
+        metrics = {"diverged": True, **{m: float("nan") for m in suite.evaluated_metrics}}
         stored = samples
     else:
         stored = suite.to_stored(samples)
