@@ -308,3 +308,25 @@ def test_a_diverged_model_keeps_every_sample_row_and_its_peer_is_unaffected(tmp_
     assert metrics[0]["diverged"] is False and metrics[1]["diverged"] is True
     assert np.load(runs[1].path / "samples.npy").shape == (n_eval, 2)
     assert np.isfinite(metrics[0]["modes_covered"])
+
+
+def test_a_checkpoint_copied_from_another_run_is_refused_naming_both(tmp_path):
+    """Seed 0's checkpoint copied into seed 2's directory: seed 2 must not finish with seed 0's
+    model. The refusal names both runs and touches nothing."""
+    import shutil
+
+    spec0, spec2 = _toy_specs("gan", seeds=(0, 2))
+    run0, run2 = _store(tmp_path, [spec0, spec2])
+    with pytest.raises(_Stop):
+        train_run(spec0, run0, progress=_stop_at(5))
+    shutil.copy(run0.path / "checkpoint.pt", run2.path / "checkpoint.pt")
+    before = sorted((p.name, p.stat().st_mtime_ns) for p in run2.path.iterdir())
+    with pytest.raises(BenchError) as err:
+        train_run(spec2, run2)
+    msg = str(err.value)
+    assert "belongs to run gaussians25/gan/seed0@" in msg and "not to gaussians25/gan/seed2@" in msg
+    assert "\n" not in msg
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in run2.path.iterdir()) == before
+    # its own checkpoint resumes as before
+    train_run(spec0, run0)
+    assert run0.finished

@@ -56,6 +56,9 @@ def test_set_applies_to_every_method_with_the_parameter_and_takes_its_type():
         (["gan.lr=1"], "method 'gan' is not among the methods run"),
         (["optimizer"], "write NAME=VALUE"),
         (["=adam"], "write NAME=VALUE"),
+        # int("٣") is 3 in Python; --seeds refuses it, and so does --set
+        (["n_critic=٣"], "write the number with ASCII digits"),
+        (["clip=٠.01"], "write the number with ASCII digits"),
     ],
 )
 def test_set_bad_items_name_what_is_valid(items, needle):

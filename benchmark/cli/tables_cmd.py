@@ -16,7 +16,15 @@ def _write_table(args, methods: list[str]) -> str:
     from ..analysis.convergence import CAPTION as CONVERGENCE_CAPTION
     from ..report import plots
     from ..report.partition_plots import partition_figure
-    from ..report.tables import cell_marks, display_table, per_seed, render, seed_list, summary
+    from ..report.tables import (
+        cell_marks,
+        display_table,
+        diverged_counts,
+        per_seed,
+        render,
+        seed_list,
+        summary,
+    )
     from ..store.atomic import atomic_write_text
     from ..store.rundir import RunStore
     from ..suites.protocols import get_protocol
@@ -38,7 +46,9 @@ def _write_table(args, methods: list[str]) -> str:
     summ = summary(df, suite.reported_metrics, methods)
     protocol = get_protocol(suite.protocol)
     marks = cell_marks(df, suite.reported_metrics)
-    table = display_table(summ, suite.reported_metrics, marks, protocol, args.suite)
+    table = display_table(
+        summ, suite.reported_metrics, marks, protocol, args.suite, diverged_counts(df)
+    )
     budget, n_eval = suite.presets[args.preset], suite.eval_size(args.preset)
     seeds = seed_list(df)
     caption = (

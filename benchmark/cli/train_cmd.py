@@ -64,7 +64,9 @@ def cmd_run(args) -> int:
     suite.with_overrides(_suite_options(args)).check_ready(args.data_root)
     store.ensure_writable()
     skipped = [s for s in specs if store.run_dir(s).finished]
-    if skipped:
+    # a progress line: under --no-progress an error must be the only line on stderr (the
+    # closing summary counts the finished runs)
+    if skipped and not args.no_progress:
         print(
             f"{len(skipped)} of {len(specs)} runs already finished in {args.out}; skipping them",
             file=sys.stderr,
@@ -111,7 +113,7 @@ def cmd_variants(args) -> int:
     store.ensure_writable()
     specs = [s for v in by_variant.values() for s in v]
     done = sum(store.run_dir(s).finished for s in specs)
-    if done:
+    if done and not args.no_progress:
         print(
             f"{done} of {len(specs)} runs already finished in {args.out}; skipping them",
             file=sys.stderr,

@@ -142,13 +142,14 @@ def display_table(
     marks: Mapping[tuple[str, str], str] | None = None,
     protocol: Protocol | None = None,
     suite: str | None = None,
+    diverged: Mapping[str, int] | None = None,
 ) -> pd.DataFrame:
     """Paper-style strings with convergence marks; a protocol's published rows (mean ± its
     standard error) appended, labelled as published. Published rows appear only under the
     protocol that produced them."""
     pct = {m: _unit(m) == "%" for m in metrics}
     header = {m: (m.replace("hq_fraction", "hq_%")) for m in metrics}
-    marks = marks or {}
+    marks, diverged = marks or {}, diverged or {}
     rows = {}
     for method, r in summ.iterrows():
         cells = {
@@ -157,6 +158,8 @@ def display_table(
             for m in metrics
         }
         cells["seeds"] = str(int(r[("n", metrics[0])]))
+        if diverged.get(method):
+            cells["seeds"] += f" (+{diverged[method]} diverged)"
         rows[method] = cells
     published = protocol.published.get(suite, {}) if protocol is not None else {}
     for label, vals in published.items():
@@ -166,6 +169,15 @@ def display_table(
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "method"
     return table
+
+
+def diverged_counts(df: pd.DataFrame) -> dict[str, int]:
+    """method -> runs whose samples were not finite (their metrics are NaN, so the seeds column
+    counts only the others; the table says how many diverged)."""
+    if df.empty or "diverged" not in df:
+        return {}
+    flags = df["diverged"].fillna(False).astype(bool)
+    return {m: int(n) for m, n in flags.groupby(df["method"]).sum().items() if n}
 
 
 def render(table: pd.DataFrame, fmt: str, caption: str) -> str:

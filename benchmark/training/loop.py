@@ -248,6 +248,7 @@ class Trainer:
     def checkpoint(self, k: int, done: int, curves, snapshots, evals) -> dict:
         m = self.models
         return {
+            "run": run_identity(self.specs[k]),
             "step": done,
             "G": m.g_state(k),
             "D": m.d_state(k),
@@ -261,7 +262,14 @@ class Trainer:
         }
 
 
-def _resume_states(runs: Sequence[RunDir], max_step: int) -> list[dict] | None:
+def run_identity(spec: RunSpec) -> str:
+    """What a checkpoint says it belongs to: the run's label and configuration hash."""
+    return f"{spec.label}@{spec.config_hash()}"
+
+
+def _resume_states(
+    specs: Sequence[RunSpec], runs: Sequence[RunDir], max_step: int
+) -> list[dict] | None:
     states = [r.load_checkpoint(recover=True) for r in runs]
     if all(s is None for s in states):
         return None
@@ -271,8 +279,15 @@ def _resume_states(runs: Sequence[RunDir], max_step: int) -> list[dict] | None:
             "stacked runs must resume from the same step; their checkpoints are at "
             f"{sorted(steps, key=lambda x: -1 if x is None else x)}: train them one at a time"
         )
-    for run, state in zip(runs, states, strict=True):
+    for spec, run, state in zip(specs, runs, states, strict=True):
         run.check_state(state, CHECKPOINT_KEYS, max_step=max_step)
+        # checkpoints written before runs named themselves carry no identity and are trusted
+        own, theirs = run_identity(spec), state.get("run", run_identity(spec))
+        if theirs != own:
+            raise BenchError(
+                f"{run.path / 'checkpoint.pt'} belongs to run {theirs}, not to {own}; "
+                "move it aside to train this run from the start"
+            )
     return states
 
 
@@ -306,7 +321,7 @@ def _train(specs, runs, progress, data_root, rt: Runtime) -> list[dict]:
     curves: list[list[dict]] = [[] for _ in specs]
     snapshots: list[dict] = [{} for _ in specs]
     evals: list[list[dict]] = [[] for _ in specs]
-    start, states = 0, _resume_states(runs, cfg.steps)
+    start, states = 0, _resume_states(specs, runs, cfg.steps)
     if states is not None:
         with resume_errors(runs[0]):
             t.models.load(states)

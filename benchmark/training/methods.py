@@ -120,6 +120,8 @@ def checked_loss(method_name: str, what: str, loss: Any, k: int, first_step: boo
 def _coerce(method: str, name: str, default: Any, text: str) -> Any:
     """``text`` as the type of the parameter's default (the Params dataclasses are the schema)."""
     kind = float if default is None else type(default)  # None: an optional rate
+    if kind in (int, float) and not text.isascii():  # int("٣") is 3: digits mean ASCII digits
+        raise BenchError(f"--set {method}.{name}={text}: write the number with ASCII digits")
     try:
         if kind is bool:
             low = text.lower()
