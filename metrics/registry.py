@@ -40,10 +40,6 @@ _ALL = (
     Metric("ms_ssim", "lower", "MS-SSIM (lower = more diverse)", 4),
     Metric("critic_w", "lower", "independent critic W", 3),
     # Stacked MNIST / digits (1000 modes): classifier-counted modes and KL to uniform
-    Metric("stacked_modes", "higher", "modes covered", 1, "modes"),
-    Metric("stacked_modes_covered", "higher", "modes covered", 1, "modes"),
-    Metric("stacked_kl", "lower", "KL to uniform", 3, "nats"),
-    Metric("stacked_reverse_kl", "lower", "KL to uniform", 3, "nats"),
     Metric("kl", "lower", "KL to uniform", 3, "nats"),
     Metric("kl_log10", "lower", "KL to uniform", 3, "log10"),
     # diversity metrics (metrics/diversity.py), on the suite's own feature space

@@ -51,9 +51,7 @@ from .stats import describe
 KINDS = ("abs", "rel", "spread")
 
 
-VERDICTS = ("ok", "out", "missing", "new")
-
-
+#: a gate row's verdict is "ok", "out", "missing" or "new"; these fail the gate
 FAILING = ("out", "missing")
 
 
