@@ -229,6 +229,11 @@ case(
     lambda e: (e.run_dir("gan", 2) / "runtime.json").write_text('{"a": 1}'),
 )
 case(
+    "resume runtime.json nested 100,000 deep",
+    RESUME,
+    lambda e: (e.run_dir("gan", 2) / "runtime.json").write_text("[" * 100_000 + "]" * 100_000),
+)
+case(
     "resume runtime.json invalid utf-8",
     RESUME,
     lambda e: (e.run_dir("gan", 2) / "runtime.json").write_bytes(b"[\xff\xfe]"),
@@ -254,6 +259,10 @@ for name, data in [
     ("metrics.json", '"text"'), ("metrics.json", '{"modes_covered": "many"}'),
     ("metrics.json", '{"modes_covered": {"a": 1}}'), ("metrics.json", '{"hq_%": [1]}'),
     ("metrics.json", '{"modes_covered": true}'), ("metrics.json", ""),
+    # nesting past Python's parser, an integer no float holds, an infinity
+    ("metrics.json", "[" * 100_000 + "]" * 100_000), ("config.json", "[" * 100_000 + "]" * 100_000),
+    ("metrics.json", '{"modes_covered": 1' + "0" * 400 + "}"),
+    ("metrics.json", '{"modes_covered": Infinity}'), ("metrics.json", '{"a": ' * 20 + "1" + "}" * 20),
     ("config.json", "{not json"), ("config.json", b"\xff"), ("config.json", "[]"),
     ("config.json", '{"suite": "gaussians25"}'),
     ("curves.csv", "garbage\x00\x01"), ("curves.csv", ""), ("curves.csv", b"\xff\xfe\x00step"),

@@ -236,6 +236,7 @@ def test_update_keeps_hand_set_tolerances(tmp_path):
         (HEADER + "gan,fid,1.0,x,3\n", "not a number"),
         (HEADER + "gan,fid,1.0,0.5,2.5\n", "whole number"),
         (HEADER + "gan,fid,1.0,0.5,0\n", "whole number"),
+        (HEADER + "gan,fid,1.0,0.5,1e300\n", "whole number of seeds from 1 to 1,000,000"),
         (HEADER + "gan,fid,1.0,-0.5,3\n", "must be >= 0"),
         (HEADER + "gan,fid,,0.5,3\n", "needs a mean"),
         (HEADER + ",fid,1.0,0.5,3\n", "empty 'method'"),

@@ -212,3 +212,28 @@ def _tensors(tree):
     if isinstance(tree, list | tuple):
         return [t for v in tree for t in _tensors(v)]
     return []
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        ("raise RuntimeError('no GPU here')", "raised RuntimeError: no GPU here"),
+        ("x = 1 / 0", "raised ZeroDivisionError: division by zero"),
+        ("def broken(:\n    pass", "raised SyntaxError"),
+    ],
+)
+def test_a_plugin_that_fails_on_import_is_one_line_naming_it(
+    tmp_path, monkeypatch, capsys, body, needle
+):
+    """Any exception while importing a plugin module (not only ImportError): one line naming the
+    plugin and the exception, exit 2, and no run directory created."""
+    (tmp_path / "badplug.py").write_text(body + "\n")
+    monkeypatch.chdir(tmp_path)
+    try:
+        assert run_smoke("badplug:X", tmp_path / "runs") == 2
+    finally:
+        sys.modules.pop("badplug", None)
+    err = capsys.readouterr().err.strip()
+    assert "method badplug:X: importing module 'badplug'" in err and needle in err, err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").rglob("config.json"))

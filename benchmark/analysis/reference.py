@@ -14,6 +14,8 @@ from ..store.atomic import atomic_write_text
 from .stats import describe
 
 REQUIRED_COLUMNS = ("method", "metric", "mean", "std", "n")
+#: the most seeds a reference row may count
+MAX_SEEDS = 1_000_000
 
 
 OPTIONAL_COLUMNS = ("abs_tol", "rel_tol")
@@ -79,9 +81,11 @@ def validate_reference(
                 raise ValueError(f"{where(i)}: column {name!r} is infinite; use finite")
             if name == "mean" and math.isnan(x):
                 raise ValueError(f"{where(i)}: 'mean' is empty; every row needs a mean")
-            if name == "n" and not (x >= 1 and float(x).is_integer()):
+            # a seed count is small: 1e300 "seeds" would wrap around as an int64
+            if name == "n" and not (1 <= x <= MAX_SEEDS and float(x).is_integer()):
                 raise ValueError(
-                    f"{where(i)}: 'n' is {v!r}; it must be a whole number of seeds >= 1"
+                    f"{where(i)}: 'n' is {v!r}; it must be a whole number of seeds from 1 to "
+                    f"{MAX_SEEDS:,}"
                 )
             if name in ("std",) + OPTIONAL_COLUMNS and x < 0:
                 raise ValueError(f"{where(i)}: {name!r} is {x:g}; it must be >= 0")

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import tempfile
 import zipfile
@@ -64,6 +65,30 @@ PENDING = "checkpoint.pending.pt"
 LOCK = ".lock"
 #: what to do with a damaged or foreign checkpoint (the run keeps nothing else to resume from)
 RESTART = "delete it to train the run again from step 0"
+
+
+#: nesting a run's JSON files never need (config.json is 3 deep)
+MAX_JSON_DEPTH = 16
+
+
+def json_problem(value: Any) -> str | None:
+    """What is wrong with a parsed run file, or None: nesting beyond ``MAX_JSON_DEPTH``, an
+    infinite number, or an integer no float can hold (a metric is read as a float). NaN is a
+    diverged run's metric and passes."""
+    stack = [(value, 0)]
+    while stack:
+        v, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            return f"nested deeper than {MAX_JSON_DEPTH} levels"
+        if isinstance(v, dict):
+            stack.extend((x, depth + 1) for x in v.values())
+        elif isinstance(v, list):
+            stack.extend((x, depth + 1) for x in v)
+        elif isinstance(v, float) and math.isinf(v):
+            return "an infinite number"
+        elif isinstance(v, int) and not isinstance(v, bool) and abs(v) > 2**53:
+            return "an integer beyond 2**53"
+    return None
 
 
 @dataclass(frozen=True)
@@ -108,10 +133,15 @@ class RunDir:
     def _read_json(self, name: str, kind: type = dict) -> Any:
         try:
             value = json.loads((self.path / name).read_bytes().decode("utf-8"))
-        except (OSError, ValueError) as exc:  # ValueError: bad JSON and invalid UTF-8
+            why = json_problem(value)
+        # ValueError: bad JSON and invalid UTF-8; RecursionError: nesting deeper than Python's
+        # parser goes
+        except (OSError, ValueError, RecursionError) as exc:
+            why = exc.__class__.__name__
+        if why:
             raise BenchError(
-                f"corrupted run directory {self.path}: cannot read {name} "
-                f"({exc.__class__.__name__}); move the directory aside to rerun it"
+                f"corrupted run directory {self.path}: cannot read {name} ({why}); move the "
+                "directory aside to rerun it"
             ) from None
         if not isinstance(value, kind):
             raise BenchError(

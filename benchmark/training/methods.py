@@ -41,6 +41,11 @@ def _import_path(name: str) -> Any:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise BenchError(f"method {name}: cannot import module {module_name!r} ({exc})") from None
+    except Exception as exc:  # the plugin's own code failed while importing: name it, one line
+        raise BenchError(
+            f"method {name}: importing module {module_name!r} raised "
+            f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": ")
+        ) from None
     try:
         return getattr(module, attr)
     except AttributeError:
