@@ -291,6 +291,7 @@ def test_smoke_run_of_every_protocol(tmp_path, capsys, protocol):
     assert "first 1,000 samples against 5,000" in text
     if protocol != "gan-toy":  # its smoke preset records the convergence curve
         assert (folder / "convergence.png").stat().st_size > 0
+        assert (folder / "modes_by_seed.png").stat().st_size > 0
         evals = pd.read_csv(runs[0] / "evals.csv")
         assert list(evals["step"]) == [10, 20, 30]
         assert set(evals.columns) >= {"modes_covered", "hq_fraction", "reverse_kl"}

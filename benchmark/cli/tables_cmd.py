@@ -80,6 +80,7 @@ def _write_table(args, methods: list[str]) -> str:
         plots.samples_figure(df, args.suite, methods, args.preset, out / "samples.png")
         plots.curves_figure(df, out / "curves.png")
         plots.convergence_figure(df, suite.metric_names, out / "convergence.png")
+        plots.modes_by_seed_figure(df, suite.n_modes, out / "modes_by_seed.png")
         plots.curriculum_figure(df, out / "curriculum.png")
         partition_figure(df, args.suite, methods, out / "partitions.png")
     return text

@@ -27,6 +27,7 @@ FIGURES = (
     ("samples.png", "Samples (last snapshot; toys: D's contours behind the samples)"),
     ("seeds.png", "Per-seed values with bootstrap 95 % confidence intervals"),
     ("convergence.png", "Evaluation metrics over training (the convergence curves)"),
+    ("modes_by_seed.png", "Modes covered over training, every run (collapse as it unfolds)"),
     ("curves.png", "Losses and gradient norms over training"),
     ("partitions.png", "Partitions over training"),
     ("curriculum.png", "Curriculum over training"),

@@ -155,6 +155,41 @@ def convergence_figure(df: pd.DataFrame, metrics: Sequence[str], path: Path):
     return path
 
 
+def modes_by_seed_figure(df: pd.DataFrame, n_modes: int, path: Path):
+    """Collapse as it unfolds: every run's modes covered at each evaluation, one panel per
+    method, one line per seed, the full count dashed. A mean curve hides a run that drops from 8
+    modes to 1 and back; these lines show it. None if no run recorded a mode curve."""
+    frames = []
+    for r in df.itertuples():
+        evals = RunDir(Path(r.run_dir)).read_evals()
+        if evals is not None and "modes_covered" in evals:
+            frames.append(evals.assign(method=r.method, seed=r.seed))
+    if not frames:
+        return None
+    evals = pd.concat(frames, ignore_index=True)
+    methods = list(dict.fromkeys(evals["method"]))
+    cols = min(3, len(methods))
+    rows = -(-len(methods) // cols)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(4.2 * cols, 2.6 * rows), squeeze=False, sharex=True, sharey=True
+    )
+    for ax, method in zip(axes.flat, methods, strict=False):
+        runs = evals[evals["method"] == method]
+        for _, run in runs.groupby("seed"):
+            ax.plot(run["step"], run["modes_covered"], lw=0.9, alpha=0.7)
+        ax.axhline(n_modes, color="k", ls="--", lw=0.8)
+        ax.set_title(f"{method} ({runs['seed'].nunique()} seeds)", fontsize=9)
+        ax.set_ylim(-0.5, n_modes + 0.5)
+    for ax in axes.flat[len(methods) :]:
+        ax.axis("off")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("modes covered")
+    for ax in axes[-1]:
+        ax.set_xlabel("step")
+    save_figure(fig, path)
+    return path
+
+
 #: Xiong et al. (Xiong et al. 2025) compares GAN with its simple-to-complex WGAN-GP by gradient-norm
 #: (Fig. 1) and D / G loss curves (Figs. 2-3); plain WGAN-GP is drawn too when it was run, so
 #: the curriculum's own effect can be told from WGAN-GP's
