@@ -160,6 +160,26 @@ case("run cifar10 without data", run_("--data-root", "/nonexistent", suite="cifa
 case("run celeba without data", run_("--data-root", "/nonexistent", suite="celeba64"))
 case("run digits-perclass unknown class", run_("--classes", "11", suite="digits-perclass"))
 
+
+# .npy headers that lie about their size: refused before numpy allocates anything
+def _npy_header_only(shape, dtype="<f8") -> Callable[[Env], str]:
+    def make(e: Env) -> str:
+        p = e.root / "inputs" / f"header-{'x'.join(map(str, shape))}.npy"
+        p.parent.mkdir(parents=True, exist_ok=True)
+        with open(p, "wb") as f:
+            np.lib.format.write_array_header_1_0(
+                f, {"descr": dtype, "fortran_order": False, "shape": shape}
+            )
+            f.write(b"\0" * 64)
+        return str(p)
+
+    return make
+
+
+case("evaluate npy header declares 10^12 rows", evaluate_(_npy_header_only((10**12, 2))))
+case("evaluate npy header declares more than the file", evaluate_(_npy_header_only((100, 2))))
+
+
 # -- bench run on damaged store files (the resume path) ---------------------------------------
 RESUME = run_("--seeds", "2")
 

@@ -275,3 +275,26 @@ def test_resume_round_trip_is_exact(tmp_path):
 def test_existing_methods_write_no_partitions(tmp_path):
     run, _ = _run(_spec("gan", 2), tmp_path)
     assert run.read_partitions() is None and not (run.path / "partitions.csv").exists()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",  # empty
+        "\x00\x01\x02garbage\xff",  # binary
+        "a,b\n1,2\n",  # wrong columns
+        "step,parts,collapsed_frac,sizes,labels\nx,1,0.5,3 4,0 1\n",  # a step that is not a number
+        "step,parts,collapsed_frac,sizes,labels\n2,1,0.5,3 four,0 1\n",  # sizes not integers
+    ],
+)
+def test_damaged_partitions_file_is_one_line(tmp_path, text):
+    """DynGAN's partitions.csv as written by a finished run, then damaged: the reader names the
+    directory in one line (and `bench table` exits 2 with it) instead of a traceback."""
+    from collapsebench.benchmark.errors import BenchError
+
+    run, _ = _run(_spec("dyngan", 6, **FAST["dyngan"]), tmp_path)
+    assert run.read_partitions() is not None  # the real file reads
+    (run.path / "partitions.csv").write_bytes(text.encode("latin-1"))
+    with pytest.raises(BenchError, match="cannot read partitions.csv") as err:
+        run.read_partitions()
+    assert str(run.path) in str(err.value) and "\n" not in str(err.value)

@@ -67,6 +67,8 @@ LOCK = ".lock"
 RESTART = "delete it to train the run again from step 0"
 
 
+#: what every partitions.csv holds (DynGAN, SCGAN: baselines' ``history``)
+PARTITION_COLUMNS = ("step", "parts", "collapsed_frac", "sizes", "labels")
 #: nesting a run's JSON files never need (config.json is 3 deep)
 MAX_JSON_DEPTH = 16
 
@@ -319,7 +321,32 @@ class RunDir:
         path = self.path / "partitions.csv"
         if not path.exists():
             return None
-        return pd.read_csv(path, dtype={"sizes": str, "labels": str})
+        why = None
+        try:
+            table = pd.read_csv(path, dtype={"sizes": str, "labels": str})
+        except (OSError, ValueError, pd.errors.ParserError) as exc:
+            why = exc.__class__.__name__
+        else:
+            missing = [c for c in PARTITION_COLUMNS if c not in table.columns]
+            if missing:
+                why = f"no column {', '.join(missing)}"
+            elif any(
+                not pd.api.types.is_numeric_dtype(table[c]) or table[c].isna().any()
+                for c in ("step", "parts", "collapsed_frac")
+            ):
+                why = "a step, part count or collapsed fraction that is not a number"
+            elif not all(
+                isinstance(v, str) and all(t.isascii() and t.isdigit() for t in v.split())
+                for c in ("sizes", "labels")
+                for v in table[c]
+            ):
+                why = "sizes or labels that are not integers separated by spaces"
+        if why:
+            raise BenchError(
+                f"corrupted run directory {self.path}: cannot read partitions.csv ({why}); "
+                "move the directory aside to rerun it"
+            )
+        return table
 
     def read_snapshots(self) -> dict[str, np.ndarray]:
         try:

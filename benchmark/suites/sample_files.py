@@ -4,6 +4,7 @@ evaluation (``ImageSuite.evaluate``), the same one every run uses."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -31,10 +32,54 @@ def read_array_file(p: Path, valid: str, npz: bool) -> np.ndarray | np.lib.npyio
     if not (head == NPY_MAGIC or (npz and head[:4] in NPZ_MAGICS)):
         kind = ".npy or .npz" if npz else ".npy"
         raise BenchError(f"samples {p} is not a {kind} file (no NumPy header); give {valid}")
+    if head == NPY_MAGIC:
+        check_npy_size(p)
     try:
         return np.load(p, allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
         raise BenchError(f"cannot read samples {p}: {exc}") from None
+
+
+def _available_memory() -> int | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not on Linux
+        return None
+
+
+def check_npy_size(p: Path) -> None:
+    """Read the .npy header alone and refuse, before any allocation, an array larger than the
+    file holds (a header that lies) or than the memory available (numpy would raise
+    MemoryError mid-read)."""
+    try:
+        with open(p, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            readers = {
+                (1, 0): np.lib.format.read_array_header_1_0,
+                (2, 0): np.lib.format.read_array_header_2_0,
+            }
+            if version not in readers:
+                return  # a newer format: np.load checks it
+            shape, _, dtype = readers[version](f)
+            data_start = f.tell()
+    except (ValueError, OSError, EOFError) as exc:
+        raise BenchError(f"cannot read samples {p}: bad .npy header ({exc})") from None
+    if dtype.hasobject:
+        return  # np.load refuses object arrays (allow_pickle=False) in one line
+    nbytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    held = p.stat().st_size - data_start
+    if nbytes > held:
+        raise BenchError(
+            f"samples {p}: its header declares {shape} {dtype} ({nbytes:,} bytes) but the file "
+            f"holds {held:,} bytes of data; the file is truncated or its header is wrong"
+        )
+    free = _available_memory()
+    if free is not None and nbytes > free:
+        raise BenchError(
+            f"samples {p}: {nbytes / 2**30:,.1f} GiB of samples do not fit in the "
+            f"{free / 2**30:,.1f} GiB of memory available; evaluate a subset (e.g. the first "
+            "50,000 rows)"
+        )
 
 
 def load_samples(path: str | Path) -> tuple[torch.Tensor, np.ndarray | None]:
