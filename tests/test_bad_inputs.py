@@ -176,6 +176,11 @@ def _npy_header_only(shape, dtype="<f8") -> Callable[[Env], str]:
     return make
 
 
+case(
+    "evaluate 3 samples (too few neighbours)",
+    evaluate_(lambda e: e.npy("three.npy", np.zeros((3, 2)))),
+)
+case("evaluate samples at 1e300", evaluate_(lambda e: e.npy("huge.npy", np.full((50, 2), 1e300))))
 case("evaluate npy header declares 10^12 rows", evaluate_(_npy_header_only((10**12, 2))))
 case("evaluate npy header declares more than the file", evaluate_(_npy_header_only((100, 2))))
 

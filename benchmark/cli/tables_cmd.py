@@ -132,7 +132,7 @@ def cmd_evaluate(args) -> int:
         raise BenchError(f"unknown suite {args.suite!r}; valid suites for evaluate: {valid}")
     suite = get_suite(args.suite).with_overrides(_suite_options(args))
     arr = load_samples(args.samples)
-    arr = suite.validate_samples(arr, what=f"samples in {args.samples}")
+    arr = suite.check_evaluable(arr, what=f"samples in {args.samples}")
     metrics = suite.evaluate(arr)
     if args.json:
         print(json.dumps(metrics))

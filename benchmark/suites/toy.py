@@ -245,6 +245,23 @@ class GaussianMixtureSuite(ReportedMetrics):
             raise BenchError(f"{what} contains NaN or infinite values")
         return arr
 
+    def check_evaluable(self, samples: np.ndarray, what: str = "samples") -> np.ndarray:
+        """What the full evaluation needs beyond :meth:`validate_samples`: enough rows for
+        density/coverage's k = 5 neighbours, and coordinates whose squared distances stay
+        finite (k-means and the kernels square them)."""
+        arr = self.validate_samples(samples, what)
+        if len(arr) < MIN_EVAL_ROWS:
+            raise BenchError(
+                f"{what} has {len(arr)} rows; the diversity metrics need at least "
+                f"{MIN_EVAL_ROWS} (k = 5 neighbours each)"
+            )
+        if np.abs(arr).max() > MAX_COORDINATE:
+            raise BenchError(
+                f"{what} has coordinates beyond ±{MAX_COORDINATE:g}: their squared distances "
+                "overflow; such samples are a diverged generator's"
+            )
+        return arr
+
     def snapshot(self, D: nn.Module, method) -> dict[str, np.ndarray]:
         """D's raw output on a grid over the plane (the greed paper Fig. 3's contours)."""
         lo, hi = self.plot_extent()
@@ -316,6 +333,10 @@ class GaussianMixtureSuite(ReportedMetrics):
         r = float(np.abs(self.centers_array()).max())
         return -1.5 * r - 0.5, 1.5 * r + 0.5
 
+
+#: the fewest rows the full toy evaluation takes, and the largest coordinate (bench evaluate)
+MIN_EVAL_ROWS = 6
+MAX_COORDINATE = 1e100
 
 #: diversity on the toys: this many fresh draws from the mixture are the real reference (and the
 #: generated count for density/coverage); Vendi's n×n kernel uses the first TOY_VENDI samples
