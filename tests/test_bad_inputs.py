@@ -243,6 +243,32 @@ case("resume checkpoint foreign nets", RESUME,
 case("resume checkpoint rng wrong", RESUME,
      lambda e: torch.save({**torch.load(_ckpt(e), weights_only=True), "rng": torch.zeros(3)},
                           _ckpt(e)))  # fmt: skip
+
+
+# checkpoints whose CRCs are valid but whose contents do not fit the run
+def _ckpt_map(key: str, fn) -> Callable[[Env], None]:
+    def damage(e: Env) -> None:
+        state = torch.load(_ckpt(e), weights_only=True)
+        state[key] = fn(state[key])
+        torch.save(state, _ckpt(e))
+
+    return damage
+
+
+def _opt_wrong_shape(opt):
+    first = next(iter(opt["state"].values()))
+    first["exp_avg"] = torch.zeros(3, 3)
+    return opt
+
+
+case("resume checkpoint G as int64", RESUME,
+     _ckpt_map("G", lambda g: {k: v.to(torch.int64) for k, v in g.items()}))  # fmt: skip
+case("resume checkpoint optimiser state of the wrong shape", RESUME,
+     _ckpt_map("opt_g", _opt_wrong_shape))  # fmt: skip
+case("resume checkpoint curves as a string", RESUME, _ckpt_map("curves", lambda c: "junk"))
+case("resume checkpoint evals as a dict", RESUME, _ckpt_map("evals", lambda c: {"a": 1}))
+case("resume checkpoint snapshots as a list", RESUME, _ckpt_map("snapshots", lambda c: [1]))
+case("resume checkpoint curves rows not records", RESUME, _ckpt_map("curves", lambda c: [1, 2]))
 case(
     "resume runtime.json garbage",
     RESUME,

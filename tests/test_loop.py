@@ -330,3 +330,17 @@ def test_a_checkpoint_copied_from_another_run_is_refused_naming_both(tmp_path):
     # its own checkpoint resumes as before
     train_run(spec0, run0)
     assert run0.finished
+
+
+@pytest.mark.parametrize("peers", [5, "seed1", [3], [""]])
+def test_a_staged_checkpoint_whose_peers_are_not_runs_is_one_line(tmp_path, peers):
+    from collapsebench.benchmark.store.rundir import PENDING
+    from collapsebench.benchmark.store.state_files import write_state
+
+    (spec,) = _toy_specs("gan", seeds=(0,))
+    (run,) = _store(tmp_path, [spec])
+    with pytest.raises(_Stop):
+        train_run(spec, run, progress=_stop_at(5))
+    write_state(run.path / PENDING, {**run.load_checkpoint(), "peers": peers})
+    with pytest.raises(BenchError, match="'peers' is not a list of run directories"):
+        run.load_checkpoint(recover=True)

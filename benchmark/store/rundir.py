@@ -206,7 +206,13 @@ class RunDir:
         if not pending.exists():
             return None
         state = read_state(pending, ("step", "peers"), RESTART)
-        for rel in state["peers"]:
+        peers = state["peers"]
+        if not isinstance(peers, list) or not all(isinstance(p, str) and p for p in peers):
+            raise BenchError(
+                f"{pending}: 'peers' is not a list of run directories; delete it to resume from "
+                f"{CHECKPOINT}"
+            )
+        for rel in peers:
             peer = RunDir((self.path / rel).resolve())
             got = None
             for name in (PENDING, CHECKPOINT):

@@ -43,6 +43,7 @@ from ..errors import BenchError
 from ..store.rundir import CHECKPOINT_KEYS, RunDir, save_checkpoints_together
 from ..store.spec import RunSpec
 from ..suites.toy import get_suite
+from .checkpoint_schema import checkpoint_problem
 from .measure import (
     derived_seed,
     evaluation_row,
@@ -323,6 +324,13 @@ def _train(specs, runs, progress, data_root, rt: Runtime) -> list[dict]:
     evals: list[list[dict]] = [[] for _ in specs]
     start, states = 0, _resume_states(specs, runs, cfg.steps)
     if states is not None:
+        for k, (run, state) in enumerate(zip(runs, states, strict=True)):
+            problem = checkpoint_problem(state, t.models, k)
+            if problem:
+                raise BenchError(
+                    f"{run.path / 'checkpoint.pt'} does not fit this run: {problem}; delete it "
+                    "to train the run again from step 0"
+                )
         with resume_errors(runs[0]):
             t.models.load(states)
             for r, s in zip(t.rngs, states, strict=True):

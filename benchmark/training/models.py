@@ -90,6 +90,11 @@ class OneModel:
     def opt_state(self, which: str, k: int) -> dict[str, Any]:
         return (self.opt_g if which == "G" else self.opt_d).state_dict()
 
+    def param_shapes(self, which: str) -> list[torch.Size]:
+        """The shapes of the parameters ``which``'s optimiser steps, in its state's order."""
+        opt = self.opt_g if which == "G" else self.opt_d
+        return [p.shape for group in opt.param_groups for p in group["params"]]
+
     def load(self, states: Sequence[dict[str, Any]]) -> None:
         (s,) = states
         self.g.load_state_dict(s["G"])
@@ -254,6 +259,11 @@ class StackedModels:
 
     def opt_state(self, which: str, k: int) -> dict[str, Any]:
         return _opt_state_of(self.opt_g if which == "G" else self.opt_d, k)
+
+    def param_shapes(self, which: str) -> list[torch.Size]:
+        """One model's parameter shapes (the stacked ones without their leading K)."""
+        opt = self.opt_g if which == "G" else self.opt_d
+        return [p.shape[1:] for group in opt.param_groups for p in group["params"]]
 
     def load(self, states: Sequence[dict[str, Any]]) -> None:
         self.G.load_states([s["G"] for s in states])
