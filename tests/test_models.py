@@ -189,6 +189,11 @@ def test_cli_perf_batch_models_json(capsys):
     assert result["stacked_steps_per_s"] > 0 and result["sequential_steps_per_s"] > 0
     ratio = result["stacked_steps_per_s"] / result["sequential_steps_per_s"]
     assert result["stacked_over_sequential"] == pytest.approx(ratio, rel=0.01)
+    assert result["protocol"] == "dyngan" and result["batch_size"] == 128  # the default's
+    # --protocol times that protocol's nets and batch (VEEGAN/GDPP: batch 512)
+    assert main([*argv, "--steps", "2", "--repeats", "1", "--json", "--protocol", "veegan"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["protocol"] == "veegan" and result["batch_size"] == 512
 
 
 def test_cli_perf_batch_models_unsupported_method(capsys):

@@ -222,6 +222,7 @@ def cmd_perf(args) -> int:
             device=args.device,
             threads=args.threads,
             data_root=args.data_root,
+            protocol=args.protocol,
         )
     elif args.device != "cpu" or args.threads is not None:
         raise BenchError("bench perf: --device and --threads apply with --batch-models only")

@@ -173,12 +173,16 @@ def run_perf(
     }
 
 
-def _stack_specs(suite_name: str, method: str, k: int, data_root=None) -> list:
+def _stack_specs(
+    suite_name: str, method: str, k: int, data_root=None, protocol: str | None = None
+) -> list:
     """K runs of the default preset: seeds 0..K-1, or on a per-class suite its classes first
-    (seed 0 of every class, then seed 1, ...): the models a paper run trains side by side."""
+    (seed 0 of every class, then seed 1, ...): the models a paper run trains side by side.
+    A toy suite's runs are its ``protocol``'s (default: the default protocol's)."""
     suite = get_suite(suite_name)
     if not suite.per_class:
-        return plan(suite_name, [method], list(range(k)), "default")
+        options = {"protocol": protocol} if protocol else None
+        return plan(suite_name, [method], list(range(k)), "default", suite_options=options)
     n = len(suite.classes(data_root))
     specs = plan(suite_name, [method], list(range(-(-k // n))), "default", data_root=data_root)
     return sorted(specs, key=lambda s: s.seed)[:k]
@@ -193,16 +197,15 @@ def run_perf_stacked(
     device: str | None = "cpu",
     threads: int | None = None,
     data_root=None,
+    protocol: str | None = None,
 ) -> dict:
     """K stacked models vs K sequential bare loops: generator steps/s summed over the models.
-    ``threads``: torch CPU threads (default: all cores, as ``run_perf``)."""
+    ``threads``: torch CPU threads (default: all cores, as ``run_perf``); ``protocol``: a toy
+    suite's protocol, whose nets and batch are timed."""
     dev = resolve_device(device)
-    suite = get_suite(suite_name)
-    train = dataclasses.replace(suite.presets["default"], steps=steps, n_snapshots=1)
-    specs = [
-        dataclasses.replace(s, train=train)
-        for s in _stack_specs(suite_name, method, batch_models, data_root)
-    ]
+    base = _stack_specs(suite_name, method, batch_models, data_root, protocol)
+    train = dataclasses.replace(base[0].train, steps=steps, n_snapshots=1)
+    specs = [dataclasses.replace(s, train=train) for s in base]
     check_specs(specs)  # an unsupported method fails before any timing
     torch.set_num_threads(threads or threads_per_worker(1))
 
@@ -234,6 +237,7 @@ def run_perf_stacked(
         "models": [s.label for s in specs],
         "generator_steps_per_model": steps,
         "batch_size": train.batch_size,
+        "protocol": specs[0].suite_params.get("protocol"),
         "repeats": repeats,
         "stacked_steps_per_s": round(stacked_sps, 2),
         "sequential_steps_per_s": round(sequential_sps, 2),
