@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from collapsebench.baselines.gdpp import dpp_loss, kernel_eig
+from collapsebench.baselines.gdpp import dpp_loss, kernel_eig, real_kernel_eig
 
 
 def _rows(*unit_axes: int, dim: int = 2) -> torch.Tensor:
@@ -25,7 +25,9 @@ def test_identical_batches_cost_minus_the_normalised_spectrum():
     Fake = real: no magnitude term, every eigenvector matches itself, so
     L = -(3/3 + 1/3) = -4/3."""
     phi = _rows(0, 0, 0, 1)
-    lam, _ = kernel_eig(phi, 4)
+    lam, _ = kernel_eig(phi)
+    assert lam[0].tolist() == pytest.approx([0.0, 0.0, 1.0, 3.0])
+    lam, _ = real_kernel_eig(phi)
     assert lam[0].tolist() == pytest.approx([1.0, 3.0])  # the two non-zero eigenvalues
     assert dpp_loss(phi, phi.clone(), w=1.0).item() == pytest.approx(-4 / 3)
 
@@ -64,24 +66,44 @@ def _signed(v: torch.Tensor) -> torch.Tensor:
     return v * torch.sign(torch.gather(v, -2, idx))
 
 
-def test_feature_space_form_equals_the_batch_kernel_form(monkeypatch):
-    """Random features, B = 24 > F = 6: the loss from the 6 x 6 problem equals the 24 x 24 one
-    (float64), once both fix the eigenvectors' signs the same way."""
+def _signed_eigs(monkeypatch):
     import collapsebench.baselines.gdpp as gdpp
 
-    gen = torch.Generator().manual_seed(0)
-    fake = torch.randn(2, 24, 6, generator=gen, dtype=torch.float64)
+    fake_eig, real_eig = gdpp.kernel_eig, gdpp.real_kernel_eig
+
+    def signed(fn):
+        def eig(phi):
+            lam, v = fn(phi)
+            return lam, _signed(v)
+
+        return eig
+
+    monkeypatch.setattr(gdpp, "kernel_eig", signed(fake_eig))
+    monkeypatch.setattr(gdpp, "real_kernel_eig", signed(real_eig))
+    return gdpp
+
+
+@pytest.mark.parametrize("rank", [6, 2])
+def test_loss_and_gradient_equal_the_batch_kernel_form(monkeypatch, rank):
+    """B = 24 samples, F = 6 features; fake features of full rank, or of rank 2 plus 1e-3 noise
+    (what a collapsing generator's features look like): the loss and G's gradient (here, the
+    gradient to the fake features) equal the paper's B x B form in float64, once both fix the
+    eigenvectors' signs the same way (the real kernel comes from the 6 x 6 problem)."""
+    gdpp = _signed_eigs(monkeypatch)
+    gen = torch.Generator().manual_seed(rank)
+    basis = torch.randn(2, 24, rank, generator=gen, dtype=torch.float64)
+    mix = torch.randn(2, rank, 6, generator=gen, dtype=torch.float64)
+    fake = basis @ mix + (1e-3 * torch.randn(2, 24, 6, generator=gen, dtype=torch.float64))
     real = torch.randn(2, 24, 6, generator=gen, dtype=torch.float64)
-    original = gdpp.kernel_eig
-
-    def signed_eig(phi, batch):
-        lam, v = original(phi, batch)
-        return lam, _signed(v)
-
-    monkeypatch.setattr(gdpp, "kernel_eig", signed_eig)
-    ours = gdpp.dpp_loss(fake, real, w=1e-2)
+    fake_a, fake_b = fake.clone().requires_grad_(True), fake.clone().requires_grad_(True)
+    ours = gdpp.dpp_loss(fake_a, real, w=1e-2)
+    theirs = _direct(fake_b, real, 1e-2)
     assert ours.shape == (2,)
-    torch.testing.assert_close(ours, _direct(fake, real, 1e-2), rtol=1e-9, atol=1e-9)
+    torch.testing.assert_close(ours, theirs, rtol=1e-8, atol=1e-8)
+    (g_ours,) = torch.autograd.grad(ours.sum(), fake_a)
+    (g_theirs,) = torch.autograd.grad(theirs.sum(), fake_b)
+    assert torch.isfinite(g_ours).all()
+    torch.testing.assert_close(g_ours, g_theirs, rtol=1e-6, atol=1e-8)
 
 
 def test_gdpp_trains_under_the_veegan_protocol(tmp_path):
