@@ -24,7 +24,7 @@ from collapsebench.benchmark.cli.main import main
 from collapsebench.benchmark.errors import BenchError
 from collapsebench.benchmark.runs.planning import plan
 from collapsebench.benchmark.suites.protocols import DEFAULT_PROTOCOL, PROTOCOLS, get_protocol
-from collapsebench.benchmark.suites.published import comparability, verdict
+from collapsebench.benchmark.suites.published import comparability, verdict, verdict_counts
 from collapsebench.benchmark.suites.toy import get_suite
 from collapsebench.metrics.coverage import mode_coverage
 
@@ -237,6 +237,21 @@ def test_verdict_rule_on_constructed_means():
     assert why == "budget 20,000 of the source's 400,000 steps; 5 of the source's 10 trials"
     assert verdict(17.0, 0.5, 17.3, 0.8, why).startswith("not comparable: budget 20,000")
     assert comparability(400_000, 400_000, 10, 10) is None
+    pub = pd.DataFrame(
+        {
+            "verdict": [
+                "agrees",
+                "differs (our SE only)",
+                "agrees (our SE only)",
+                "not comparable: no finished run",
+                "published only: x",
+            ]
+        }
+    )
+    assert verdict_counts(pub) == (
+        "Of 4 published cells of methods implemented here, 2 agree, 1 differ and 1 are not "
+        "comparable; 1 cells are published only."
+    )
     # no published spread (VEEGAN, GDPP): our standard error alone, and the cell says so;
     # |1.4 - 1.0| = 0.4 <= 2 * 0.3, |2.0 - 1.0| = 1.0 > 0.6
     assert verdict(1.4, 0.3, 1.0, None) == "agrees (our SE only)"

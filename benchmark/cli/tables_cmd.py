@@ -28,7 +28,7 @@ def _write_table(args, methods: list[str]) -> str:
     from ..store.atomic import atomic_write_text
     from ..store.rundir import RunStore
     from ..suites.protocols import get_protocol
-    from ..suites.published import published_table
+    from ..suites.published import published_table, verdict_counts
     from ..suites.toy import diversity_caption
 
     suite = get_suite(args.suite)
@@ -68,9 +68,11 @@ def _write_table(args, methods: list[str]) -> str:
     if len(pub):
         pub_caption = (
             f"{args.suite}, protocol {protocol.name}: ours (mean ± s.e. over our seeds, preset "
-            f"{args.preset}: {budget.steps:,} steps) beside {protocol.source.split(',')[0]}'s "
-            "published mean ± s.e.; verdict: agrees within 2 combined standard errors, differs, "
-            "or not comparable (budget or trials differ from the source's)."
+            f"{args.preset}: {budget.steps:,} steps) beside the published mean ± s.e. "
+            f"({protocol.published_as or protocol.source.split(',')[0]}); verdict: agrees within "
+            "2 combined standard errors (our s.e. alone where none is published), differs (the "
+            "why column gives the measured reason), or not comparable (budget or trials differ "
+            f"from the source's). {verdict_counts(pub)}"
         )
         pub_view = _rounded(pub).set_index("published row")
         atomic_write_text(out / "published.md", render(pub_view, "md", pub_caption))

@@ -103,6 +103,8 @@ class Protocol:
     published_methods: Mapping[str, str | None] = field(default_factory=dict)
     #: suite -> (published row label, metric) -> the measured reason a "differs" verdict has
     differences: Mapping[str, Mapping[tuple[str, str], str]] = field(default_factory=dict)
+    #: how captions cite the published table ("PacGAN Table 1")
+    published_as: str = ""
     #: the preset that follows the source's budget (verdicts need it)
     published_preset: str = "paper"
     open_details: tuple[str, ...] = ()
@@ -306,6 +308,7 @@ PACGAN = Protocol(
             "PacGAN2 (PacGAN Table 1)": {"modes_covered": (7.9, 0.1)},
         },
     },
+    published_as="PacGAN Table 1, 10 trials",
     published_methods={
         "GAN (PacGAN Table 1)": "gan",
         "PacGAN2 (PacGAN Table 1)": "pacgan2",
@@ -402,6 +405,7 @@ VEEGAN = Protocol(
         "GDPP (GDPP Table 1)": "gdpp",
     },
     published_preset="default",
+    published_as="VEEGAN Table 1 and GDPP Table 1, 5 runs, no spread published",
     open_details=(
         "the ring: GDPP's code places its modes at linspace(0, 2 pi, 8), which repeats one "
         "mode (7 distinct); the tables report 8, so the 8 distinct modes at 2 pi k / 8 are run",

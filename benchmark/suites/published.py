@@ -94,6 +94,21 @@ def published_table(df: pd.DataFrame, protocol: Protocol, suite: str, steps: int
     return pd.DataFrame(rows)
 
 
+def verdict_counts(pub: pd.DataFrame) -> str:
+    """One sentence counting a published table's verdicts, e.g. "Of 8 published cells of
+    methods implemented here, 3 agree, 5 differ and 0 are not comparable; 4 cells are
+    published only."."""
+    verdicts = pub["verdict"].astype(str)
+    agree = int(verdicts.str.startswith("agrees").sum())
+    differ = int(verdicts.str.startswith("differs").sum())
+    not_comparable = int(verdicts.str.startswith("not comparable").sum())
+    only = int(verdicts.str.startswith("published only").sum())
+    total = agree + differ + not_comparable
+    text = f"Of {total} published cells of methods implemented here, {agree} agree, {differ} "
+    text += f"differ and {not_comparable} are not comparable"
+    return text + (f"; {only} cells are published only." if only else ".")
+
+
 def _published_only(label: str, metric: str, mean: float, se, trials) -> dict:
     """A published row no method of ours implements: its value, and no verdict."""
     return {
