@@ -92,6 +92,10 @@ def test_markdown_twin_lists_tables_figures_runs_and_commands(report):
     assert stale and stale.group(1) == "1"
     assert "bench run --suite gaussians25 --preset smoke --methods gan wgan-gp" in md
     assert "wgan-gp against the other methods" in md
+    # the first screen is the answer: tables and samples before the protocol card
+    assert md.index("## Tables") < md.index("](samples.png)") < md.index("## Protocol card")
+    # no path of the machine that made it: the absolute store is named RUNS in the commands
+    assert str(report.parents[3]) not in md and "--out RUNS" in md
 
 
 def _browser():
