@@ -3,7 +3,8 @@ samples files, and every one must be read cleanly or refused in one line with ex
 traceback, and the rest of the store byte for byte as it was. The hand-written table in
 test_bad_inputs.py holds the cases found so far; this one looks for the next.
 
-Size per CI run: 4 kinds x 25 examples (the derandomized seed makes the run repeatable)."""
+Size per CI run: 5 kinds (metrics.json, config.json, evals.csv, samples .npy, checkpoint
+entries) x 25 examples (the derandomized seed makes the run repeatable)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -147,3 +149,67 @@ def test_generated_samples_npy(tmp_path_factory, capsys, arr):
     np.save(path, arr, allow_pickle=False)
     _one_line_or_ok(capsys, ["evaluate", "--suite", "gaussians25", "--samples", str(path)])
     shutil.rmtree(path.parent)
+
+
+#: what a checkpoint entry may be replaced with: tensors of any dtype and shape, other types
+TENSORS = hnp.arrays(
+    dtype=st.sampled_from([np.float32, np.float64, np.int64, np.uint8, np.bool_]),
+    shape=hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=4),
+).map(torch.from_numpy)
+ENTRY = st.one_of(
+    TENSORS,
+    st.dictionaries(st.text(max_size=6), TENSORS, max_size=3),
+    st.lists(st.one_of(TENSORS, st.integers(), st.text(max_size=4)), max_size=3),
+    st.integers(),
+    st.text(max_size=8),
+    st.none(),
+)
+KEYS = ("step", "G", "D", "opt_g", "opt_d", "rng", "curves", "snapshots", "evals", "run")
+
+
+@pytest.fixture(scope="module")
+def stopped(tmp_path_factory) -> Path:
+    """A store holding one gaussians25 smoke run stopped at its step-10 checkpoint."""
+    import dataclasses
+
+    from collapsebench.benchmark.runs.planning import plan
+    from collapsebench.benchmark.store.rundir import RunStore
+    from collapsebench.benchmark.training.loop import train_run
+
+    root = tmp_path_factory.mktemp("stopped")
+    (spec,) = plan("gaussians25", ["gan"], [2], "smoke")
+    short = dataclasses.replace(spec, train=dataclasses.replace(spec.train, steps=10))
+    scratch = RunStore(root / "scratch").run_dir(short)
+    scratch.write_config(short)
+    train_run(short, scratch)
+    run = RunStore(root / "runs").run_dir(spec)
+    run.write_config(spec)
+    run.save_checkpoint(scratch.load_checkpoint())
+    shutil.rmtree(root / "scratch")
+    return root / "runs"
+
+
+@SETTINGS
+@given(key=st.sampled_from(KEYS), value=ENTRY)
+def test_generated_checkpoint_entries(stopped, tmp_path_factory, capsys, key, value):
+    """One entry of a valid checkpoint replaced (CRCs valid: torch.save writes them): resuming
+    trains on or refuses in one line, and a refusal leaves the store as it was."""
+    out = tmp_path_factory.mktemp("resume") / "runs"
+    shutil.copytree(stopped, out)
+    (ckpt,) = out.rglob("checkpoint.pt")
+    state = torch.load(ckpt, weights_only=True)
+    state[key] = value
+    torch.save(state, ckpt)
+    before = _files(out)
+    argv = ["run", "--suite", "gaussians25", "--preset", "smoke", "--methods", "gan", "--seeds"]
+    argv += ["2", "--out", str(out), "--results", str(out.parent / "r"), "--no-progress"]
+    try:
+        rc = main([*argv, "--no-plots"])
+    except SystemExit as exc:
+        rc = exc.code
+    err = capsys.readouterr().err.strip()
+    assert "Traceback" not in err and rc in (0, 2), err
+    if rc == 2:
+        assert len(err.splitlines()) == 1, err
+        assert _files(out) == before, "the store changed"
+    shutil.rmtree(out.parent)

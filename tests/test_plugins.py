@@ -126,6 +126,11 @@ def test_contract_violations_are_one_line(plugin_dir, capsys, method, needle):
     assert run_smoke(method, plugin_dir / "runs") == 2
     err = capsys.readouterr().err.strip()
     assert needle in err and len(err.splitlines()) == 1
+    # and nothing is left in the store: no run folder with a config.json or runtime.json
+    store = plugin_dir / "runs"
+    assert not store.exists() or not [p for p in store.rglob("*") if p.name != "results"], sorted(
+        store.rglob("*")
+    )
 
 
 def test_bad_path_shape():

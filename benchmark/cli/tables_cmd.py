@@ -25,7 +25,7 @@ def _write_table(args, methods: list[str]) -> str:
         seed_list,
         summary,
     )
-    from ..store.atomic import atomic_write_text
+    from ..store.atomic import atomic_write_text, remove_stale_tmp
     from ..store.rundir import RunStore
     from ..suites.protocols import get_protocol
     from ..suites.published import published_table, verdict_counts
@@ -60,6 +60,8 @@ def _write_table(args, methods: list[str]) -> str:
         f"{diversity_caption(n_eval)} {CONVERGENCE_CAPTION}"
     )
     out = results_dir(args)
+    if out.is_dir():
+        remove_stale_tmp(out)  # a killed `bench table` leaves its temporary file behind
     atomic_write_text(out / "table.md", render(table, "md", caption))
     atomic_write_text(out / "table.csv", render(table, "csv", caption))
     atomic_write_text(out / "per_seed.csv", df.drop(columns="run_dir").to_csv(index=False))

@@ -7,9 +7,11 @@ import contextlib
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import torch
 
+from ..errors import BenchError
 from ..store.rundir import RunStore
 from ..store.spec import RunSpec
 from ..training.loop import train_run
@@ -44,14 +46,31 @@ def _execute(
         if progress_queue is not None and (done % every == 0 or done == spec.train.steps):
             progress_queue.put((spec.label, done, spec.train.steps))
 
-    with run.lock(_note):
-        if run.finished:  # another process trained it while this one waited
-            _note(f"{spec.label}: finished by another process; not trained again")
-            report(spec.train.steps)
-            return run.read_metrics()
-        run.remove_leftovers()
-        run.write_config(spec)
-        return train_run(spec, run, report, data_root, runtime)
+    with _untrained_removed([run], root):
+        with run.lock(_note):
+            if run.finished:  # another process trained it while this one waited
+                _note(f"{spec.label}: finished by another process; not trained again")
+                report(spec.train.steps)
+                return run.read_metrics()
+            run.remove_leftovers()
+            run.write_config(spec)
+            try:
+                return train_run(spec, run, report, data_root, runtime)
+            except BenchError:
+                run.discard_if_untrained()
+                raise
+
+
+@contextlib.contextmanager
+def _untrained_removed(runs, root: str):
+    """A refusal before any training leaves nothing in the store: once the runs' locks are
+    released, their emptied folders (and empty parents) go too."""
+    try:
+        yield
+    except BenchError:
+        for run in runs:
+            run.remove_if_empty(Path(root))
+        raise
 
 
 def _note(line: str) -> None:
@@ -73,7 +92,7 @@ def execute_job(
         return {job[0].label: _execute(job[0], root, threads, progress_queue, data_root, runtime)}
     torch.set_num_threads(threads)
     store = RunStore(root)
-    with contextlib.ExitStack() as locks:
+    with _untrained_removed([store.run_dir(s) for s in job], root), contextlib.ExitStack() as locks:
         # sorted: two processes lock overlapping jobs in one order, so they cannot deadlock
         for spec in sorted(job, key=lambda s: str(store.run_dir(s).path)):
             locks.enter_context(store.run_dir(spec).lock(_note))
@@ -93,11 +112,16 @@ def execute_job(
         for spec in todo:
             state = store.run_dir(spec).load_checkpoint(recover=True)
             by_step.setdefault(0 if state is None else state["step"], []).append(spec)
-        for group in by_step.values():
-            if len(group) == 1:
-                out.update(_train_one(group[0], store, progress_queue, data_root, runtime))
-            else:
-                out.update(_train_stacked(group, store, progress_queue, data_root, runtime))
+        try:
+            for group in by_step.values():
+                if len(group) == 1:
+                    out.update(_train_one(group[0], store, progress_queue, data_root, runtime))
+                else:
+                    out.update(_train_stacked(group, store, progress_queue, data_root, runtime))
+        except BenchError:
+            for spec in todo:
+                store.run_dir(spec).discard_if_untrained()
+            raise
     return out
 
 

@@ -8,6 +8,7 @@ any moment leaves either the old file or the new one.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -22,11 +23,41 @@ def _umask() -> int:
     return mask
 
 
+#: marks the writer's pid in a temporary file's name
+TMP_PID = "pid"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def remove_stale_tmp(folder: str | Path) -> int:
+    """Delete the temporary files in ``folder`` whose writer was killed mid-write (its pid is no
+    longer running): results folders have no lock, so a live writer's file must survive.
+    Returns how many were removed."""
+    removed = 0
+    for p in Path(folder).glob(".*.tmp"):
+        match = re.search(rf"\.{TMP_PID}(\d+)\.[^.]*\.tmp$", p.name)
+        if match and not _alive(int(match.group(1))):
+            p.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
 def atomic_write(path: str | Path, write: Callable[[BinaryIO], object]) -> Path:
     """Call ``write(f)`` with a binary file open on a temporary file, then rename it to ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    # the writer's pid in the name: remove_stale_tmp can tell a killed writer's leftover from a
+    # live writer's file
+    prefix = f".{path.name}.{TMP_PID}{os.getpid()}."
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             # mkstemp creates 0600; give the file the permissions a plain open() would have

@@ -229,6 +229,27 @@ class RunDir:
         dies); ``note`` hears one line if another process holds it and this one waits."""
         return run_lock(self.path / LOCK, note)
 
+    def discard_if_untrained(self) -> bool:
+        """Under the run's lock, after a refusal before training (a plugin that breaks the
+        method contract on its first step): delete what was written to start the run, when it
+        has no checkpoint to resume and is not finished. Returns whether it did."""
+        if self.finished or (self.path / CHECKPOINT).exists() or (self.path / PENDING).exists():
+            return False
+        for name in ("config.json", "runtime.json"):
+            (self.path / name).unlink(missing_ok=True)
+        return True
+
+    def remove_if_empty(self, root: Path) -> None:
+        """After the lock is released: remove the run's folder and then its empty parents up
+        to (not including) the store's ``root``."""
+        path, root = self.path, Path(root).resolve()
+        while path.resolve() != root and root in path.resolve().parents:
+            try:
+                path.rmdir()
+            except OSError:  # not empty, or already gone
+                return
+            path = path.parent
+
     def remove_leftovers(self) -> None:
         """Temporary files of atomic writes a kill interrupted (only under the run's lock)."""
         for folder in (self.path, self.path / "generators"):
