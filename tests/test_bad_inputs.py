@@ -23,11 +23,10 @@ STORE_METHODS = ("gan", "wgan")
 def pristine(tmp_path_factory) -> Path:
     """A store with finished gaussians25 smoke runs (gan, wgan; seeds 0, 1) and one run of
     seed 2 stopped at its first checkpoint."""
-    import dataclasses
+    from test_reliability import stop_at_first_checkpoint
 
     from collapsebench.benchmark.runs.planning import plan
     from collapsebench.benchmark.store.rundir import RunStore
-    from collapsebench.benchmark.training.loop import train_run
 
     root = tmp_path_factory.mktemp("bad-inputs")
     out = root / "runs"
@@ -35,14 +34,9 @@ def pristine(tmp_path_factory) -> Path:
     argv += ["--seeds", "0", "1", "--out", str(out), "--results", str(root / "results")]
     assert main([*argv, "--no-progress"]) == 0
     (spec,) = plan("gaussians25", ["gan"], [2], "smoke")
-    short = dataclasses.replace(spec, train=dataclasses.replace(spec.train, steps=10))
-    scratch = RunStore(root / "scratch").run_dir(short)
-    scratch.write_config(short)
-    train_run(short, scratch)
     run = RunStore(out).run_dir(spec)
     run.write_config(spec)
-    run.save_checkpoint(scratch.load_checkpoint())
-    shutil.rmtree(root / "scratch")
+    stop_at_first_checkpoint(spec, run)
     return root
 
 
@@ -378,7 +372,7 @@ case(
 )
 case("run --min-count on a per-class suite", run_("--min-count", "5", suite="digits-perclass"))
 case("run --protocol on an image suite", run_("--protocol", "dyngan", suite="digits-perclass"))
-case("run unknown protocol", run_("--protocol", "veegan"))
+case("run unknown protocol", run_("--protocol", "veegan2017"))
 case("run preset of another protocol", run_("--protocol", "dyngan", preset="paper"))
 case("evaluate --pairs 0", evaluate_(lambda e: e.npy("p.npy", np.zeros((4, 2))), "digits",
                                      "--pairs", "0"))  # fmt: skip

@@ -170,22 +170,16 @@ KEYS = ("step", "G", "D", "opt_g", "opt_d", "rng", "curves", "snapshots", "evals
 @pytest.fixture(scope="module")
 def stopped(tmp_path_factory) -> Path:
     """A store holding one gaussians25 smoke run stopped at its step-10 checkpoint."""
-    import dataclasses
+    from test_reliability import stop_at_first_checkpoint
 
     from collapsebench.benchmark.runs.planning import plan
     from collapsebench.benchmark.store.rundir import RunStore
-    from collapsebench.benchmark.training.loop import train_run
 
     root = tmp_path_factory.mktemp("stopped")
     (spec,) = plan("gaussians25", ["gan"], [2], "smoke")
-    short = dataclasses.replace(spec, train=dataclasses.replace(spec.train, steps=10))
-    scratch = RunStore(root / "scratch").run_dir(short)
-    scratch.write_config(short)
-    train_run(short, scratch)
     run = RunStore(root / "runs").run_dir(spec)
     run.write_config(spec)
-    run.save_checkpoint(scratch.load_checkpoint())
-    shutil.rmtree(root / "scratch")
+    stop_at_first_checkpoint(spec, run)
     return root / "runs"
 
 

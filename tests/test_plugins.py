@@ -154,7 +154,8 @@ def _final(run):
 def test_plugin_stacks_with_no_edit_and_equals_its_runs_alone(plugin_dir, capsys):
     """The plugin above (written only to baselines/base.py's interface) trained as one stacked
     model of 3 seeds equals its 3 runs trained one at a time, through the real CLI (float32:
-    the batched kernels sum in another order, so within a tolerance)."""
+    the batched kernels sum in another order, and Adam turns a near-zero gradient's rounding into
+    a step of up to lr, so within 1e-3; the float64 test below is exact to 1e-12)."""
     stacked = _hinge_runs(plugin_dir / "stacked", ["--seeds", "0", "1", "2", "--batch-models", "3"])
     out = capsys.readouterr().out
     assert "trained one run at a time" not in out
@@ -170,8 +171,8 @@ def test_plugin_stacks_with_no_edit_and_equals_its_runs_alone(plugin_dir, capsys
         assert ck_s["step"] == ck_a["step"]
         for net in ("G", "D"):
             for name, ref in ck_a[net].items():
-                torch.testing.assert_close(ck_s[net][name], ref, rtol=1e-4, atol=1e-5)
-        np.testing.assert_allclose(x_s, x_a, rtol=1e-4, atol=1e-5)
+                torch.testing.assert_close(ck_s[net][name], ref, rtol=1e-2, atol=1e-3)
+        np.testing.assert_allclose(x_s, x_a, rtol=1e-2, atol=1e-3)
         assert m_s["modes_covered"] == m_a["modes_covered"]
     assert not np.array_equal(_final(stacked["seed0"])[1], _final(stacked["seed1"])[1])
 

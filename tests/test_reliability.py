@@ -73,18 +73,29 @@ def smoke_spec(method="gan", seed=0):
 
 def partial_run(root: Path, method="gan"):
     """A run stopped at its first checkpoint (step 10 of 30), as a crash would leave it."""
-    import dataclasses
-
     spec = smoke_spec(method)
-    short = dataclasses.replace(spec, train=dataclasses.replace(spec.train, steps=10))
     run = RunStore(root).run_dir(spec)
     run.write_config(spec)
-    tmp = RunStore(root / "scratch").run_dir(short)
-    tmp.write_config(short)
-    train_run(short, tmp)
-    state = tmp.load_checkpoint()
-    run.save_checkpoint(state)
+    stop_at_first_checkpoint(spec, run)
     return spec, run
+
+
+class _Crash(Exception):
+    pass
+
+
+def stop_at_first_checkpoint(spec, run) -> None:
+    """Train ``run`` until its step-10 checkpoint is written, then stop as a crash would."""
+
+    def crash(done: int) -> None:
+        if done == 10:
+            raise _Crash
+
+    try:
+        train_run(spec, run, crash)
+    except _Crash:
+        return
+    raise AssertionError("the run finished before step 10")
 
 
 # -- 1. no code runs from a stored file ------------------------------------------------------

@@ -162,10 +162,10 @@ def test_bench_variants_end_to_end_on_toys(tmp_path, capsys):
     # the baseline variant *is* the default configuration: plain `bench run` finds it finished
     plain = _argv("run", "ring8", out, res, "--methods", "wgan", "--seeds", "0", "1")
     assert main(plain) == 0
-    assert "2 of 2 runs already finished" in capsys.readouterr().err
+    assert "2 runs: 0 trained now (0 diverged), 2 already finished" in capsys.readouterr().err
     bad = _argv("variants", "ring8", out, res, "--vary", "arch=dcgan,resnet")
     err = one_line_error(capsys, bad)
-    assert "--vary arch: neither an option of suite ring8 (protocol) nor a parameter" in err
+    assert "--vary arch: neither an option of suite ring8 (protocol, update_order) nor a parameter" in err
 
 
 # -- whole-data image suites ---------------------------------------------------------------------

@@ -75,7 +75,9 @@ def cmd_compare(args) -> int:
         raise BenchError(str(exc)) from None
     methods = _methods([args.method, *args.against])
     df, marks = _ensure_runs(args, methods)
-    metrics = [m for m in suite.reported_metrics if m in df]
+    # a metric no run has a value for (first step at full coverage when none reached it)
+    # has nothing to compare
+    metrics = [m for m in suite.reported_metrics if m in df and df[m].notna().any()]
     try:
         table = compare(df, args.method, args.against, metrics, alpha=args.alpha)
         summ = summarize(df, metrics)
