@@ -165,7 +165,10 @@ def test_bench_variants_end_to_end_on_toys(tmp_path, capsys):
     assert "2 runs: 0 trained now (0 diverged), 2 already finished" in capsys.readouterr().err
     bad = _argv("variants", "ring8", out, res, "--vary", "arch=dcgan,resnet")
     err = one_line_error(capsys, bad)
-    assert "--vary arch: neither an option of suite ring8 (protocol, update_order) nor a parameter" in err
+    assert (
+        "--vary arch: neither an option of suite ring8 (protocol, update_order) nor a parameter"
+        in err
+    )
 
 
 # -- whole-data image suites ---------------------------------------------------------------------
