@@ -93,3 +93,22 @@ def test_bad_labels_and_png(tmp_path, capsys, digits):
     rc = main(["evaluate", "--suite", "digits-perclass", "--samples", str(folder)])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and "a.png" in err and len(err.splitlines()) == 1
+
+
+def test_a_valid_npy_larger_than_the_memory_is_refused_before_loading(tmp_path, monkeypatch):
+    """A whole, valid .npy whose data exceed the memory available: one line before numpy
+    allocates (the available memory is made small here; the file is 16 KB)."""
+    import numpy as np
+    import pytest
+
+    from collapsebench.benchmark.errors import BenchError
+    from collapsebench.benchmark.suites import sample_files
+
+    path = tmp_path / "big.npy"
+    np.save(path, np.zeros((1000, 2)))
+    assert sample_files.read_array_file(path, "x", npz=False).shape == (1000, 2)
+    monkeypatch.setattr(sample_files, "_available_memory", lambda: 4096)
+    # 1,000 x 2 float64 = 16,000 bytes = 15.6 KiB
+    want = r"15\.6 KiB of samples do not fit in the 4\.0 KiB of memory available"
+    with pytest.raises(BenchError, match=want):
+        sample_files.read_array_file(path, "x", npz=False)

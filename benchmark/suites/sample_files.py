@@ -76,10 +76,16 @@ def check_npy_size(p: Path) -> None:
     free = _available_memory()
     if free is not None and nbytes > free:
         raise BenchError(
-            f"samples {p}: {nbytes / 2**30:,.1f} GiB of samples do not fit in the "
-            f"{free / 2**30:,.1f} GiB of memory available; evaluate a subset (e.g. the first "
-            "50,000 rows)"
+            f"samples {p}: {_size(nbytes)} of samples do not fit in the {_size(free)} of memory "
+            "available; evaluate a subset (e.g. the first 50,000 rows)"
         )
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= scale:
+            return f"{n / scale:,.1f} {unit}"
+    return f"{n} bytes"
 
 
 def load_samples(path: str | Path) -> tuple[torch.Tensor, np.ndarray | None]:
