@@ -71,12 +71,12 @@ def smoke_spec(method="gan", seed=0):
     return spec
 
 
-def partial_run(root: Path, method="gan"):
-    """A run stopped at its first checkpoint (step 10 of 30), as a crash would leave it."""
+def partial_run(root: Path, method="gan", step: int = 10):
+    """A run stopped at its checkpoint of ``step`` (10 or 20 of 30), as a crash would leave it."""
     spec = smoke_spec(method)
     run = RunStore(root).run_dir(spec)
     run.write_config(spec)
-    stop_at_first_checkpoint(spec, run)
+    stop_at_first_checkpoint(spec, run, step)
     return spec, run
 
 
@@ -84,18 +84,18 @@ class _Crash(Exception):
     pass
 
 
-def stop_at_first_checkpoint(spec, run) -> None:
-    """Train ``run`` until its step-10 checkpoint is written, then stop as a crash would."""
+def stop_at_first_checkpoint(spec, run, step: int = 10) -> None:
+    """Train ``run`` until its checkpoint of ``step`` is written, then stop as a crash would."""
 
     def crash(done: int) -> None:
-        if done == 10:
+        if done == step:
             raise _Crash
 
     try:
         train_run(spec, run, crash)
     except _Crash:
         return
-    raise AssertionError("the run finished before step 10")
+    raise AssertionError(f"the run finished before step {step}")
 
 
 # -- 1. no code runs from a stored file ------------------------------------------------------
@@ -153,11 +153,12 @@ def _same(a, b) -> bool:
 def test_every_bit_flip_in_a_checkpoint_is_caught_or_harmless(tmp_path):
     """Flip one bit at 400 positions spread over a real checkpoint: each load either ends in
     one line naming the file or returns exactly the original state (flips in zip padding)."""
-    _, run = partial_run(tmp_path / "runs", "dyngan")  # dyngan: method state and snapshots too
+    # dyngan: method state too; step 20: after the step-15 snapshot
+    _, run = partial_run(tmp_path / "runs", "dyngan", step=20)
     ckpt = run.path / "checkpoint.pt"
     good = ckpt.read_bytes()
     original = run.load_checkpoint()
-    assert isinstance(original["snapshots"]["samples_10"], np.ndarray)  # arrays round-trip
+    assert isinstance(original["snapshots"]["samples_15"], np.ndarray)  # arrays round-trip
     caught = harmless = 0
     for pos in np.linspace(0, len(good) - 1, 400).astype(int):
         bad = bytearray(good)
