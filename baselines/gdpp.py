@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 
 from .base import Method, Params, adam, batch_mean
-from .gan import log_d, log_one_minus_d
+from .gan import GAN, log_d
 
 
 @dataclass(frozen=True)
@@ -93,8 +93,8 @@ class GDPP(Method):
         p = self.params
         return adam(G, p.lr_g, (p.beta1, p.beta2)), adam(D, p.lr_d, (p.beta1, p.beta2))
 
-    def d_loss(self, D, real, fake, step, draw):
-        return -(batch_mean(log_d(D(real))) + batch_mean(log_one_minus_d(D(fake))))
+    #: D is GAN's: L_D = -[E log D(x) + E log(1 - D(G(z)))], one definition
+    d_loss = GAN.d_loss
 
     def g_loss(self, D, real, fake, step, draw):
         phi_fake, phi_real = D.features(fake), D.features(real.detach())

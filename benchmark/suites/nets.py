@@ -94,35 +94,35 @@ def orthogonal_init(module: nn.Module, gain: float) -> nn.Module:
     return module
 
 
+def _two_layer_nets(
+    in_dim: int, cond_dim: int, hidden: int, pack: int, g_act, d_act
+) -> tuple[nn.Module, nn.Module]:
+    """G: two ``g_act`` layers ``hidden`` wide and a linear 2-D output; D: a trunk of two
+    ``d_act`` layers (its ``features``) and a linear score head. Built G first, then D's trunk
+    and head, so a seed gives every protocol's nets the same draws as before."""
+    G = nn.Sequential(
+        nn.Linear(in_dim, hidden), g_act(),
+        nn.Linear(hidden, hidden), g_act(),
+        nn.Linear(hidden, 2),
+    )  # fmt: skip
+    trunk = nn.Sequential(
+        nn.Linear((2 + cond_dim) * pack, hidden), d_act(),
+        nn.Linear(hidden, hidden), d_act(),
+    )  # fmt: skip
+    return G, PackedScore(trunk, nn.Linear(hidden, 1), pack)
+
+
 def veegan_nets(in_dim: int, cond_dim: int, hidden: int, pack: int) -> tuple[nn.Module, nn.Module]:
     """The VEEGAN/GDPP toy nets (GDPP's gdppgan_Synthetic.py, after poolio/unrolled_gan): G and D
     two tanh layers ``hidden`` wide, linear outputs; D's features are its last tanh layer (the
     "last feature map of the discriminator" GDPP's loss uses)."""
-    G = nn.Sequential(
-        nn.Linear(in_dim, hidden), nn.Tanh(),
-        nn.Linear(hidden, hidden), nn.Tanh(),
-        nn.Linear(hidden, 2),
-    )  # fmt: skip
-    trunk = nn.Sequential(
-        nn.Linear((2 + cond_dim) * pack, hidden), nn.Tanh(),
-        nn.Linear(hidden, hidden), nn.Tanh(),
-    )  # fmt: skip
-    return G, PackedScore(trunk, nn.Linear(hidden, 1), pack)
+    return _two_layer_nets(in_dim, cond_dim, hidden, pack, nn.Tanh, nn.Tanh)
 
 
 def dyngan_nets(in_dim: int, cond_dim: int, hidden: int, pack: int) -> tuple[nn.Module, nn.Module]:
     """DynGAN's synthetic/net.py: G two ReLU layers, D two LeakyReLU(0.1) layers, both
     ``hidden`` wide, raw-score output (the source's sigmoid is in our losses)."""
-    G = nn.Sequential(
-        nn.Linear(in_dim, hidden), nn.ReLU(),
-        nn.Linear(hidden, hidden), nn.ReLU(),
-        nn.Linear(hidden, 2),
-    )  # fmt: skip
-    trunk = nn.Sequential(
-        nn.Linear((2 + cond_dim) * pack, hidden), nn.LeakyReLU(0.1),
-        nn.Linear(hidden, hidden), nn.LeakyReLU(0.1),
-    )  # fmt: skip
-    return G, PackedScore(trunk, nn.Linear(hidden, 1), pack)
+    return _two_layer_nets(in_dim, cond_dim, hidden, pack, nn.ReLU, lambda: nn.LeakyReLU(0.1))
 
 
 def pacgan_nets(
