@@ -53,11 +53,36 @@ class GDPPParams(Params):
             raise ValueError(f"magnitude_weight must be at least 0, got {self.magnitude_weight}")
 
 
+class SafeEigh(torch.autograd.Function):
+    """``torch.linalg.eigh`` whose backward treats equal eigenvalues as TensorFlow's does.
+
+    The eigenvector gradient has terms 1 / (lambda_j - lambda_i). The fake kernel has B - F
+    eigenvalues at 0 (rank <= F < B), ties in float32, so torch's backward returns inf and the
+    run is NaN from its first step. The authors' TensorFlow code takes the same gradient through
+    ``tf.self_adjoint_eig``, whose backward uses the safe reciprocal x / (x^2 + 1e-20): 0 at a
+    tie, 1/x elsewhere. That is the gradient here (symmetrised, as for any symmetric input)."""
+
+    @staticmethod
+    def forward(ctx, a):
+        lam, v = torch.linalg.eigh(a)
+        ctx.save_for_backward(lam, v)
+        return lam, v
+
+    @staticmethod
+    def backward(ctx, g_lam, g_v):
+        lam, v = ctx.saved_tensors
+        gap = lam.unsqueeze(-2) - lam.unsqueeze(-1)  # [i, j] = lambda_j - lambda_i
+        inverse = gap / (gap * gap + 1e-20)
+        inner = torch.diag_embed(g_lam) + inverse * (v.transpose(-1, -2) @ g_v)
+        g_a = v @ inner @ v.transpose(-1, -2)
+        return (g_a + g_a.transpose(-1, -2)) / 2
+
+
 def kernel_eig(phi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Eigenvalues (K, B, ascending) and unit eigenvectors (K, B, B) of phi phi^T for
     row-normalised (K, B, F) features."""
     phi = F.normalize(phi, p=2, dim=-1)
-    return torch.linalg.eigh(phi @ phi.transpose(-1, -2))
+    return SafeEigh.apply(phi @ phi.transpose(-1, -2))
 
 
 @torch.no_grad()
