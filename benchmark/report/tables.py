@@ -59,6 +59,7 @@ def per_seed(
             cls = {} if rec.spec.cls is None else {"class": rec.spec.cls}
             evals = rec.run.read_evals()
             status = converged(evals, n_modes)
+            ordered = evals.sort_values("step") if status else None  # sorted once per run
             whole = run_converged(status)  # metrics with no curve: the run's own status
             rows.append(
                 {
@@ -70,10 +71,7 @@ def per_seed(
                     **rec.run.read_metrics(numeric),
                     **resolved.dynamics(evals),
                     **{f"{CONVERGED}{m}": status.get(m, whole) for m in numeric},
-                    **{
-                        f"{SPREAD}{m}": last_quarter_spread(evals.sort_values("step")[m])
-                        for m in status
-                    },
+                    **{f"{SPREAD}{m}": last_quarter_spread(ordered[m]) for m in status},
                     "run_dir": str(rec.run.path),
                 }
             )
