@@ -46,7 +46,7 @@ def test_bench_agreement_writes_one_row_per_metric(smoke_store, tmp_path, capsys
     import json
 
     from collapsebench.benchmark.cli.main import main
-    from collapsebench.benchmark.suites.toy import get_suite
+    from collapsebench.benchmark.suites import get_suite
 
     out, _ = smoke_store
     assert (

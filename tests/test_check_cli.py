@@ -3,7 +3,7 @@
 import pandas as pd
 
 from collapsebench.benchmark.cli.main import main
-from collapsebench.benchmark.suites.toy import get_suite
+from collapsebench.benchmark.suites import get_suite
 
 BASE = ["--suite", "gaussians25", "--preset", "smoke", "--seeds", "0", "1", "--no-progress"]
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from collapsebench.benchmark.cli.main import main
-from collapsebench.benchmark.suites.toy import get_suite
+from collapsebench.benchmark.suites import get_suite
 
 
 def one_line_error(capsys, argv, code=2):
@@ -237,8 +237,8 @@ def test_list(capsys):
     """Each suite, protocol and method is the first word of its own line in its section (a
     substring check would let "wgan-gp" stand in for "gan")."""
     from collapsebench.baselines import REGISTRY
+    from collapsebench.benchmark.suites import SUITES
     from collapsebench.benchmark.suites.protocols import PROTOCOLS
-    from collapsebench.benchmark.suites.toy import SUITES
 
     assert main(["list"]) == 0
     sections: dict[str, set[str]] = {}

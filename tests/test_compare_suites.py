@@ -9,7 +9,7 @@ from PIL import Image
 from test_fidelity import _write_random_inception_weights
 
 from collapsebench.benchmark.cli.main import main
-from collapsebench.benchmark.suites.toy import SUITES, get_suite
+from collapsebench.benchmark.suites import SUITES, get_suite
 from collapsebench.metrics import fidelity as fi
 
 

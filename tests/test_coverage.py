@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from collapsebench.benchmark.suites.toy import get_suite
+from collapsebench.benchmark.suites import get_suite
 from collapsebench.metrics.coverage import mode_coverage
 
 GRID = get_suite("gaussians25")

@@ -18,8 +18,8 @@ from test_fidelity import _write_random_inception_weights
 from collapsebench.benchmark.cli.main import main
 from collapsebench.benchmark.errors import BenchError
 from collapsebench.benchmark.runs.planning import plan
+from collapsebench.benchmark.suites import get_suite
 from collapsebench.benchmark.suites.image_batches import ImageBatches, StackedBatches
-from collapsebench.benchmark.suites.toy import get_suite
 from collapsebench.metrics import fidelity as fi
 
 
@@ -213,7 +213,7 @@ def test_independent_critic_curve_over_snapshots(digits_store, capsys):
     assert set(curve["step"]) == {3, 6} and curve["w"].notna().all()
     assert "gan" in text and (results / "digits-perclass" / "smoke" / "critic.png").exists()
     rc, _, err = _run(["critic", "--suite", "gaussians25", "--out", str(out)], capsys)
-    assert rc == 2 and "toy suite" in err
+    assert rc == 2 and "stores none" in err
 
 
 def test_compare_on_a_per_class_suite_uses_one_number_per_seed(digits_store, capsys):
@@ -573,7 +573,7 @@ def test_image_table_of_diverged_runs_has_no_nan_and_no_keyerror():
     import pandas as pd
 
     from collapsebench.benchmark.report.image_tables import caption, methods_table
-    from collapsebench.benchmark.suites.toy import get_suite
+    from collapsebench.benchmark.suites import get_suite
 
     suite = get_suite("digits")
     names = list(suite.metric_names)
@@ -595,7 +595,7 @@ def test_image_table_cells_carry_their_runs_convergence_marks():
     """A cell is † when any of its runs did not converge, ? when any has no verdict, plain when
     all converged; the mean over classes is marked by every run of the method."""
     from collapsebench.benchmark.report.image_tables import methods_table, per_class_table
-    from collapsebench.benchmark.suites.toy import get_suite
+    from collapsebench.benchmark.suites import get_suite
 
     def row(cls, seed, fid, status):
         return {

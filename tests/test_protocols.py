@@ -23,9 +23,9 @@ from collapsebench.benchmark.analysis.convergence import (
 from collapsebench.benchmark.cli.main import main
 from collapsebench.benchmark.errors import BenchError
 from collapsebench.benchmark.runs.planning import plan
+from collapsebench.benchmark.suites import get_suite
 from collapsebench.benchmark.suites.protocols import DEFAULT_PROTOCOL, PROTOCOLS, get_protocol
 from collapsebench.benchmark.suites.published import comparability, verdict, verdict_counts
-from collapsebench.benchmark.suites.toy import get_suite
 from collapsebench.metrics.coverage import mode_coverage
 
 
@@ -85,7 +85,7 @@ def test_veegan_nets_and_data_follow_the_gdpp_script():
     assert (p.presets["default"].steps, p.presets["default"].batch_size) == (25_000, 512)
     assert p.n_eval == 2_500 and p.trials == 5
     with pytest.raises(BenchError, match="unknown toy nets 'mlp'; valid: gan-toy, dyngan"):
-        dataclasses.replace(suite, nets="mlp")
+        dataclasses.replace(p, nets="mlp")  # validated where it is set
 
 
 def test_protocol_data_and_optimisers_follow_the_sources():

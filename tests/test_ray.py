@@ -17,7 +17,7 @@ from collapsebench.benchmark.runs import ray_executor
 from collapsebench.benchmark.runs.planning import plan
 from collapsebench.benchmark.store.rundir import RunStore
 from collapsebench.benchmark.store.spec import RunSpec
-from collapsebench.benchmark.suites.toy import get_suite
+from collapsebench.benchmark.suites import get_suite
 
 ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.slow

@@ -12,9 +12,9 @@ from torch import nn
 from collapsebench.baselines import REGISTRY
 from collapsebench.benchmark.runs.planning import plan
 from collapsebench.benchmark.store.rundir import RunStore
+from collapsebench.benchmark.suites import get_suite
+from collapsebench.benchmark.suites import get_suite as _get_suite
 from collapsebench.benchmark.suites.nets import ToyDiscriminator
-from collapsebench.benchmark.suites.toy import get_suite
-from collapsebench.benchmark.suites.toy import get_suite as _get_suite
 from collapsebench.benchmark.training.loop import train_run
 
 #: what a finished toy run's metrics.json holds: the diversity flag, the suite's reported

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from collapsebench.benchmark.runs.planning import config_hashes
-from collapsebench.benchmark.suites.toy import SUITES
+from collapsebench.benchmark.suites import SUITES
 
 RECORDED = json.loads((Path(__file__).parent / "data" / "run_keys.json").read_text())
 

@@ -16,6 +16,7 @@ from collapsebench.benchmark.errors import BenchError
 from collapsebench.benchmark.runs.planning import plan
 from collapsebench.benchmark.runs.runner import execute
 from collapsebench.benchmark.store.rundir import RunStore
+from collapsebench.benchmark.suites import get_suite
 from collapsebench.benchmark.training import runtime as R
 
 
@@ -44,13 +45,17 @@ def test_bad_devices_name_the_valid_ones(monkeypatch):
 
 
 def test_amp_and_channels_last_only_for_image_suites_on_cuda(monkeypatch):
+    image, toy = get_suite("digits-perclass"), get_suite("ring8")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    assert R.runtime_for("image", "auto") == R.Runtime("cpu", False, False, True)
+    assert R.runtime_for(image.amp_capable, "auto") == R.Runtime("cpu", False, False, True)
     _fake_cuda(monkeypatch)
-    assert R.runtime_for("image", "auto") == R.Runtime("cuda", True, True, True)
-    assert R.runtime_for("image", "cuda", no_amp=True) == R.Runtime("cuda", False, False, True)
-    assert R.runtime_for("toy", "cuda") == R.Runtime("cuda", False, False, True)
-    assert R.runtime_for("toy", "cuda", fast=True).deterministic is False
+    assert R.runtime_for(image.amp_capable, "auto") == R.Runtime("cuda", True, True, True)
+    no_amp = R.runtime_for(image.amp_capable, "cuda", no_amp=True)
+    assert no_amp == R.Runtime("cuda", False, False, True)
+        "cuda", False, False, True
+    )
+    assert R.runtime_for(toy.amp_capable, "cuda") == R.Runtime("cuda", False, False, True)
+    assert R.runtime_for(toy.amp_capable, "cuda", fast=True).deterministic is False
 
 
 def test_cpu_bf16_autocast_really_computes_in_bf16():

@@ -11,6 +11,7 @@ from scipy import stats as st
 
 from collapsebench.benchmark.analysis import stats as S
 from collapsebench.benchmark.analysis import stats_format as SF
+from collapsebench.benchmark.report import seed_plots
 
 pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
 
@@ -298,11 +299,11 @@ def test_plot_seeds_writes_a_png_atomically(tmp_path):
         }
     )
     out = tmp_path / "figs" / "seeds.png"
-    assert SF.plot_seeds(df, ["modes_covered", "reverse_kl"], out, bootstrap=FAST) == out
+    assert seed_plots.plot_seeds(df, ["modes_covered", "reverse_kl"], out, bootstrap=FAST) == out
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert [p.name for p in out.parent.iterdir()] == ["seeds.png"]  # no temp file left
     with pytest.raises(ValueError, match=r"must end in \.png"):
-        SF.plot_seeds(df, ["modes_covered"], tmp_path / "seeds.pdf")
+        seed_plots.plot_seeds(df, ["modes_covered"], tmp_path / "seeds.pdf")
 
 
 def test_plot_seeds_is_the_same_figure_whatever_numpy_global_state(tmp_path):
@@ -312,7 +313,9 @@ def test_plot_seeds_is_the_same_figure_whatever_numpy_global_state(tmp_path):
     png = []
     for state in (1, 2):
         np.random.seed(state)
-        png.append(SF.plot_seeds(df, ["modes_covered"], tmp_path / f"{state}.png", bootstrap=FAST))
+        png.append(
+            seed_plots.plot_seeds(df, ["modes_covered"], tmp_path / f"{state}.png", bootstrap=FAST)
+        )
     assert png[0].read_bytes() == png[1].read_bytes()
 
 
@@ -320,8 +323,8 @@ def test_every_metric_a_suite_produces_has_a_direction():
     """`bench compare` needs to know whether higher is better for each metric of a suite;
     stacked-digits' kl / kl_log10 had none, so compare trained everything and then failed."""
     from collapsebench.benchmark.analysis.stats import METRIC_DIRECTIONS
+    from collapsebench.benchmark.suites import SUITES
     from collapsebench.benchmark.suites.protocols import PROTOCOLS
-    from collapsebench.benchmark.suites.toy import SUITES
 
     suites = [*SUITES.values()]
     suites += [SUITES[n].with_protocol(p) for n in ("gaussians25", "ring8") for p in PROTOCOLS]

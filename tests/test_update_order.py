@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from collapsebench.benchmark.runs.planning import plan
-from collapsebench.benchmark.suites.toy import get_suite
+from collapsebench.benchmark.suites import get_suite
 from collapsebench.benchmark.training.loop import Trainer
 from collapsebench.benchmark.training.runtime import Runtime
 

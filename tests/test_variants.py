@@ -18,7 +18,7 @@ from collapsebench.benchmark.report.plots import curriculum_figure
 from collapsebench.benchmark.report.tables import results_dir
 from collapsebench.benchmark.runs.planning import plan
 from collapsebench.benchmark.store.rundir import RunDir
-from collapsebench.benchmark.suites.toy import get_suite
+from collapsebench.benchmark.suites import get_suite
 from collapsebench.benchmark.training.methods import parse_method_options
 
 

@@ -72,7 +72,7 @@ def store_runs(store, suite: str, data_root=None) -> pd.DataFrame:
     """Every finished, non-diverged run of ``suite`` in ``store``: its key and its metrics (runs
     that lack a metric the suite now reports get it from their stored samples first)."""
     from ..runs.reevaluate import complete_evaluations
-    from ..suites.toy import suite_of
+    from ..suites import suite_of
 
     records = list(store.records(suite))
     complete_evaluations(store, [r.spec for r in records], data_root)
@@ -98,15 +98,13 @@ def store_runs(store, suite: str, data_root=None) -> pd.DataFrame:
 def suite_agreement(store, suite: str, data_root=None) -> tuple[pd.DataFrame, int]:
     """The agreement table of one suite (toys: with modes covered; per-class images: with
     MS-SSIM), and the number of runs it was computed from."""
-    from ..suites.toy import get_suite
+    from ..suites import get_suite
 
     s = get_suite(suite)
     runs = store_runs(store, suite, data_root)
     if runs.empty:
         return pd.DataFrame(), 0
-    if s.kind == "toy":
-        ref, collapsed = "modes_covered", toy_collapsed(runs, len(s.centers))
-    else:
-        ref, collapsed = "ms_ssim", None
+    ref = s.agreement_reference[0]
+    collapsed = toy_collapsed(runs, s.n_modes) if ref == "modes_covered" else None
     others = [m for m in s.evaluated_metrics if m != ref and m in runs]
     return agreement(runs, ref, others, collapsed), len(runs)

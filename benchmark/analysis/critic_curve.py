@@ -19,8 +19,8 @@ from tqdm.auto import tqdm
 from ...metrics.critic import critic_distance, train_critic
 from ..errors import BenchError
 from ..store.rundir import RunDir, spec_from_config
+from ..suites import get_suite
 from ..suites.image_nets import ImageDiscriminator, init_weights
-from ..suites.toy import get_suite
 from ..training.methods import build_method
 
 HELDOUT_FRACTION = 0.2

@@ -11,7 +11,7 @@ from pathlib import Path
 from ...baselines import REGISTRY
 from ..errors import BenchError
 from ..store.atomic import check_writable_dir
-from ..suites.toy import SUITES, get_suite
+from ..suites import SUITES, get_suite
 
 DEFAULT_OUT = "runs"
 
@@ -127,7 +127,7 @@ def _use_dinov2(args) -> Iterator[None]:
     if given is None and not os.environ.get(dinov2.WEIGHTS_ENV):
         yield
         return
-    if given is not None and args.suite in SUITES and get_suite(args.suite).kind != "image":
+    if given is not None and args.suite in SUITES and not get_suite(args.suite).image_features:
         raise BenchError("--dinov2-weights applies to image suites only")
     try:
         path = dinov2.weights_path(given)
@@ -225,7 +225,12 @@ def _runtime(args):
     if args.log is not None and (args.batch_models or 1) > 1:
         raise BenchError("--log streams runs trained one at a time; drop --batch-models")
     return runtime_for(
-        get_suite(args.suite).kind, args.device, args.no_amp, args.fast, args.log, args.log_dir
+        get_suite(args.suite).amp_capable,
+        args.device,
+        args.no_amp,
+        args.fast,
+        args.log,
+        args.log_dir,
     )
 
 
@@ -247,23 +252,14 @@ def _execute(args, store, specs) -> dict:
 
 
 def _suite_options(args) -> dict:
-    """The suite options of the command line. Toy suites always name their protocol (the
-    default one when --protocol is not given), so tables of different protocols never share
-    a folder; image suites have no protocols."""
-    from ..suites.protocols import DEFAULT_PROTOCOL, get_protocol
-
+    """The suite options of the command line: the image options given, and what the suite
+    makes of --protocol / --update-order (``Suite.command_options``)."""
     names = ("arch", "width", "min_count", "counter")
     opts = {k: v for k in names if (v := getattr(args, k, None)) is not None}
-    protocol = getattr(args, "protocol", None)
-    order = getattr(args, "update_order", None)
-    if get_suite(args.suite).kind == "toy":
-        opts["protocol"] = protocol or DEFAULT_PROTOCOL
-        if order is not None and order != get_protocol(opts["protocol"]).update_order:
-            opts["update_order"] = order
-    elif protocol is not None or order is not None:
-        raise BenchError(
-            f"--protocol and --update-order apply to the toy suites only; {args.suite} has none"
-        )
+    suite = get_suite(args.suite)
+    opts.update(
+        suite.command_options(getattr(args, "protocol", None), getattr(args, "update_order", None))
+    )
     return opts
 
 
@@ -279,6 +275,31 @@ def _method_options(args, methods: Sequence[str]) -> dict:
     from ..training.methods import parse_method_options
 
     return parse_method_options(getattr(args, "method_set", None), methods)
+
+
+def table_request(args, methods: list[str]):
+    """The command line's table request (``report/writers.py``)."""
+    from ..report.writers import TableRequest
+
+    return TableRequest(
+        suite=args.suite,
+        preset=args.preset,
+        methods=tuple(methods),
+        results=args.results,
+        suite_options=_suite_options(args),
+        method_options=_method_options(args, methods),
+        method_set=getattr(args, "method_set", None),
+        format=getattr(args, "format", "md"),
+        no_plots=getattr(args, "no_plots", False),
+    )
+
+
+def write_tables(args, methods: list[str]) -> str:
+    """Every table and figure of the command line's suite, as ``bench table`` writes them."""
+    from ..report.writers import write_tables as _write
+    from ..store.rundir import RunStore
+
+    return _write(table_request(args, methods), RunStore(args.out))
 
 
 def results_dir(args) -> Path:

@@ -8,7 +8,7 @@ import sys
 from ...baselines import REGISTRY
 from ..errors import BenchError
 from ..store.atomic import check_writable_dir
-from ..suites.toy import SUITES, get_suite
+from ..suites import SUITES, get_suite
 from .args import (
     _check_outputs,
     _execute,
@@ -19,19 +19,16 @@ from .args import (
     _suite_options,
     parse_seeds,
     results_dir,
+    write_tables,
 )
-from .tables_cmd import _write_table
 
 
 def cmd_list(args) -> int:
     print("suites:")
     for s in SUITES.values():
         print(f"  {s.name:<17} {s.description}")
-        if s.kind == "toy":
-            print("      presets: those of its protocol (below)")
-            continue
-        for name, tc in s.presets.items():
-            print(f"      preset {name:<8} {tc.steps:,} generator steps, batch {tc.batch_size}")
+        for line in s.preset_lines():
+            print(f"      {line}")
     from ..suites.protocols import DEFAULT_PROTOCOL, PROTOCOLS
 
     print("protocols (toy suites, --protocol NAME):")
@@ -73,7 +70,7 @@ def cmd_run(args) -> int:
         )
     trained = _execute(args, store, specs)
     args.format = "md"
-    print(_write_table(args, methods))
+    print(write_tables(args, methods))
     diverged = sum(bool(m.get("diverged")) for m in trained.values())
     print(
         f"bench: {len(specs)} runs: {len(trained)} trained now ({diverged} diverged), "
@@ -143,10 +140,10 @@ def cmd_critic(args) -> int:
     from ..store.rundir import RunStore
 
     suite = get_suite(args.suite)
-    if suite.kind != "image":
+    if not suite.stores_generators:
         raise BenchError(
-            f"bench critic scores image-suite generator snapshots; {args.suite} is a toy suite "
-            "(its table already has the critic's curve in curves.png)"
+            f"bench critic scores stored generator snapshots; {args.suite} stores none (its "
+            "table already has the critic's curve in curves.png)"
         )
     methods = _methods(args.methods, args.suite)
     check_writable_dir(args.results, "--results")

@@ -14,8 +14,7 @@ Inception number and a digits-classifier number are never read as one.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -26,9 +25,9 @@ from ..analysis.convergence import CAPTION as CONVERGENCE_CAPTION
 from ..errors import BenchError
 from ..store.atomic import atomic_write_text
 from ..suites import data as data_mod
-from ..suites.toy import get_suite
+from ..suites import get_suite
 from .image_plots import CIFAR10_ORDER, class_order
-from .tables import per_seed, render, results_dir, runs_mark, seed_list
+from .tables import per_seed, render, runs_mark, seed_list
 
 #: our method names -> the greed paper's column names
 GREED_PAPER_NAMES = {
@@ -219,33 +218,27 @@ _PUBLISHED_NOTE = {
 }
 
 
-def write_image_tables(
-    args,
-    store,
-    methods: Sequence[str],
-    suite_options: Mapping[str, Any] | None = None,
-    method_options: Mapping[str, Mapping[str, Any]] | None = None,
-) -> str:
+def write_image_tables(req, store) -> str:
     """Write every table and figure of an image suite under results/<suite>/<preset>/ and
-    return the main table(s) rendered in ``args.format``."""
+    return the main table(s) rendered in ``req.format`` (``req``: a ``writers.TableRequest``)."""
     from . import image_plots
 
-    suite = get_suite(args.suite).with_overrides(suite_options or {})
-    df = per_seed(store, args.suite, methods, args.preset, suite_options, method_options)
+    suite = get_suite(req.suite).with_overrides(dict(req.suite_options))
+    df = per_seed(
+        store, req.suite, list(req.methods), req.preset, req.suite_options, req.method_options
+    )
     if df.empty:
         raise BenchError(
             "no finished runs of this configuration in the store; run `bench run` first"
         )
-    methods = [m for m in methods if m in set(df["method"])]
+    methods = [m for m in req.methods if m in set(df["method"])]
     # rows in the order the methods were asked for (the store lists them alphabetically)
     df = df.assign(_order=df["method"].map(methods.index)).sort_values(
         ["_order", "seed"], kind="stable"
     )
     df = df.drop(columns="_order").reset_index(drop=True)
-    out = results_dir(
-        args.results, args.suite, args.preset, suite_options, getattr(args, "method_set", None)
-    )
-    cap = caption(suite, args.preset, df)
+    out = req.out
+    cap = caption(suite, req.preset, df)
     printed = []
     if suite.per_class:
         for metric in suite.reported_metrics:
@@ -260,16 +253,16 @@ def write_image_tables(
             atomic_write_text(out / f"table_{metric}.md", render(t, "md", c))
             atomic_write_text(out / f"table_{metric}.csv", render(t, "csv", c))
             if metric in ("ms_ssim", "inception_score", "fid"):
-                printed.append(f"## {label}\n\n" + render(t, args.format, c))
+                printed.append(f"## {label}\n\n" + render(t, req.format, c))
     else:
         t = methods_table(df, suite.reported_metrics, methods, suite)
         atomic_write_text(out / "table.md", render(t, "md", cap))
         atomic_write_text(out / "table.csv", render(t, "csv", cap))
-        printed.append(render(t, args.format, cap))
+        printed.append(render(t, req.format, cap))
     if suite.stacked and suite.dataset == "digits":
-        printed.append(_calibration(suite, int(df["n_generated"].iloc[0]), out, args.format))
+        printed.append(_calibration(suite, int(df["n_generated"].iloc[0]), out, req.format))
     atomic_write_text(out / "per_seed.csv", df.drop(columns="run_dir").to_csv(index=False))
-    if not getattr(args, "no_plots", False):
+    if not req.no_plots:
         from .plots import convergence_figure
 
         image_plots.samples_figure(df, suite, out / "samples.png")

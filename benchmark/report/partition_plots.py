@@ -19,7 +19,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from ..store.rundir import RunDir  # noqa: E402
-from ..suites.toy import suite_of  # noqa: E402
+from ..suites import suite_of  # noqa: E402
 from .plots import save_figure  # noqa: E402
 
 #: 40 distinct colours (tab20 + tab20b); part c gets colour c mod 40

@@ -15,7 +15,7 @@ import torch  # noqa: E402
 
 from ..store.atomic import atomic_write  # noqa: E402
 from ..store.rundir import RunDir  # noqa: E402
-from ..suites.toy import suite_of  # noqa: E402
+from ..suites import suite_of  # noqa: E402
 
 
 def save_figure(fig, path: Path) -> None:

@@ -15,8 +15,8 @@ from ..analysis.convergence import cell_mark, converged, last_quarter_spread, ru
 from ..errors import BenchError
 from ..runs.planning import config_hashes
 from ..store.rundir import RunStore
+from ..suites import get_suite
 from ..suites.protocols import Protocol
-from ..suites.toy import get_suite
 
 
 def results_dir(

@@ -33,7 +33,7 @@ from ..errors import BenchError
 from ..runs.planning import plan
 from ..store.rundir import RunDir, RunStore
 from ..store.spec import RunSpec
-from ..suites.toy import get_suite
+from ..suites import get_suite
 from ..training.methods import parse_method_options, resolve_method
 
 #: Wang's (2024) axes; arch only where the suite has networks to swap (image suites)

@@ -23,7 +23,7 @@ import torch
 
 from ...baselines.base import Draws
 from ..store.rundir import RunStore
-from ..suites.toy import get_suite
+from ..suites import get_suite
 from ..training.loop import frozen, train_bare, train_run
 from ..training.methods import build_method
 from ..training.models import ModelAxis

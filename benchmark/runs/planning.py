@@ -9,7 +9,7 @@ from typing import Any
 from ..errors import BenchError
 from ..store.rundir import RunStore
 from ..store.spec import RunSpec
-from ..suites.toy import get_suite
+from ..suites import get_suite
 from ..training.methods import method_params
 
 #: per-method parameter overrides, {method: {param: value}} (methods.parse_method_options)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from ..store.rundir import RunStore
 from ..store.spec import RunSpec
-from ..suites.toy import suite_of
+from ..suites import suite_of
 
 
 def _note(msg: str) -> None:

@@ -7,6 +7,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .keys import omit_defaults
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -48,11 +50,8 @@ class RunSpec:
     cls: str | None = None
 
     def config(self) -> dict[str, Any]:
-        cfg = asdict(self)
-        if cfg["cls"] is None:
-            del cfg["cls"]
-        if not cfg["train"]["n_evals"]:
-            del cfg["train"]["n_evals"]
+        cfg = omit_defaults(asdict(self), {"cls": None})
+        cfg["train"] = omit_defaults(cfg["train"], {"n_evals": 0})
         return cfg
 
     def config_hash(self) -> str:

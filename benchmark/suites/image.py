@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -33,6 +33,7 @@ from ...metrics.feature_diversity import feature_diversity
 from ...metrics.images import to_uint8_nchw
 from ...metrics.stacked_modes import N_STACKED_MODES
 from ..errors import BenchError
+from ..store.keys import omit_defaults
 from ..store.spec import TrainConfig
 from . import data as data_mod
 from .base import ReportedMetrics
@@ -90,6 +91,17 @@ class ImageSuite(ReportedMetrics):
     published: str | None = None
     kind: str = "image"
 
+    #: G's samples kept per training snapshot, and G itself (``bench critic`` scores it)
+    snapshot_samples: ClassVar[int] = 64
+    stores_generators: ClassVar[bool] = True
+    #: mixed precision and channels-last on a GPU (conv nets)
+    amp_capable: ClassVar[bool] = True
+    #: evaluated on pretrained image features (Inception, DINOv2)
+    image_features: ClassVar[bool] = True
+
+    #: bench agreement ranks every metric against this one: (metric, how captions name it)
+    agreement_reference: ClassVar[tuple[str, str]] = ("ms_ssim", "per-class MS-SSIM")
+
     #: fields that are run settings, not part of what a run computes
     _NOT_PARAMS = (
         "description",
@@ -103,6 +115,27 @@ class ImageSuite(ReportedMetrics):
     )
     #: what a user may change per run (`bench run --arch/--width`; stacked: --min-count/--counter)
     OVERRIDABLE = ("arch", "width", "min_count", "counter")
+
+    def command_options(self, protocol: str | None, update_order: str | None) -> dict[str, Any]:
+        """Image suites have no protocols: the suite options come from --arch/--width/..."""
+        if protocol is not None or update_order is not None:
+            raise BenchError(
+                f"--protocol and --update-order apply to the toy suites only; {self.name} has none"
+            )
+        return {}
+
+    def evaluate_file(self, path, data_root=None, pairs=None) -> tuple[str, str]:
+        """`bench evaluate`: the suite's metrics on a sample file, as (JSON, text)."""
+        from .image_eval import evaluate_file
+
+        return evaluate_file(self, path, data_root, pairs)
+
+    def preset_lines(self) -> list[str]:
+        """`bench list`'s lines on this suite's budgets."""
+        return [
+            f"preset {name:<8} {tc.steps:,} generator steps, batch {tc.batch_size}"
+            for name, tc in self.presets.items()
+        ]
 
     @property
     def n_modes(self) -> int | None:
@@ -130,9 +163,7 @@ class ImageSuite(ReportedMetrics):
         d = asdict(self)
         for k in self._NOT_PARAMS:
             d.pop(k)
-        for k, default in COUNTING_DEFAULTS.items():
-            if d[k] == default:
-                d.pop(k)
+        d = omit_defaults(d, COUNTING_DEFAULTS)
         if preset is not None and preset in self.eval_sizes:
             d["n_eval"] = self.eval_sizes[preset]
         if preset is not None and preset in self.pair_counts:

@@ -80,3 +80,45 @@ def stacked_mode_count(images: torch.Tensor, counter: str, min_count: int) -> di
         "classifier_accuracy": clf.accuracy,
         "min_count": min_count,
     }
+
+
+def evaluate_file(suite, path: Path, data_root=None, pairs: int | None = None) -> tuple[str, str]:
+    """`bench evaluate` on an image suite, as (JSON, text): the suite's metrics on any sample
+    set, one row per labelled class (per-class suites; labels index the suite's classes), else
+    one row against all real images."""
+    import dataclasses
+
+    import pandas as pd
+
+    from ..errors import BenchError
+    from .sample_files import load_samples
+
+    if pairs is not None:
+        suite = dataclasses.replace(suite, n_pairs=pairs)
+    images, labels = load_samples(str(path))
+    rows = []
+    if suite.per_class and labels is not None:
+        names = suite.classes(data_root)
+        bad = sorted(set(labels.tolist()) - set(range(len(names))))
+        if bad:
+            raise BenchError(
+                f"labels {bad} are not classes of {suite.name}; valid: 0..{len(names) - 1}"
+            )
+        for c in sorted(set(labels.tolist())):
+            sel = images[torch.from_numpy(labels == c)]
+            rows.append({"class": names[c], **suite.evaluate(sel, names[c], data_root)})
+    else:
+        rows.append({"class": "all", **suite.evaluate(images, None, data_root)})
+    table = pd.DataFrame(rows)
+    text = table.to_markdown(index=False, floatfmt=".4g")
+    if not suite.stacked:
+        from ...metrics.feature_diversity import CAPTION
+
+        first = table.iloc[0]
+        text += (
+            f"\n\nThe suite's own evaluation, as in its runs: IS/FID/KID/precision/recall on "
+            f"{first['extractor']} features (KID subsets of {first['kid_subset_size']}); "
+            f"MS-SSIM over {suite.n_pairs:,} pairs, protocol {first['msssim_protocol']} (lower = "
+            f"more diverse; ms_ssim_real = real images of the class); {CAPTION}."
+        )
+    return table.to_json(orient="records"), text

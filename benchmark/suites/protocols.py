@@ -51,6 +51,19 @@ OWN_OPTIMISERS: dict[str, dict[str, float]] = {
 }
 
 
+#: the toy nets a protocol may name (suites/nets.py builds each)
+NETS = ("gan-toy", "dyngan", "pacgan", "veegan")
+#: "alternating": D steps, then G steps on fresh noise; "simultaneous": G's step and D's (last)
+#: step come from one forward pass and update together (``training/loop.py``)
+UPDATE_ORDERS = ("alternating", "simultaneous")
+
+#: the toy suites: each is a mixture that every protocol defines in its ``mixtures``
+TOY_DESCRIPTIONS = {
+    "gaussians25": "25 Gaussians on a 5x5 grid {-4,-2,0,2,4}^2 (PacGAN, VEEGAN, DynGAN)",
+    "ring8": "8 Gaussians on a ring (PacGAN: radius 1; DynGAN: radius 2)",
+}
+
+
 @dataclass(frozen=True)
 class Mixture:
     """Centres and per-coordinate std of one suite's mixture under a protocol."""
@@ -123,37 +136,22 @@ class Protocol:
         """Samples a run of ``preset`` evaluates under this protocol."""
         return self.eval_sizes.get(preset, self.n_eval)
 
-    def suite_fields(self, suite: str) -> dict[str, Any]:
-        """What this protocol sets on a toy suite (``GaussianMixtureSuite`` fields)."""
+    def __post_init__(self) -> None:
+        if self.nets not in NETS:
+            raise BenchError(f"unknown toy nets {self.nets!r}; valid: {', '.join(NETS)}")
+        if self.update_order not in UPDATE_ORDERS:
+            raise BenchError(
+                f"unknown update order {self.update_order!r}; valid: {', '.join(UPDATE_ORDERS)}"
+            )
+
+    def mixture(self, suite: str) -> Mixture:
+        """The mixture this protocol defines for a toy suite."""
         if suite not in self.mixtures:
             raise BenchError(
                 f"protocol {self.name} does not define suite {suite}; "
                 f"it defines: {', '.join(self.mixtures)}"
             )
-        mix = self.mixtures[suite]
-        return {
-            "centers": mix.centers,
-            "std": mix.std,
-            "n_train": self.n_train if self.n_per_mode is None else 0,
-            "n_per_mode": self.n_per_mode,
-            "nets": self.nets,
-            "hidden": self.hidden,
-            "depth": self.depth,
-            "noise_dim": self.noise_dim,
-            "init_std": self.init_std,
-            "method_defaults": self.method_defaults,
-            "presets": dict(self.presets),
-            "n_eval": self.n_eval,
-            "eval_sizes": dict(self.eval_sizes),
-            "covered_within": self.covered_within,
-            "covered_rule": self.covered_rule,
-            "hq_within": self.hq_within,
-            "kl_over": self.kl_over,
-            "init_gain": self.init_gain,
-            "update_order": self.update_order,
-            "fresh_data": self.fresh_data,
-            "protocol": self.name,
-        }
+        return self.mixtures[suite]
 
 
 def _budget(steps: int, batch: int, evals: int = 20, **kw) -> TrainConfig:

@@ -7,9 +7,11 @@ losses only and one method runs unchanged on every suite.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -19,10 +21,9 @@ from ...metrics import collapse_dynamics as cd
 from ...metrics import diversity as div
 from ...metrics.coverage import mode_coverage
 from ..errors import BenchError
+from ..store.keys import omit_defaults
 from ..store.spec import TrainConfig
 from .base import ReportedMetrics
-from .image import ImageSuite
-from .image_catalog import IMAGE_SUITES
 from .nets import (
     ToyDiscriminator,
     dyngan_nets,
@@ -32,30 +33,26 @@ from .nets import (
     pacgan_nets,
     veegan_nets,
 )
-from .protocols import DEFAULT_PROTOCOL, get_protocol
+from .protocols import DEFAULT_PROTOCOL, TOY_DESCRIPTIONS, UPDATE_ORDERS, Protocol, get_protocol
+from .sample_files import read_array_file
 
 
 @dataclass(frozen=True)
 class GaussianMixtureSuite(ReportedMetrics):
-    """A 2-D mixture of equal-weight isotropic Gaussians, evaluated by mode coverage."""
+    """A 2-D mixture of equal-weight isotropic Gaussians, evaluated by mode coverage.
+
+    The suite *holds* the protocol it runs under: data, nets, budgets and evaluation are the
+    protocol's (``suites/protocols.py``), read through the properties below, never copied."""
 
     name: str
     description: str
-    centers: tuple[tuple[float, float], ...]
-    std: float
-    #: size of the fixed training set every method and seed sees (drawn from ``data_seed``)
-    n_train: int = 100_000
+    protocol: Protocol
+    #: ``--update-order``: a run that departs from its protocol's order in this one stated way,
+    #: to measure why a number differs from the published one (None: the protocol's order)
+    order: str | None = None
+    #: the evaluation size a run's key records (smoke presets evaluate fewer samples)
+    eval_n: int | None = None
     data_seed: int = 20180101
-    #: evaluation: this many samples from a fixed noise batch derived from the run seed
-    n_eval: int = 2500
-    #: presets that evaluate fewer samples (the protocol's; smoke: 1,000)
-    eval_sizes: Mapping[str, int] = field(default_factory=dict)
-    noise_dim: int = 2
-    hidden: int = 512
-    depth: int = 3
-    #: the protocol's method defaults: {method: {param: value}}, "*" for every method
-    method_defaults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    presets: Mapping[str, TrainConfig] = field(default_factory=dict)
     #: the metrics of every evaluation, including the convergence curve's (evals.csv)
     metric_names: tuple[str, ...] = ("modes_covered", "hq_fraction", "reverse_kl")
     #: computed on the final samples only (metrics/diversity.py, on raw 2-D coordinates)
@@ -64,82 +61,150 @@ class GaussianMixtureSuite(ReportedMetrics):
     dynamics_names: tuple[str, ...] = cd.NAMES
     #: what `bench run` trains when --methods is not given (`--methods all` for every method)
     default_methods: tuple[str, ...] = ("gan", "wgan", "wgan-gp", "greed-gan", "greed-wgan")
-    kind: str = "toy"
-    per_class: bool = False
-    #: suite options besides the protocol (``--update-order``): a run that departs from its
-    #: protocol in one stated way, to measure why a number differs from the published one
+    kind: ClassVar[str] = "toy"
+    per_class: ClassVar[bool] = False
+    #: samples kept per training snapshot (samples.png, the report's scatter plots)
+    snapshot_samples: ClassVar[int] = 1000
+    #: image suites keep G at every snapshot (bench critic); a toy's whole output is its samples
+    stores_generators: ClassVar[bool] = False
+    #: mixed precision and channels-last pay for conv nets on a GPU, not for 2-D MLPs
+    amp_capable: ClassVar[bool] = False
+    #: evaluated on pretrained image features (Inception, DINOv2): not a 2-D mixture
+    image_features: ClassVar[bool] = False
+    #: bench agreement ranks every metric against this one: (metric, how captions name it)
+    agreement_reference: ClassVar[tuple[str, str]] = ("modes_covered", "modes covered")
+    #: suite options besides the protocol (``--update-order``)
     OVERRIDABLE = ("protocol", "update_order")
-    # -- set by the protocol (suites/protocols.py); the defaults are gan-toy's, and fields at
-    # their gan-toy value stay out of the run key so runs from before protocols keep theirs
-    protocol: str = "gan-toy"
-    #: fixed training set of this many points per mode instead of ``n_train`` random draws
-    n_per_mode: int | None = None
-    nets: str = "gan-toy"
-    init_std: float | None = None
-    covered_within: float = 3.0
-    covered_rule: str = "nearest"
-    hq_within: float = 3.0
-    kl_over: str = "all"
-    #: orthogonal initialisation with this gain (VEEGAN/GDPP) instead of ``init_std``
-    init_gain: float | None = None
-    #: "alternating": D steps, then G steps on fresh noise; "simultaneous": G's step and D's
-    #: (last) step come from one forward pass and update together (``training/loop.py``)
-    update_order: str = "alternating"
-    #: every real batch drawn fresh from the mixture (VEEGAN/GDPP) instead of from the fixed
-    #: training set, which then serves only plots and references
-    fresh_data: bool = False
 
     def __post_init__(self) -> None:
-        if self.nets not in NETS:
-            raise BenchError(f"unknown toy nets {self.nets!r}; valid: {', '.join(NETS)}")
-        if self.update_order not in UPDATE_ORDERS:
+        self.protocol.mixture(self.name)  # one line when the protocol does not define this suite
+        if self.order is not None and self.order not in UPDATE_ORDERS:
             raise BenchError(
-                f"unknown update order {self.update_order!r}; valid: {', '.join(UPDATE_ORDERS)}"
+                f"unknown update order {self.order!r}; valid: {', '.join(UPDATE_ORDERS)}"
             )
+
+    # -- what the protocol sets ------------------------------------------------------------
+    @property
+    def centers(self) -> tuple[tuple[float, float], ...]:
+        return self.protocol.mixture(self.name).centers
+
+    @property
+    def std(self) -> float:
+        return self.protocol.mixture(self.name).std
+
+    @property
+    def n_train(self) -> int:
+        """Size of the fixed training set every method and seed sees (0 with ``n_per_mode``)."""
+        return self.protocol.n_train if self.protocol.n_per_mode is None else 0
+
+    @property
+    def n_per_mode(self) -> int | None:
+        return self.protocol.n_per_mode
+
+    @property
+    def nets(self) -> str:
+        return self.protocol.nets
+
+    @property
+    def hidden(self) -> int:
+        return self.protocol.hidden
+
+    @property
+    def depth(self) -> int:
+        return self.protocol.depth
+
+    @property
+    def noise_dim(self) -> int:
+        return self.protocol.noise_dim
+
+    @property
+    def init_std(self) -> float | None:
+        return self.protocol.init_std
+
+    @property
+    def init_gain(self) -> float | None:
+        return self.protocol.init_gain
+
+    @property
+    def method_defaults(self) -> Mapping[str, Mapping[str, Any]]:
+        return self.protocol.method_defaults
+
+    @property
+    def presets(self) -> Mapping[str, TrainConfig]:
+        return self.protocol.presets
+
+    @property
+    def eval_sizes(self) -> Mapping[str, int]:
+        return self.protocol.eval_sizes
+
+    @property
+    def n_eval(self) -> int:
+        return self.protocol.n_eval if self.eval_n is None else self.eval_n
+
+    @property
+    def covered_within(self) -> float:
+        return self.protocol.covered_within
+
+    @property
+    def covered_rule(self) -> str:
+        return self.protocol.covered_rule
+
+    @property
+    def hq_within(self) -> float:
+        return self.protocol.hq_within
+
+    @property
+    def kl_over(self) -> str:
+        return self.protocol.kl_over
+
+    @property
+    def fresh_data(self) -> bool:
+        return self.protocol.fresh_data
+
+    @property
+    def update_order(self) -> str:
+        return self.protocol.update_order if self.order is None else self.order
 
     # -- identity ----------------------------------------------------------------------------
     def params(self, preset: str | None = None) -> dict[str, Any]:
-        """What defines the suite's data, nets and evaluation; part of every run's config hash."""
-        d = asdict(self)
-        for k in (
-            "description",
-            "method_defaults",
-            "presets",
-            "metric_names",
-            "diversity_names",
-            "dynamics_names",
-            "default_methods",
-            "kind",
-            "per_class",
-            "eval_sizes",
-        ):
-            d.pop(k)
-        # a field at its gan-toy value stays out of the key only where the protocol sets that
-        # value too: an option that departs from the protocol (--update-order) is always named
-        own = get_protocol(self.protocol).suite_fields(self.name)
-        for k, default in GAN_TOY_FIELDS.items():
-            if d[k] == default and own.get(k, default) == default:
-                d.pop(k)
-        d["centers"] = [list(c) for c in self.centers]
-        d["n_eval"] = self.eval_size(preset)
-        return d
+        """What defines the suite's data, nets and evaluation; part of every run's config hash.
+        A field at its gan-toy value stays out of the key only where the protocol sets that
+        value too (``store/keys.py``'s rule): an option that departs from the protocol, such as
+        ``--update-order``, is always named."""
+        d = {
+            "name": self.name,
+            "centers": [list(c) for c in self.centers],
+            "std": self.std,
+            "n_train": self.n_train,
+            "data_seed": self.data_seed,
+            "n_eval": self.eval_size(preset),
+            "noise_dim": self.noise_dim,
+            "hidden": self.hidden,
+            "depth": self.depth,
+            **{k: getattr(self, k) for k in GAN_TOY_FIELDS if k != "protocol"},
+            "protocol": self.protocol.name,
+        }
+        own = self.with_protocol(self.protocol.name)  # the protocol's values, no departures
+        legacy = {k: v for k, v in GAN_TOY_FIELDS.items() if _value(own, k) == v}
+        return omit_defaults(d, legacy)
 
     def eval_size(self, preset: str | None = None) -> int:
         """Samples a run of ``preset`` evaluates."""
         return self.eval_sizes.get(preset, self.n_eval) if preset is not None else self.n_eval
 
     def resolve(self, params: Mapping[str, Any]) -> GaussianMixtureSuite:
-        """The suite a run's config describes: its protocol (gan-toy when the key has none) and
-        its evaluation size."""
+        """The suite a run's config describes: its protocol (gan-toy when the key has none),
+        its update order and its evaluation size."""
         suite = self.with_protocol(params.get("protocol", "gan-toy"))
+        order = params.get("update_order", suite.update_order)
         return dataclasses.replace(
             suite,
-            n_eval=params.get("n_eval", suite.n_eval),
-            update_order=params.get("update_order", suite.update_order),
+            eval_n=params.get("n_eval", suite.n_eval),
+            order=None if order == suite.protocol.update_order else order,
         )
 
     def with_protocol(self, name: str) -> GaussianMixtureSuite:
-        return dataclasses.replace(self, **get_protocol(name).suite_fields(self.name))
+        return dataclasses.replace(self, protocol=get_protocol(name), order=None, eval_n=None)
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> GaussianMixtureSuite:
         """``{"protocol": NAME}`` (``--protocol``), then ``update_order`` (``--update-order``)
@@ -152,8 +217,21 @@ class GaussianMixtureSuite(ReportedMetrics):
             )
         suite = self.with_protocol(overrides["protocol"]) if "protocol" in overrides else self
         if "update_order" in overrides:
-            suite = dataclasses.replace(suite, update_order=overrides["update_order"])
+            suite = dataclasses.replace(suite, order=overrides["update_order"])
         return suite
+
+    def command_options(self, protocol: str | None, update_order: str | None) -> dict[str, Any]:
+        """The suite options of a command line: toy suites always name their protocol (the
+        default one when --protocol is not given), so tables of different protocols never
+        share a folder; an update order is named only where it departs from the protocol's."""
+        opts: dict[str, Any] = {"protocol": protocol or DEFAULT_PROTOCOL}
+        if update_order is not None and update_order != get_protocol(opts["protocol"]).update_order:
+            opts["update_order"] = update_order
+        return opts
+
+    def preset_lines(self) -> list[str]:
+        """`bench list`'s lines on this suite's budgets."""
+        return ["presets: those of its protocol (below)"]
 
     def classes(self, data_root=None) -> tuple[None]:
         return (None,)
@@ -255,12 +333,18 @@ class GaussianMixtureSuite(ReportedMetrics):
                 f"{what} has {len(arr)} rows; the diversity metrics need at least "
                 f"{MIN_EVAL_ROWS} (k = 5 neighbours each)"
             )
-        if np.abs(arr).max() > MAX_COORDINATE:
+        if np.abs(arr.astype(np.float64)).max() > MAX_COORDINATE:  # float32 vs 1e100: no cast
             raise BenchError(
                 f"{what} has coordinates beyond ±{MAX_COORDINATE:g}: their squared distances "
                 "overflow; such samples are a diverged generator's"
             )
         return arr
+
+    def evaluate_file(self, path: Path, data_root=None, pairs=None) -> tuple[str, str]:
+        """`bench evaluate`: the metrics of a .npy file of (N, 2) samples, as (JSON, text)."""
+        arr = read_array_file(path, "a .npy file of shape (N, 2), float", npz=False)
+        metrics = self.evaluate(self.check_evaluable(arr, what=f"samples in {path}"))
+        return json.dumps(metrics), "\n".join(f"{k:<16} {v}" for k, v in metrics.items())
 
     def snapshot(self, D: nn.Module, method) -> dict[str, np.ndarray]:
         """D's raw output on a grid over the plane (the greed paper Fig. 3's contours)."""
@@ -357,10 +441,6 @@ def diversity_caption(n_eval: int) -> str:
     )
 
 
-#: the toy nets a protocol may name (suites/nets.py)
-NETS = ("gan-toy", "dyngan", "pacgan", "veegan")
-UPDATE_ORDERS = ("alternating", "simultaneous")
-
 #: the fields a protocol sets, at their gan-toy values (left out of gan-toy runs' keys)
 GAN_TOY_FIELDS = {
     "protocol": "gan-toy",
@@ -377,30 +457,13 @@ GAN_TOY_FIELDS = {
 }
 
 
-def _toy(name: str, description: str) -> GaussianMixtureSuite:
-    """A toy suite under the default protocol (``--protocol`` picks another)."""
-    base = GaussianMixtureSuite(name=name, description=description, centers=(), std=1.0)
-    return base.with_protocol(DEFAULT_PROTOCOL)
+def _value(suite: GaussianMixtureSuite, key: str) -> Any:
+    return suite.protocol.name if key == "protocol" else getattr(suite, key)
 
 
+#: every toy suite, under the default protocol (``--protocol`` picks another); a suite is a
+#: mixture that the protocols define (``TOY_DESCRIPTIONS`` and ``Protocol.mixtures``)
 TOY_SUITES: dict[str, GaussianMixtureSuite] = {
-    s.name: s
-    for s in (
-        _toy("gaussians25", "25 Gaussians on a 5x5 grid {-4,-2,0,2,4}^2 (PacGAN, VEEGAN, DynGAN)"),
-        _toy("ring8", "8 Gaussians on a ring (PacGAN: radius 1; DynGAN: radius 2)"),
-    )
+    name: GaussianMixtureSuite(name, description, get_protocol(DEFAULT_PROTOCOL))
+    for name, description in TOY_DESCRIPTIONS.items()
 }
-
-
-SUITES: dict[str, GaussianMixtureSuite | ImageSuite] = {**TOY_SUITES, **IMAGE_SUITES}
-
-
-def suite_of(config: Mapping[str, Any]) -> GaussianMixtureSuite | ImageSuite:
-    """The suite a run's config.json describes (its protocol, image options)."""
-    return get_suite(config["suite"]).resolve(config["suite_params"])
-
-
-def get_suite(name: str) -> GaussianMixtureSuite | ImageSuite:
-    if name not in SUITES:
-        raise BenchError(f"unknown suite {name!r}; valid suites: {', '.join(SUITES)}")
-    return SUITES[name]

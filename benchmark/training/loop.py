@@ -42,7 +42,7 @@ from ...baselines.base import Draws, Method
 from ..errors import BenchError
 from ..store.rundir import CHECKPOINT_KEYS, RunDir, save_checkpoints_together
 from ..store.spec import RunSpec
-from ..suites.toy import get_suite
+from ..suites import get_suite
 from .checkpoint_schema import checkpoint_problem
 from .measure import (
     derived_seed,
@@ -382,14 +382,14 @@ def _train(specs, runs, progress, data_root, rt: Runtime) -> list[dict]:
 
 def _snapshot(t: Trainer, runs, done: int, eval_noise, snapshots, logs) -> None:
     suite = t.suite
-    snaps = t.samples(eval_noise[:, : 1000 if suite.kind == "toy" else 64])
+    snaps = t.samples(eval_noise[:, : suite.snapshot_samples])
     for k, snap in enumerate(snaps):
         if np.isfinite(snap).all():
             snapshots[k][f"samples_{done}"] = suite.to_stored(snap)
-            logs[k].samples(done, snapshots[k][f"samples_{done}"], suite.kind)
+            logs[k].samples(done, snapshots[k][f"samples_{done}"])
         for key, value in suite.snapshot(t.models.d_module(k), t.method).items():
             snapshots[k]["axis" if key == "axis" else f"{key}_{done}"] = value
-        if suite.kind == "image":
+        if suite.stores_generators:
             runs[k].save_generator(done, t.models.g_state(k))
 
 

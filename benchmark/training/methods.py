@@ -18,6 +18,7 @@ from typing import Any
 from ...baselines import REGISTRY, Method
 from ...baselines.base import OMIT_IF_DEFAULT
 from ..errors import BenchError
+from ..store.keys import omit_defaults
 
 ENTRY_POINT_GROUP = "collapsebench.methods"
 REQUIRED = ("optimizers", "d_loss", "g_loss")
@@ -94,11 +95,8 @@ def method_params(name: str, suite_defaults: dict[str, Any] | None = None) -> di
         params = cls.Params(**{k: v for k, v in (suite_defaults or {}).items() if k in known})
     except (TypeError, ValueError) as exc:
         raise BenchError(f"method {name}: bad parameters: {exc}") from None
-    values = asdict(params)
-    for f in fields(params):
-        if f.metadata.get(OMIT_IF_DEFAULT) and values[f.name] == f.default:
-            del values[f.name]
-    return values
+    legacy = {f.name: f.default for f in fields(params) if f.metadata.get(OMIT_IF_DEFAULT)}
+    return omit_defaults(asdict(params), legacy)
 
 
 def build_method(name: str, params: dict[str, Any], total_steps: int) -> Method:

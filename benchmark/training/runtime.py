@@ -90,18 +90,19 @@ def resolve_device(name: str | None) -> str:
 
 
 def runtime_for(
-    suite_kind: str,
+    amp_capable: bool,
     device: str | None,
     no_amp: bool = False,
     fast: bool = False,
     log: str | None = None,
     log_dir: str | None = None,
 ) -> Runtime:
-    """The runtime a command line asks for (``suite_kind``: "toy" or "image")."""
+    """The runtime a command line asks for (``amp_capable``: the suite's nets gain from mixed
+    precision on a GPU)."""
     from .tb_log import check_available
 
     dev = resolve_device(device)
-    amp = suite_kind == "image" and dev.startswith("cuda") and not no_amp
+    amp = amp_capable and dev.startswith("cuda") and not no_amp
     try:
         check_available(log)
     except ValueError as exc:

@@ -37,7 +37,7 @@ class NullLog:
 
     def curves(self, row: dict[str, Any]) -> None: ...
     def evals(self, row: dict[str, Any]) -> None: ...
-    def samples(self, step: int, samples: np.ndarray, kind: str) -> None: ...
+    def samples(self, step: int, samples: np.ndarray) -> None: ...
     def close(self) -> None: ...
 
 
@@ -60,8 +60,9 @@ class TensorBoardLog(NullLog):
         self._scalars("eval", row)
         self.writer.flush()
 
-    def samples(self, step: int, samples: np.ndarray, kind: str) -> None:
-        if kind == "toy":
+    def samples(self, step: int, samples: np.ndarray) -> None:
+        """2-D points as a scatter plot; images (N x C x H x W, uint8) as an 8-wide grid."""
+        if samples.ndim == 2:
             from matplotlib.figure import Figure
 
             fig = Figure(figsize=(4, 4))
