@@ -52,8 +52,6 @@ def test_amp_and_channels_last_only_for_image_suites_on_cuda(monkeypatch):
     assert R.runtime_for(image.amp_capable, "auto") == R.Runtime("cuda", True, True, True)
     no_amp = R.runtime_for(image.amp_capable, "cuda", no_amp=True)
     assert no_amp == R.Runtime("cuda", False, False, True)
-        "cuda", False, False, True
-    )
     assert R.runtime_for(toy.amp_capable, "cuda") == R.Runtime("cuda", False, False, True)
     assert R.runtime_for(toy.amp_capable, "cuda", fast=True).deterministic is False
 
