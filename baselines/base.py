@@ -121,6 +121,8 @@ class Draws:
 
     def uniform(self, shape: tuple[int, ...], dtype: torch.dtype = torch.float32) -> torch.Tensor:
         """U[0, 1) of ``shape`` per model: (K, *shape)."""
+        if len(self.rngs) == 1:
+            return torch.rand(shape, generator=self.rngs[0], dtype=dtype)[None].to(self.device)
         draws = [torch.rand(shape, generator=r, dtype=dtype) for r in self.rngs]
         return torch.stack(draws).to(self.device)
 
@@ -242,7 +244,8 @@ def interpolates(
     """x_hat = (1 - t) x + t y, with t ~ U[0, t_max] drawn per sample (the greed paper Eq. 5), on
     (K, B, ...) batches."""
     shape = (real.shape[1],) + (1,) * (real.dim() - 2)
-    t = draw.uniform(shape, dtype=real.dtype) * t_max
+    t = draw.uniform(shape, dtype=real.dtype)
+    t = t if t_max == 1.0 else t * t_max  # x * 1.0 is x: skip the multiply, same bits
     return (1 - t) * real + t * fake
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -177,7 +178,12 @@ def _protocol_arg(p: argparse.ArgumentParser) -> None:
 
 def _exec_args(p: argparse.ArgumentParser) -> None:
     """How runs are executed: never part of a run's identity (benchmark/training/runtime.py)."""
-    p.add_argument("--workers", type=_positive_int, default=1)
+    p.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=None,
+        help="parallel processes (default: chosen for the machine, runs/layout.py)",
+    )
     p.add_argument("--no-progress", action="store_true")
     p.add_argument(
         "--executor",
@@ -207,7 +213,8 @@ def _exec_args(p: argparse.ArgumentParser) -> None:
         default=None,
         metavar="K",
         help="train up to K runs of one configuration (seeds, classes) as one stacked model "
-        "(gan, lsgan, pacgan2/3/4, greed-gan, wgan, greed-wgan, wgan-gp; others one at a time)",
+        "(gan, lsgan, pacgan2/3/4, greed-gan, wgan, greed-wgan, wgan-gp; others one at a time; "
+        "default: chosen for the machine, runs/layout.py)",
     )
 
 
@@ -236,18 +243,29 @@ def _runtime(args):
 
 def _execute(args, store, specs) -> dict:
     """Train the missing runs of ``specs`` as the command line asks (executor, device, ...)."""
+    from ..runs.layout import choose_layout
     from ..runs.runner import execute
 
+    runtime = _runtime(args)
+    workers, batch_models = args.workers, args.batch_models
+    if workers is None or batch_models is None:
+        auto = choose_layout(specs, runtime.device, streaming_log=args.log is not None)
+        workers = auto.workers if workers is None else workers
+        batch_models = auto.batch_models if batch_models is None else batch_models
+        if not args.no_progress and len(specs) > 1:
+            print(
+                f"bench: layout {auto.why} (--workers / --batch-models override)", file=sys.stderr
+            )
     return execute(
         store,
         specs,
-        workers=args.workers,
+        workers=workers,
         progress=not args.no_progress,
         data_root=args.data_root,
         executor=args.executor,
         address=args.address,
-        runtime=_runtime(args),
-        batch_models=args.batch_models,
+        runtime=runtime,
+        batch_models=batch_models,
     )
 
 

@@ -1,13 +1,17 @@
-"""`bench perf`: the harness's speed measured against a bare loop in the same process, as ratios.
+"""`bench perf`: the harness's speed measured against an honest reference in the same process,
+as ratios.
 
-The bare loop uses the same networks, optimisers, loss functions, batch size and data sampling,
-in a plain ``for`` loop with no run store, no logging, no checkpoints and no progress reporting:
-the ratio isolates what the harness costs. Harness and bare runs alternate and the medians are
-compared, so drift on a shared machine hits both sides alike.
+The reference is the plain loop a competent user writes (``plain_loops.py``: the same nets,
+optimisers and batch, the losses inline, nothing else), at 1 thread and at all threads, and
+its best sequential layout on the machine (one process per core may beat one process with
+all cores). Methods or protocols without a plain loop are timed against the generic loop
+below (the methods' own loss functions, no run store) and the output says so. Harness and
+reference alternate and the medians are compared, so drift hits both sides alike.
 
-``--batch-models K`` measures something else: K seeds trained as one stacked model
-(benchmark/training/) against the same K seeds as K bare loops one after the other, in the same
-process on the same device, alternating, medians; both count generator steps summed over models.
+``--batch-models K`` measures stacking: K seeds trained as one stacked model against the
+same K seeds as K plain loops one after the other, and against a bare ``torch.func`` vmapped
+loop of the K models (``plain_loops.vmapped_loop``), in one process, alternating, medians;
+all count generator steps summed over models.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import time
 import torch
 
 from ...baselines.base import Draws
+from ..errors import BenchError
 from ..store.rundir import RunStore
 from ..suites import get_suite
 from ..training.loop import frozen, train_bare, train_run
@@ -29,6 +34,7 @@ from ..training.methods import build_method
 from ..training.models import ModelAxis
 from ..training.runtime import resolve_device
 from ..training.stacking import check_specs
+from . import plain_loops
 from .jobs import threads_per_worker
 from .planning import plan
 from .runner import execute
@@ -93,18 +99,43 @@ def bare_loop(
 
 
 def harness_loop(spec, run) -> float:
-    """Train ``spec`` through the real harness loop (``train_run``: run store, checkpoints, curve
-    logging, snapshots); returns the seconds from its first to its last step, so set-up and the
-    final evaluation stay out of the ratio as they do in :func:`bare_loop`."""
+    """Train ``spec`` through the real harness loop (``train_run``: run store, curve logging,
+    checkpoints, snapshots); returns the seconds per step of its steps 1 .. steps - 1. Set-up,
+    the final step's snapshot and checkpoint and the final evaluation stay out, as they do in
+    the reference: they are per-run costs (the first command's wall time counts them), not
+    the per-step cost this ratio measures. Curve rows stay in, at ``spec``'s ``log_every``."""
     marks: dict[int, float] = {}
     train_run(spec, run, lambda done: marks.setdefault(done, time.perf_counter()))
-    return marks[spec.train.steps] - marks[min(marks)]
+    last = spec.train.steps - 1
+    return (marks[last] - marks[min(marks)]) / (last - min(marks))
 
 
 def _timed(fn) -> float:
     t0 = time.perf_counter()
     fn()
     return time.perf_counter() - t0
+
+
+def _reference(spec):
+    """The honest reference for ``spec``: the plain loop where one exists (``plain_loops``),
+    else the generic loop above; and its name for the report."""
+    try:
+        suite = get_suite(spec.suite).resolve(spec.suite_params)
+        plain_loops.check_plain(suite)
+    except ValueError:
+        suite = None
+    if suite is not None and spec.method in plain_loops.PLAIN_METHODS:
+        return lambda: plain_loops.plain_loop(spec), "plain loop (runs/plain_loops.py)"
+    return (
+        lambda: bare_loop(spec),
+        "generic loop (the method's loss functions, no run store; no plain loop for this "
+        "method or protocol)",
+    )
+
+
+def _thread_counts() -> list[int]:
+    """1 thread, and every core this process may use: small nets are often faster on one."""
+    return sorted({1, threads_per_worker(1)})
 
 
 def run_perf(
@@ -115,27 +146,46 @@ def run_perf(
     workers_check: bool = False,
     protocol: str | None = None,
 ) -> dict:
-    """Harness loop vs bare loop (medians of alternating repeats); with ``workers_check`` also
-    4 whole runs with 1 process vs 2 (minutes more: every run pays set-up and evaluation).
-    The harness runs without evaluation points (``n_evals = 0``): they are not training."""
+    """Harness loop vs the honest reference (medians of alternating repeats), at 1 thread and
+    at all threads; and the best sequential throughput of the reference on this machine (one
+    process with all threads, or one process per core with 1 thread each). With
+    ``workers_check`` also 4 whole runs with 1 process vs 2. The harness runs without
+    evaluation points (``n_evals = 0``): they are not training."""
+    if steps < 3:
+        raise BenchError(
+            f"bench perf --steps {steps}: at least 3 (the timed steps are 1 .. steps - 1)"
+        )
     options = {"protocol": protocol} if protocol else None
     (spec,) = plan(suite_name, [method], [0], "default", suite_options=options)
     suite = get_suite(suite_name).resolve(spec.suite_params)
-    train = dataclasses.replace(spec.train, steps=steps, n_snapshots=1, n_evals=0)
+    # a curve row at least every quarter of the timed steps: at least as often as a real run
+    log_every = min(spec.train.log_every, max(1, steps // 4))
+    train = dataclasses.replace(
+        spec.train, steps=steps, n_snapshots=1, n_evals=0, log_every=log_every
+    )
     spec = dataclasses.replace(spec, train=train)
+    reference, ref_name = _reference(spec)
+    by_threads = {}
+    for threads in _thread_counts():
+        torch.set_num_threads(threads)
+        # warm-up: the first iterations of a process pay for allocator and kernel set-up
+        bare_loop(dataclasses.replace(spec, train=dataclasses.replace(train, steps=10)))
+        reference()
+        harness_t, bare_t = [], []
+        for i in range(repeats):
+            with tempfile.TemporaryDirectory() as tmp:
+                run = RunStore(tmp).run_dir(dataclasses.replace(spec, seed=i))
+                run.write_config(spec)
+                harness_t.append(harness_loop(spec, run))
+            bare_t.append(reference())
+        h, r = 1 / statistics.median(harness_t), steps / statistics.median(bare_t)
+        by_threads[threads] = {
+            "harness_gen_steps_per_s": round(h, 2),
+            "bare_loop_gen_steps_per_s": round(r, 2),
+            "harness_vs_bare_ratio": round(h / r, 3),
+        }
     torch.set_num_threads(threads_per_worker(1))
-
-    # warm-up: the first iterations of a process pay for allocator and kernel set-up
-    bare_loop(dataclasses.replace(spec, train=dataclasses.replace(train, steps=10)))
-    harness_t, bare_t = [], []
-    for i in range(repeats):
-        with tempfile.TemporaryDirectory() as tmp:
-            run = RunStore(tmp).run_dir(dataclasses.replace(spec, seed=i))
-            run.write_config(spec)
-            harness_t.append(harness_loop(spec, run))
-        bare_t.append(bare_loop(spec))
-    harness_sps = steps / statistics.median(harness_t)
-    bare_sps = steps / statistics.median(bare_t)
+    main = by_threads[threads_per_worker(1)]
     result = {
         "suite": suite_name,
         "protocol": spec.suite_params.get("protocol"),
@@ -149,10 +199,12 @@ def run_perf(
             "generator_steps_per_run": steps,
         },
         "cpu_count": os.cpu_count(),
-        "harness_gen_steps_per_s": round(harness_sps, 2),
-        "bare_loop_gen_steps_per_s": round(bare_sps, 2),
-        "harness_vs_bare_ratio": round(harness_sps / bare_sps, 3),
+        "reference": ref_name,
+        **main,
+        "by_threads": by_threads,
     }
+    if ref_name.startswith("plain") and threads_per_worker(1) > 1:
+        result["best_sequential"] = best_sequential(spec, by_threads)
     if not workers_check:
         return result
     # workers: the same 4 independent runs with 1 process (all cores) vs 2 processes (half each)
@@ -171,6 +223,38 @@ def run_perf(
         "workers2_gen_steps_per_s": round(n_runs * steps / walls[2], 2),
         "workers2_vs_workers1_ratio": round(walls[1] / walls[2], 3),
     }
+
+
+def _plain_in_process(spec, barrier, queue) -> None:
+    torch.set_num_threads(1)
+    plain_loops.plain_loop(spec, steps=10)  # warm-up
+    barrier.wait()  # every process times the same stretch of wall time
+    queue.put(spec.train.steps / plain_loops.plain_loop(spec))
+
+
+def best_sequential(spec, by_threads: dict) -> dict:
+    """The plain loop's throughput (generator steps/s, all models together) in the layouts a
+    user can choose without stacking: 1 process at each thread count (``by_threads``), and one
+    process per core at 1 thread each, started together."""
+    import multiprocessing as mp
+
+    procs = threads_per_worker(1)
+    ctx = mp.get_context("spawn")
+    barrier, queue = ctx.Barrier(procs), ctx.Queue()
+    workers = [
+        ctx.Process(target=_plain_in_process, args=(spec, barrier, queue)) for _ in range(procs)
+    ]
+    for w in workers:
+        w.start()
+    rates = [queue.get() for _ in workers]
+    for w in workers:
+        w.join()
+    layouts = {
+        f"1 process x {t} threads": v["bare_loop_gen_steps_per_s"] for t, v in by_threads.items()
+    }
+    layouts[f"{procs} processes x 1 thread"] = round(sum(rates), 2)
+    best = max(layouts, key=layouts.get)
+    return {"layouts": layouts, "best": best, "best_gen_steps_per_s": layouts[best]}
 
 
 def _stack_specs(
@@ -209,25 +293,38 @@ def run_perf_stacked(
     check_specs(specs)  # an unsupported method fails before any timing
     torch.set_num_threads(threads or threads_per_worker(1))
 
-    def sequential(specs=specs) -> None:
-        for s in specs:
-            bare_loop(s, dev, data_root)
+    references = [_reference(s) for s in specs]
+    ref_name = references[0][1]
+
+    def sequential(refs=references) -> None:
+        for run, _ in refs:
+            run()
 
     def stacked(specs=specs) -> None:
         train_bare(specs, dev, eval_samples=False, data_root=data_root)
 
-    # warm-up both paths (allocator, kernel selection, vmap tracing caches)
+    vmapped = None
+    if ref_name.startswith("plain") and method in ("gan", "wgan") and dev == "cpu":
+
+        def vmapped(specs=specs) -> None:
+            plain_loops.vmapped_loop(specs, dev)
+
+    # warm-up every path (allocator, kernel selection, vmap tracing caches)
     short = [dataclasses.replace(s, train=dataclasses.replace(train, steps=3)) for s in specs]
-    sequential(short)
+    sequential([_reference(s) for s in short])
     stacked(short)
-    stacked_t, sequential_t = [], []
+    if vmapped is not None:
+        plain_loops.vmapped_loop(short, dev)
+    stacked_t, sequential_t, vmapped_t = [], [], []
     for _ in range(repeats):
         stacked_t.append(_timed(stacked))
         sequential_t.append(_timed(sequential))
+        if vmapped is not None:
+            vmapped_t.append(_timed(vmapped))
     total = batch_models * steps
     stacked_sps = total / statistics.median(stacked_t)
     sequential_sps = total / statistics.median(sequential_t)
-    return {
+    result = {
         "suite": suite_name,
         "method": method,
         "device": dev,
@@ -239,10 +336,16 @@ def run_perf_stacked(
         "batch_size": train.batch_size,
         "protocol": specs[0].suite_params.get("protocol"),
         "repeats": repeats,
+        "reference": ref_name,
         "stacked_steps_per_s": round(stacked_sps, 2),
         "sequential_steps_per_s": round(sequential_sps, 2),
         "stacked_over_sequential": round(stacked_sps / sequential_sps, 3),
     }
+    if vmapped_t:
+        vmapped_sps = total / statistics.median(vmapped_t)
+        result["vmapped_reference_steps_per_s"] = round(vmapped_sps, 2)
+        result["stacked_over_vmapped"] = round(stacked_sps / vmapped_sps, 3)
+    return result
 
 
 def run_perf_executor(

@@ -64,9 +64,11 @@ CHUNK = 1000
 
 
 @contextlib.contextmanager
-def frozen(module: torch.nn.Module) -> Iterator[None]:
-    """G's step needs no gradient for D's parameters: skip computing them."""
-    flags = [(p, p.requires_grad) for p in module.parameters()]
+def frozen(module: torch.nn.Module | list[torch.nn.Parameter]) -> Iterator[None]:
+    """G's step needs no gradient for D's parameters: skip computing them (``module``: D, or
+    the list of its parameters, which the loop collects once)."""
+    params = module if isinstance(module, list) else module.parameters()
+    flags = [(p, p.requires_grad) for p in params]
     for p, _ in flags:
         p.requires_grad_(False)
     try:
@@ -102,6 +104,12 @@ class Trainer:
                 f"protocol {getattr(self.suite, 'protocol', '')} draws fresh data every step"
             )
         self.models = self._models()
+        # per-step costs a plain loop does not pay, paid here only where they do something:
+        # an autocast context only with mixed precision, the rows each critic batch drew only
+        # for a method whose ``observe`` hook reads them
+        self.autocast = rt.autocast if rt.amp else contextlib.nullcontext
+        self.observes = type(self.method).observe is not Method.observe
+        self.d_params = list(self.models.D.parameters())
 
     def _models(self):
         method, suite = self.method, self.suite
@@ -128,6 +136,8 @@ class Trainer:
             raise BenchError(f"method {self.specs[0].method}: {exc}") from None
 
     def noise(self, n: int) -> torch.Tensor:
+        if len(self.rngs) == 1:
+            return self.suite.sample_noise(n, self.rngs[0], self.noise_dim)[None].to(self.device)
         z = [self.suite.sample_noise(n, r, self.noise_dim) for r in self.rngs]
         return torch.stack(z).to(self.device)
 
@@ -141,14 +151,17 @@ class Trainer:
         batches = [
             self.method.real_batch(d, B, r) for d, r in zip(self.data, self.rngs, strict=True)
         ]
-        for k, (_, idx) in enumerate(batches):
-            drawn[k].append(idx)
+        if self.observes:
+            for k, (_, idx) in enumerate(batches):
+                drawn[k].append(idx)
+        if len(batches) == 1:
+            return batches[0][0][None]
         return torch.stack([x for x, _ in batches])
 
     def d_step(self, step: int, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         """One critic update on ``real`` and the detached ``fake``; returns its (K,) loss."""
         m, method, name = self.models, self.method, self.specs[0].method
-        with self.rt.autocast():
+        with self.autocast():
             loss_d = method.d_loss(m.D, real, fake, step, self.draw)
         loss_d = checked_loss(name, "d_loss", loss_d, len(self.specs), step == 0)
         m.opt_d.zero_grad(set_to_none=True)
@@ -159,7 +172,7 @@ class Trainer:
 
     def g_loss(self, step: int, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         """G's (K,) loss on ``fake`` (with gradient to G), D frozen."""
-        with self.rt.autocast(), frozen(self.models.D):
+        with self.autocast(), frozen(self.d_params):
             loss_g = self.method.g_loss(self.models.D, real, fake, step, self.draw)
         return checked_loss(self.specs[0].method, "g_loss", loss_g, len(self.specs), step == 0)
 
@@ -171,17 +184,17 @@ class Trainer:
         the last critic update and G's update come from one forward pass, as the VEEGAN/GDPP
         code runs its two train ops: both gradients are taken at the same (G, D), then both
         optimisers step."""
-        m, rt = self.models, self.rt
+        m, autocast = self.models, self.autocast
         B = self.cfg.batch_size * self.method.pack  # PacGAN: batch x pack samples
         drawn: list[list[torch.Tensor]] = [[] for _ in self.specs]
         for _ in range(self.method.n_critic - self.simultaneous):
             real = self.real_batch(B, drawn)
-            with torch.no_grad(), rt.autocast():
+            with torch.no_grad(), autocast():
                 fake = m.fake_batch(self.noise(B), self.rngs)
             loss_d = self.d_step(step, real, fake)
         if self.simultaneous:
             real = self.real_batch(B, drawn)
-            with rt.autocast():
+            with autocast():
                 fake = m.fake_batch(self.noise(B), self.rngs)
             loss_g = self.g_loss(step, real, fake)
             m.opt_g.zero_grad(set_to_none=True)
@@ -191,24 +204,25 @@ class Trainer:
             fake = fake.detach()
             if log:
                 grad_d = m.grad_norms("D")
-                with rt.autocast():
+                with autocast():
                     w_est = wasserstein_estimate(m.D, real, fake, m.buffers_of_d())
         else:
             if log:
                 grad_d = m.grad_norms("D")
-                with rt.autocast():  # fake is bf16 under autocast: D must see it the same way
+                with autocast():  # fake is bf16 under autocast: D must see it the same way
                     w_est = wasserstein_estimate(m.D, real, fake, m.buffers_of_d())
-            with rt.autocast():
+            with autocast():
                 fake = m.fake_batch(self.noise(B), self.rngs)
             loss_g = self.g_loss(step, real, fake)
             m.opt_g.zero_grad(set_to_none=True)
             loss_g.sum().backward()
             m.opt_g.step()
-        idx = [torch.cat(d).cpu() if d else torch.empty(0, dtype=torch.long) for d in drawn]
-        m.observe(self.data, idx, step + 1, self.rngs)
+        if self.observes:
+            idx = [torch.cat(d).cpu() if d else torch.empty(0, dtype=torch.long) for d in drawn]
+            m.observe(self.data, idx, step + 1, self.rngs)
         if not log:
             return None
-        with rt.autocast():
+        with autocast():
             diversity = feature_diversity(m.D, fake, m.buffers_of_d())
         grad_g = m.grad_norms("G")
         return [

@@ -1,0 +1,57 @@
+"""How `bench run` lays out its runs when ``--workers`` / ``--batch-models`` are not given.
+
+Measured with `bench perf` on a 2-core CPU (toy suites, the default protocol's 2x128 MLPs,
+batch 128; docs/performance.md has the output):
+
+* one process per core at 1 thread each runs the plain loop at 2.07x one process with both
+  threads (GAN: 995 against 481 generator steps/s; WGAN-GP: 215 against 109): these nets are
+  too small for two threads to share a matmul, so cores are best used by separate runs;
+* stacking seeds pays little at small K on one thread (K = 3: 1.07x for GAN and WGAN-GP)
+  and much at large K (K = 10: 1.75x for GAN), while fewer, longer jobs balance worse over
+  the processes. So seeds are stacked from ``STACK_FROM`` per configuration on.
+
+On a GPU one process owns the device and stacking is what fills it, so there the rule is
+one worker, and seeds stacked whenever there are several (not measured here: no GPU).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..store.spec import RunSpec
+from .jobs import threads_per_worker
+
+#: seeds per configuration from which stacking them beats spreading runs over processes (CPU)
+STACK_FROM = 8
+#: the most models one stacked job holds when the layout is chosen automatically
+MAX_STACK = 16
+
+
+@dataclass(frozen=True)
+class Layout:
+    workers: int
+    #: K for ``plan_jobs`` (None: runs one at a time)
+    batch_models: int | None
+    why: str
+
+
+def configurations(specs: Sequence[RunSpec]) -> Counter:
+    """Runs per configuration (what stacking may group: the same key but seed and class)."""
+    return Counter(s.config_hash() for s in specs)
+
+
+def choose_layout(specs: Sequence[RunSpec], device: str, streaming_log: bool = False) -> Layout:
+    """The layout for ``specs`` on this machine (``device``: the resolved device)."""
+    largest = max(configurations(specs).values(), default=1)
+    if device.startswith("cuda"):
+        k = min(largest, MAX_STACK) if largest > 1 and not streaming_log else None
+        return Layout(1, k, "one process on the GPU" + (f", {k} runs stacked" if k else ""))
+    cores = threads_per_worker(1)
+    workers = max(1, min(cores, len(specs)))
+    k = min(largest, MAX_STACK) if largest >= STACK_FROM and not streaming_log else None
+    why = f"{workers} process{'es' if workers > 1 else ''} x {threads_per_worker(workers)} thread"
+    why += "s" if threads_per_worker(workers) > 1 else ""
+    why += f", {k} runs stacked" if k else f", runs one at a time (stacked from {STACK_FROM} seeds)"
+    return Layout(workers, k, why)

@@ -1,0 +1,83 @@
+"""`bench perf`'s references are honest: the plain loop trains exactly the harness's algorithm
+(same weights after the same steps), and its timed steps run nothing but that algorithm."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from collapsebench.benchmark.runs import plain_loops
+from collapsebench.benchmark.runs.layout import STACK_FROM, choose_layout
+from collapsebench.benchmark.runs.planning import plan
+from collapsebench.benchmark.training.loop import train_bare
+
+#: the project's source tree (benchmark/, baselines/, metrics/ side by side)
+PROJECT = str(Path(plain_loops.__file__).resolve().parents[2])
+
+
+def _spec(method: str, steps: int, seeds=(0,)):
+    specs = plan("gaussians25", [method], list(seeds), "default")
+    return [dataclasses.replace(s, train=dataclasses.replace(s.train, steps=steps)) for s in specs]
+
+
+@pytest.mark.parametrize("method", plain_loops.PLAIN_METHODS)
+def test_the_plain_loop_trains_the_harness_algorithm(method):
+    """Same nets, draws and updates: after 15 generator steps both loops hold the same G and
+    D (to float rounding: the losses are the same sums in another order)."""
+    (spec,) = _spec(method, 15)
+    trained: list = []
+    plain_loops.plain_loop(spec, trained=trained)
+    G, D = trained[0]
+    (ours,) = train_bare([spec], "cpu", eval_samples=False)
+    for name, value in G.state_dict().items():
+        torch.testing.assert_close(value, ours["G"][name], rtol=1e-4, atol=1e-5)
+    for name, value in D.state_dict().items():
+        torch.testing.assert_close(value, ours["D"][name], rtol=1e-4, atol=1e-5)
+
+
+def test_the_plain_loops_timed_steps_call_nothing_of_the_project():
+    """While the plain loop steps, the only project code that runs is its own step function
+    (and the gradient penalty it writes out): no method object, model axis, hook, logging or
+    bookkeeping. The nets' forward passes are the suite's modules, as in any user's loop."""
+    (spec,) = _spec("wgan-gp", 3)
+    suite, method, G, D, opt_g, opt_d = plain_loops._setup(spec, "cpu")
+    data, nz, rng = suite.training_set(), suite.noise_dim, torch.Generator().manual_seed(0)
+    called: set[str] = set()
+
+    def profile(frame, event, arg):
+        if event == "call" and frame.f_code.co_filename.startswith(PROJECT):
+            called.add(frame.f_code.co_name)
+
+    sys.setprofile(profile)
+    try:
+        plain_loops.plain_steps(
+            "wgan-gp", G, D, opt_g, opt_d, data, rng, batch=64, noise_dim=nz, n_critic=5, steps=3,
+            gp_lambda=0.1, clip=0.0,
+        )  # fmt: skip
+    finally:
+        sys.setprofile(None)
+    # the nets are the suite's modules (suites/nets.py): their forward is the network itself
+    assert called - {"forward", "_packed"} == {"plain_steps", "_gradient_penalty"}, called
+
+
+def test_layout_spreads_few_seeds_over_cores_and_stacks_many(monkeypatch):
+    """The measured rule (runs/layout.py): one 1-thread process per core; seeds stacked from
+    STACK_FROM per configuration on; on a GPU one process, seeds stacked."""
+    from collapsebench.benchmark.runs import layout
+
+    monkeypatch.setattr(layout, "threads_per_worker", lambda workers: max(1, 2 // workers))
+    first_command = plan("gaussians25", ["gan", "wgan", "wgan-gp"], [0, 1, 2], "default")
+    auto = choose_layout(first_command, "cpu")
+    assert (auto.workers, auto.batch_models) == (2, None)
+    assert "2 processes x 1 thread" in auto.why
+    many = plan("gaussians25", ["gan"], list(range(STACK_FROM)), "default")
+    assert choose_layout(many, "cpu").batch_models == STACK_FROM
+    assert choose_layout(many, "cpu", streaming_log=True).batch_models is None
+    one = plan("gaussians25", ["gan"], [0], "default")
+    assert choose_layout(one, "cpu").workers == 1
+    gpu = choose_layout(first_command, "cuda")
+    assert (gpu.workers, gpu.batch_models) == (1, 3)
