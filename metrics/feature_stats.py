@@ -16,7 +16,8 @@ from torch_fidelity.metric_isc import isc_features_to_metric
 from torch_fidelity.metric_kid import kid_features_to_metric
 from torch_fidelity.metric_prc import prc_features_to_metric
 
-from .fidelity import IS_SPLITS
+#: Inception Score splits of the literature protocol (Salimans et al. 2016)
+IS_SPLITS = 10
 
 
 def _features(arr: np.ndarray | torch.Tensor, name: str) -> torch.Tensor:
@@ -62,17 +63,22 @@ def inception_score_from_probs(
 
 
 def fid_from_features(
-    generated: np.ndarray | torch.Tensor, reference: np.ndarray | torch.Tensor
+    generated: np.ndarray | torch.Tensor,
+    reference: np.ndarray | torch.Tensor,
+    float64: bool = True,
 ) -> float:
-    """Fréchet distance between Gaussians fitted to two feature sets, via torch-fidelity."""
+    """Fréchet distance between Gaussians fitted to two feature sets, via torch-fidelity.
+    ``float64``: fit the Gaussians in float64 (False: in the features' own precision, as
+    torch-fidelity's pipeline does, so its published numbers are reproduced to the bit)."""
     a, b = _features(generated, "generated features"), _features(reference, "reference features")
     if a.shape[1] != b.shape[1] or len(a) < 2 or len(b) < 2:
         raise ValueError(
             f"feature sets need the same width and >= 2 rows each; got {tuple(a.shape)}, "
             f"{tuple(b.shape)}"
         )
-    s1 = fid_features_to_statistics(a.to(torch.float64))
-    s2 = fid_features_to_statistics(b.to(torch.float64))
+    if float64:
+        a, b = a.to(torch.float64), b.to(torch.float64)
+    s1, s2 = fid_features_to_statistics(a), fid_features_to_statistics(b)
     return float(fid_statistics_to_metric(s1, s2, False)["frechet_inception_distance"])
 
 

@@ -36,16 +36,11 @@ from torch.utils.data import Dataset
 from torch_fidelity import utils as tf_utils
 from torch_fidelity.defaults import DEFAULTS
 from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
-from torch_fidelity.metric_fid import (
-    fid_featuresdict_to_statistics_cached,
-    fid_statistics_to_metric,
-)
-from torch_fidelity.metric_isc import isc_featuresdict_to_metric
-from torch_fidelity.metric_kid import kid_featuresdict_to_metric
-from torch_fidelity.metric_prc import prc_featuresdict_to_metric
 from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
 
 from . import digits_classifier  # importing it registers the "digits-cnn" extractor
+from . import feature_stats as fs
+from .feature_stats import IS_SPLITS
 from .images import to_rgb, to_uint8_nchw
 
 INCEPTION = "inception-v3-compat"
@@ -62,9 +57,6 @@ WEIGHTS_ENV = "COLLAPSEBENCH_INCEPTION_WEIGHTS"
 
 #: literature protocol (Salimans et al. 2016; Heusel et al. 2017), written into every table
 IS_SAMPLES = 50_000
-
-
-IS_SPLITS = 10
 
 
 FID_SAMPLES = 50_000
@@ -267,23 +259,13 @@ def fidelity_and_features(
         input2=ImageDataset(ref) if ref is not None else None,
         cuda=(device or ("cuda" if torch.cuda.is_available() else "cpu")) == "cuda",
         batch_size=batch_size,
-        isc="isc" in metrics,
-        fid="fid" in metrics,
-        kid="kid" in metrics,
-        prc="prc" in metrics,
         feature_extractor=extractor,
         feature_extractor_weights_path=str(weights),
-        isc_splits=isc_splits,
-        kid_subsets=kid_subsets,
-        kid_subset_size=kid_subset_size,
-        prc_neighborhood=prc_neighborhood,
-        rng_seed=seed,
         # num_workers=0: worker processes only add start-up cost for an in-memory tensor
         save_cpu_ram=True,
         verbose=verbose,
         cache=False,
     )
-    kwargs.update({f"feature_layer_{m}": layer for m, layer in layers.items()})
     ref_label = None
     if reference_dataset is not None and ref is not None:
         for what, v in (("dataset", reference_dataset), ("split", reference_split)):
@@ -301,85 +283,61 @@ def fidelity_and_features(
             ),
         )
         check_cache_files(Path(cache_dir), kwargs["input2_cache_name"])
-    raw, feats = _calculate(
-        kwargs, layers, layers.get("fid", cls.get_default_feature_layer_for_metric("fid"))
+    fid_layer = layers.get("fid", cls.get_default_feature_layer_for_metric("fid"))
+    fd1, fd2 = extract_features(kwargs, sorted({*layers.values(), fid_layer}))
+    settings = {
+        "isc": {"splits": isc_splits, "seed": seed},
+        "kid": {"subsets": kid_subsets, "subset_size": kid_subset_size, "seed": seed},
+        "prc": {"neighborhood": prc_neighborhood},
+    }
+    out = {}
+    for metric, layer in layers.items():
+        values = metric_from_features(metric, fd1[layer], fd2[layer] if fd2 else None, settings)
+        out[metric] = {
+            **values,
+            "n_generated": n_gen,
+            "extractor": extractor,
+            "feature_layer": layer,
+            **({} if metric == "isc" else {"n_reference": n_ref}),
+            **({"reference": ref_label} if metric != "isc" and ref_label is not None else {}),
+        }
+    feats = Features(
+        fd1[fid_layer].double().numpy(),
+        None if fd2 is None else fd2[fid_layer].double().numpy(),
+        fid_layer,
     )
-
-    def record(metric: str, values: dict) -> dict[str, float | int | str]:
-        r = {k: float(v) for k, v in values.items()}
-        r.update(n_generated=n_gen, extractor=extractor, feature_layer=layers[metric])
-        if metric != "isc":
-            r["n_reference"] = n_ref
-            if ref_label is not None:
-                r["reference"] = ref_label
-        return r
-
-    out: dict[str, dict[str, float | int | str]] = {}
-    if "isc" in metrics:
-        out["isc"] = record(
-            "isc",
-            {"mean": raw["inception_score_mean"], "std": raw["inception_score_std"]},
-        )
-        out["isc"]["splits"] = isc_splits
-    if "fid" in metrics:
-        out["fid"] = record("fid", {"value": raw["frechet_inception_distance"]})
-    if "kid" in metrics:
-        out["kid"] = record(
-            "kid",
-            {
-                "mean": raw["kernel_inception_distance_mean"],
-                "std": raw["kernel_inception_distance_std"],
-            },
-        )
-        out["kid"].update(subsets=kid_subsets, subset_size=kid_subset_size)
-    if "prc" in metrics:
-        out["prc"] = record(
-            "prc",
-            {"precision": raw["precision"], "recall": raw["recall"], "f_score": raw["f_score"]},
-        )
-        out["prc"]["neighborhood"] = prc_neighborhood
     return out, feats
 
 
-def fidelity_metrics(*args, **kwargs) -> dict[str, dict[str, float | int | str]]:
-    """The records of :func:`fidelity_and_features` (see there)."""
-    return fidelity_and_features(*args, **kwargs)[0]
-
-
-def _calculate(
-    kwargs: dict, layers: dict[str, str], feature_layer: str
-) -> tuple[dict[str, float], Features]:
-    """torch-fidelity's ``calculate_metrics`` for one extractor, stage by stage with its own
-    functions, so the features it extracts are also handed back: the diversity metrics use the
-    same pass (``calculate_metrics`` keeps them to itself)."""
+def extract_features(kwargs: dict, layers: Sequence[str]) -> tuple[dict, dict | None]:
+    """The one stage that runs a network: torch-fidelity's extractor over both image sets at
+    every layer the metrics read (the reference's features cached when ``kwargs`` say so).
+    Returns {layer: features} for the generated and the reference images."""
     extractor = tf_utils.create_feature_extractor(
-        kwargs["feature_extractor"], sorted({*layers.values(), feature_layer}), **kwargs
+        kwargs["feature_extractor"], list(layers), **kwargs
     )
     fd1 = tf_utils.extract_featuresdict_from_input_id_cached(1, extractor, **kwargs)
     fd2 = None
     if kwargs["input2"] is not None:
         fd2 = tf_utils.extract_featuresdict_from_input_id_cached(2, extractor, **kwargs)
-    raw: dict[str, float] = {}
-    if "isc" in layers:
-        raw.update(isc_featuresdict_to_metric(fd1, layers["isc"], **kwargs))
-    if "fid" in layers:
-        stats = [
-            fid_featuresdict_to_statistics_cached(
-                fd,
-                tf_utils.get_cacheable_input_name(i, **kwargs),
-                extractor,
-                layers["fid"],
-                **kwargs,
-            )
-            for i, fd in ((1, fd1), (2, fd2))
-        ]
-        raw.update(fid_statistics_to_metric(*stats, kwargs["verbose"]))
-    if "kid" in layers:
-        raw.update(kid_featuresdict_to_metric(fd1, fd2, layers["kid"], **kwargs))
-    if "prc" in layers:
-        raw.update(prc_featuresdict_to_metric(fd1, fd2, layers["prc"], **kwargs))
-    ref = None if fd2 is None else fd2[feature_layer].double().numpy()
-    return raw, Features(fd1[feature_layer].double().numpy(), ref, feature_layer)
+    return fd1, fd2
+
+
+def metric_from_features(
+    metric: str, generated: torch.Tensor, reference: torch.Tensor | None, settings: dict
+) -> dict[str, float | int]:
+    """One metric's record values from features alone (a pure function of the arrays; the
+    arithmetic is torch-fidelity's own, through ``feature_stats``)."""
+    if metric == "isc":
+        return fs.inception_score_from_logits(generated, **settings["isc"])
+    if metric == "fid":
+        return {"value": fs.fid_from_features(generated, reference, float64=False)}
+    if metric == "kid":
+        k = settings["kid"]
+        return {**fs.kid_from_features(generated, reference, **k), "subsets": k["subsets"],
+                "subset_size": k["subset_size"]}  # fmt: skip
+    p = fs.prc_from_features(generated, reference, **settings["prc"])
+    return {**{k: float(v) for k, v in p.items()}, **settings["prc"]}
 
 
 @dataclass(frozen=True)

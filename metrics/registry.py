@@ -31,6 +31,10 @@ _ALL = (
     Metric("full_coverage_share", "higher", "evaluations at full coverage", 1, "%"),
     Metric("first_full_coverage_step", "lower", "first step at full coverage", 0, "steps"),
     # images: torch-fidelity (metrics/fidelity.py) and MS-SSIM (metrics/msssim.py)
+    # collapse over training on a per-class image suite (metrics/image_collapse.py)
+    Metric("collapsed_share", "lower", "evaluations collapsed", 1, "%"),
+    Metric("ms_ssim_worst_last_half", "lower", "worst MS-SSIM, last half", 4),
+    Metric("collapse_episodes", "lower", "collapse episodes", 1, "episodes"),
     Metric("fid", "lower", "FID", 2),
     Metric("kid", "lower", "KID", 4),
     Metric("inception_score", "higher", "Inception Score", 2),

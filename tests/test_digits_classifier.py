@@ -9,7 +9,12 @@ from sklearn.datasets import load_digits
 from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
 
 from collapsebench.metrics import digits_classifier as dc
-from collapsebench.metrics.fidelity import fidelity_metrics
+from collapsebench.metrics.fidelity import fidelity_and_features
+
+
+def _records(*args, **kwargs):
+    """The metric records of one staged evaluation (its features are not needed here)."""
+    return fidelity_and_features(*args, **kwargs)[0]
 
 
 @pytest.fixture(scope="module")
@@ -99,11 +104,11 @@ def test_predict_validates_input(clf):
 def test_registered_extractor_gives_classifier_is_through_torch_fidelity(clf):
     assert FEATURE_EXTRACTORS_REGISTRY["digits-cnn"] is dc.FeatureExtractorDigitsCNN
     images, labels = dc.load_digits_images()
-    diverse = fidelity_metrics(
+    diverse = _records(
         images[:1000], metrics=("isc",), extractor="digits-cnn", weights_path=clf.path
     )["isc"]
     one_class = images[labels == 3][:100]
-    collapsed = fidelity_metrics(
+    collapsed = _records(
         one_class, metrics=("isc",), extractor="digits-cnn", weights_path=clf.path
     )["isc"]
     # IS = exp(E KL(p(y|x) || p(y))): ~10 for ten balanced, confidently classified classes;
@@ -116,4 +121,4 @@ def test_registered_extractor_gives_classifier_is_through_torch_fidelity(clf):
 def test_extractor_without_weights_is_a_clear_error():
     images, _ = dc.load_digits_images()
     with pytest.raises(ValueError, match="needs weights_path"):
-        fidelity_metrics(images[:20], metrics=("isc",), extractor="digits-cnn")
+        _records(images[:20], metrics=("isc",), extractor="digits-cnn")

@@ -18,6 +18,12 @@ from collapsebench.metrics import feature_stats as fs
 from collapsebench.metrics import fidelity as fi
 from collapsebench.metrics.images import load_image_folder, to_rgb, to_uint8_nchw
 
+
+def _records(*args, **kwargs):
+    """The metric records of one staged evaluation (its features are not needed here)."""
+    return fi.fidelity_and_features(*args, **kwargs)[0]
+
+
 # -- independent reference implementations -----------------------------------------------
 
 
@@ -67,9 +73,7 @@ def test_fid_through_calculate_metrics_equals_independent_frechet(clf, digits):
     images, _ = digits
     gen = _noisy(images[:600], 40.0, seed=1).to(torch.uint8)
     ref = images[600:1400]
-    out = fi.fidelity_metrics(
-        gen, ref, metrics=("fid",), extractor="digits-cnn", weights_path=clf.path
-    )["fid"]
+    out = _records(gen, ref, metrics=("fid",), extractor="digits-cnn", weights_path=clf.path)["fid"]
     # features computed here, independently of the wrapper: the 128-d penultimate layer on
     # images scaled to [-1, 1] (32×32 already, so no resize)
     with torch.no_grad():
@@ -177,15 +181,15 @@ def test_reference_statistics_are_cached_atomically(clf, digits, tmp_path):
     images, _ = digits
     kw = dict(metrics=("fid",), extractor="digits-cnn", weights_path=clf.path)
     kw.update(reference_dataset="digits", reference_split="train", cache_dir=tmp_path)
-    first = fi.fidelity_metrics(images[:300], images[300:700], **kw)["fid"]
+    first = _records(images[:300], images[300:700], **kw)["fid"]
     files = sorted(p.name for p in tmp_path.iterdir())
     assert files and all(f.startswith("digits-train-digits-cnn-") and "-n400-" in f for f in files)
     assert all(f.endswith(".pt") for f in files)  # no temp files left behind
     # the cache key names the data: a different array under the same key reuses the statistics
-    again = fi.fidelity_metrics(images[:300], images[1000:1400], **kw)["fid"]
+    again = _records(images[:300], images[1000:1400], **kw)["fid"]
     assert again["value"] == first["value"] and again["reference"] == "digits/train"
     kw.update(reference_dataset=None, cache_dir=None)
-    uncached = fi.fidelity_metrics(images[:300], images[1000:1400], **kw)["fid"]
+    uncached = _records(images[:300], images[1000:1400], **kw)["fid"]
     assert uncached["value"] != first["value"]
 
 
@@ -193,19 +197,19 @@ def test_wrapper_rejects_bad_requests(clf, digits):
     images, _ = digits
     kw = dict(extractor="digits-cnn", weights_path=clf.path)
     with pytest.raises(ValueError, match="unknown metrics"):
-        fi.fidelity_metrics(images[:50], images[50:100], metrics=("fid", "ppl"), **kw)
+        _records(images[:50], images[50:100], metrics=("fid", "ppl"), **kw)
     with pytest.raises(ValueError, match="need reference"):
-        fi.fidelity_metrics(images[:50], metrics=("fid",), **kw)
+        _records(images[:50], metrics=("fid",), **kw)
     with pytest.raises(ValueError, match="KID .* needs at least 1000 generated"):
-        fi.fidelity_metrics(images[:50], images[50:100], metrics=("kid",), **kw)
+        _records(images[:50], images[50:100], metrics=("kid",), **kw)
     with pytest.raises(ValueError, match="IS with 10 splits needs at least 10"):
-        fi.fidelity_metrics(images[:5], metrics=("isc",), **kw)
+        _records(images[:5], metrics=("isc",), **kw)
     with pytest.raises(ValueError, match="1-channel"):
-        fi.fidelity_metrics(images[:50].repeat(1, 3, 1, 1), images[50:100], **kw)
+        _records(images[:50].repeat(1, 3, 1, 1), images[50:100], **kw)
     with pytest.raises(ValueError, match="device"):
-        fi.fidelity_metrics(images[:50], images[50:100], device="gpu", **kw)
+        _records(images[:50], images[50:100], device="gpu", **kw)
     with pytest.raises(ValueError, match="unknown feature extractor"):
-        fi.fidelity_metrics(images[:50], images[50:100], metrics=("fid",), extractor="lenet")
+        _records(images[:50], images[50:100], metrics=("fid",), extractor="lenet")
 
 
 # -- offline Inception weights -------------------------------------------------------------
@@ -244,7 +248,7 @@ def test_offline_weights_file_is_loaded_and_used(tmp_path, monkeypatch):
     g = torch.Generator().manual_seed(0)
     gen = torch.randint(0, 256, (4, 16, 16, 3), generator=g, dtype=torch.uint8)  # NHWC
     ref = torch.randint(0, 256, (4, 1, 16, 16), generator=g, dtype=torch.uint8)  # grayscale
-    out = fi.fidelity_metrics(gen, ref, isc_splits=2, kid_subsets=3, kid_subset_size=4)
+    out = _records(gen, ref, isc_splits=2, kid_subsets=3, kid_subset_size=4)
     assert set(out) == {"isc", "fid", "kid", "prc"}
     for rec in out.values():
         assert rec["extractor"] == fi.INCEPTION and rec["n_generated"] == 4
@@ -278,7 +282,7 @@ def test_missing_weights_is_one_line_naming_file_url_and_place(tmp_path, monkeyp
     monkeypatch.delenv(fi.WEIGHTS_ENV, raising=False)
     images = torch.zeros(20, 3, 8, 8, dtype=torch.uint8)
     with pytest.raises(ValueError) as e:
-        fi.fidelity_metrics(images, images, metrics=("fid",))
+        _records(images, images, metrics=("fid",))
     msg = str(e.value)
     assert isinstance(e.value, fi.MissingWeightsError) and "\n" not in msg
     assert "weights-inception-2015-12-05-6726825d.pth" in msg

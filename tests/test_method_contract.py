@@ -1,7 +1,7 @@
 """The contract every registered method keeps, tested for each one (a new method gets these
-tests without writing any): it trains a few steps, a run stopped at its checkpoint resumes to
-the same bits as one trained straight through, and it trains stacked with its seeds or says
-why it cannot."""
+tests without writing any), and for a plugin: it trains a few steps, a run stopped at its
+checkpoint resumes to the same bits as one trained straight through, and it trains stacked
+with its seeds or says why it cannot."""
 
 from __future__ import annotations
 
@@ -16,6 +16,9 @@ from collapsebench.benchmark.runs.planning import plan
 from collapsebench.benchmark.store.rundir import RunStore
 from collapsebench.benchmark.training.loop import train_run, train_runs
 from collapsebench.benchmark.training.methods import build_method
+
+#: every registered method, and a plugin (tests/hinge_plugin.py) loaded by its import path
+METHODS = [*sorted(REGISTRY), "hinge_plugin:HingeGAN"]
 
 
 class _Stop(Exception):
@@ -41,7 +44,7 @@ def _train(root, spec, stop_at=None):
     return run, train_run(spec, run, progress if stop_at else None)
 
 
-@pytest.mark.parametrize("method", sorted(REGISTRY))
+@pytest.mark.parametrize("method", METHODS)
 def test_method_trains_and_resumes_bit_for_bit(tmp_path, method):
     spec = _spec(method)
     straight, metrics = _train(tmp_path / "straight", spec)
@@ -54,7 +57,7 @@ def test_method_trains_and_resumes_bit_for_bit(tmp_path, method):
     assert straight.read_curves().equals(resumed.read_curves())
 
 
-@pytest.mark.parametrize("method", sorted(REGISTRY))
+@pytest.mark.parametrize("method", METHODS)
 def test_method_stacks_or_says_why(tmp_path, method):
     specs = [_spec(method, seed) for seed in (0, 1)]
     why = why_not_stackable(build_method(method, specs[0].method_params, 6))

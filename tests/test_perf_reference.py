@@ -79,5 +79,19 @@ def test_layout_spreads_few_seeds_over_cores_and_stacks_many(monkeypatch):
     assert choose_layout(many, "cpu", streaming_log=True).batch_models is None
     one = plan("gaussians25", ["gan"], [0], "default")
     assert choose_layout(one, "cpu").workers == 1
+    smoke = plan("gaussians25", ["gan", "wgan"], [0, 1, 2], "smoke")  # 180 steps in all
+    assert choose_layout(smoke, "cpu").workers == 1
     gpu = choose_layout(first_command, "cuda")
     assert (gpu.workers, gpu.batch_models) == (1, 3)
+
+
+def test_parallel_jobs_start_longest_first():
+    """WGAN-GP (5 critic steps) before GAN before a GAN of half the steps; ties keep order."""
+    from collapsebench.benchmark.runs.planning import longest_first
+
+    gan, gp = _spec("gan", 100, seeds=(0, 1)), _spec("wgan-gp", 100)
+    short = _spec("gan", 50)
+    order = longest_first([[short[0]], [gan[0]], [gp[0]], [gan[1]]])
+    assert [(j[0].method, j[0].seed, j[0].train.steps) for j in order] == [
+        ("wgan-gp", 0, 100), ("gan", 0, 100), ("gan", 1, 100), ("gan", 0, 50)
+    ]  # fmt: skip

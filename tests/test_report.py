@@ -122,7 +122,7 @@ def test_html_renders_in_headless_chromium(report, tmp_path):
         "--virtual-time-budget=10000",
     ]
     dom = subprocess.run(
-        [*flags, "--dump-dom", page.as_uri()],
+        [*flags, "--window-size=1280,1600", "--dump-dom", page.as_uri()],
         capture_output=True,
         text=True,
         timeout=180,
@@ -133,7 +133,16 @@ def test_html_renders_in_headless_chromium(report, tmp_path):
     n_img, n_table = text.count("<img "), text.count("<table")
     figures = [n for n, _ in FIGURES if (report / n).exists()]
     assert n_img == len(figures) >= 4 and n_table >= 4
+    layout = {
+        k: int(attrs.pop(k)) for k in list(attrs) if k not in ("images", "images-decoded", "tables")
+    }
     assert attrs == {"images": str(n_img), "images-decoded": str(n_img), "tables": str(n_table)}
+    # at 1,280 px nothing runs off the page: not the page, and no table needs sideways scrolling
+    assert layout["page-overflow"] == 0 and layout["wide-boxes"] == 0, layout
+    # the first screen (1,600 px) is the answer: the headline table and the samples figure,
+    # both above the protocol card
+    assert 0 < layout["first-table-top"] < 1600 and 0 < layout["first-image-top"] < 1600, layout
+    assert layout["first-image-top"] < layout["protocol-top"], layout
     shot = tmp_path / "first-screen.png"
     subprocess.run(
         [*flags, "--window-size=1280,1600", f"--screenshot={shot}", page.as_uri()],

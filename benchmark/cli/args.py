@@ -188,9 +188,30 @@ def _exec_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--executor",
         default="local",
-        help="local (default: this machine's process pool) or ray (one Ray task per run)",
+        help="local (default: this machine's process pool), ray (one Ray task per run) or "
+        "slurm (one Slurm job array through submitit; extra: slurm)",
     )
     p.add_argument("--address", default=None, help="--executor ray: auto or HOST:PORT")
+    s = p.add_argument_group("--executor slurm (flags override --slurm-config)")
+    s.add_argument("--slurm-config", default=None, metavar="FILE", help="JSON: partition, "
+                   "time, cpus_per_task, gpus_per_task, array_parallelism, sbatch")  # fmt: skip
+    s.add_argument("--slurm-partition", default=None)
+    s.add_argument("--slurm-time", type=_positive_int, default=None, help="minutes per task")
+    s.add_argument("--slurm-cpus", type=_positive_int, default=None, help="CPUs per task")
+    s.add_argument("--slurm-gpus", type=int, default=None, help="GPUs per task")
+    s.add_argument("--slurm-array-parallelism", type=_positive_int, default=None)
+    s.add_argument(
+        "--slurm-option",
+        action="append",
+        default=None,
+        metavar="KEY=VALUE",
+        help="any other sbatch option (repeatable), e.g. qos=high",
+    )
+    s.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="submit and exit; collect later with bench table (same options)",
+    )
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
     p.add_argument(
         "--fast",
@@ -218,6 +239,41 @@ def _exec_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+SLURM_FLAGS = (
+    "slurm_config",
+    "slurm_partition",
+    "slurm_time",
+    "slurm_cpus",
+    "slurm_gpus",
+    "slurm_array_parallelism",
+    "slurm_option",
+    "no_wait",
+)
+
+
+def slurm_options(args):
+    """--executor slurm's options: the config file, then the flags over it."""
+    from ..runs.slurm_executor import load_options
+
+    extra = {}
+    for item in args.slurm_option or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise BenchError(f"--slurm-option {item!r}: write KEY=VALUE (an sbatch option)")
+        extra[key] = value
+    return load_options(
+        args.slurm_config,
+        {
+            "partition": args.slurm_partition,
+            "time": args.slurm_time,
+            "cpus_per_task": args.slurm_cpus,
+            "gpus_per_task": args.slurm_gpus,
+            "array_parallelism": args.slurm_array_parallelism,
+            "sbatch": extra or None,
+        },
+    )
+
+
 def _runtime(args):
     """The execution options, checked (executor, address, device) before any work or output."""
     from ..runs.runner import EXECUTORS
@@ -227,6 +283,15 @@ def _runtime(args):
         raise BenchError(f"unknown --executor {args.executor!r}; valid: {', '.join(EXECUTORS)}")
     if args.address is not None and args.executor != "ray":
         raise BenchError("--address applies to --executor ray only")
+    slurm_flags = [a for a in SLURM_FLAGS if getattr(args, a, None) not in (None, False)]
+    if slurm_flags and args.executor != "slurm":
+        names = ", ".join("--" + a.replace("_", "-") for a in slurm_flags)
+        raise BenchError(f"{names}: apply to --executor slurm only")
+    if args.executor == "slurm":
+        from ..runs.slurm_executor import import_submitit
+
+        slurm_options(args)  # a bad option or config file: one line before any work
+        import_submitit()
     if args.log_dir is not None and args.log is None:
         raise BenchError("--log-dir applies with --log tensorboard only")
     if args.log is not None and (args.batch_models or 1) > 1:
@@ -266,6 +331,8 @@ def _execute(args, store, specs) -> dict:
         address=args.address,
         runtime=runtime,
         batch_models=batch_models,
+        slurm=slurm_options(args) if args.executor == "slurm" else None,
+        wait=not getattr(args, "no_wait", False),
     )
 
 

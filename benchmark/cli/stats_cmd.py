@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
+
 from ..errors import BenchError
 from ..store.atomic import check_writable_dir
 from ..suites import get_suite
@@ -49,12 +51,13 @@ def _ensure_runs(args, methods: list[str]):
     # per-class suites: a method's mark covers every run of it, over classes and seeds
     marks = cell_marks(df, reported)
     df = df.drop(columns=[c for c in df.columns if c.startswith(CONVERGED)])
+    per_class = df.copy() if "class" in df.columns else None
     if "class" in df.columns:
         # per-class suites: one number per (method, seed), the mean over the classes trained, so
         # the statistics see independent seeds and never treat classes as replicates
         metrics = [m for m in reported if m in df]
         df = df.groupby(["method", "seed"], as_index=False)[metrics].mean()
-    return df, marks
+    return df, marks, per_class
 
 
 def cmd_compare(args) -> int:
@@ -70,7 +73,7 @@ def cmd_compare(args) -> int:
     except ValueError as exc:
         raise BenchError(str(exc)) from None
     methods = _methods([args.method, *args.against])
-    df, marks = _ensure_runs(args, methods)
+    df, marks, per_class = _ensure_runs(args, methods)
     # a metric no run has a value for (first step at full coverage when none reached it)
     # has nothing to compare
     metrics = [m for m in suite.reported_metrics if m in df and df[m].notna().any()]
@@ -88,7 +91,18 @@ def cmd_compare(args) -> int:
     print(format_comparison(table, marks))
     if marks:
         print(CONVERGENCE_CAPTION)
-    print(f"\nwritten: {out / (stem + '.csv')}, {out / (stem + '.png')}")
+    written = [out / f"{stem}.csv", out / f"{stem}.png"]
+    if per_class is not None:
+        from ..analysis.per_class import claim_report
+
+        tables = []
+        for baseline in args.against:
+            text, table = claim_report(per_class, args.method, baseline, metrics, args.alpha)
+            print(text)
+            tables.append(table)
+        written.append(out / f"{stem}-per-class.csv")
+        atomic_write_text(written[-1], pd.concat(tables).to_csv(index=False))
+    print(f"\nwritten: {', '.join(map(str, written))}")
     return 0
 
 
@@ -114,7 +128,7 @@ def cmd_check(args) -> int:
         methods = _methods(list(dict.fromkeys(reference["method"])))
     else:
         raise BenchError("--update without an existing reference needs --methods")
-    df, marks = _ensure_runs(args, methods)
+    df, marks, _ = _ensure_runs(args, methods)
     # the gate holds the final-snapshot metrics; the curve-derived ones are reported, not gated
     df = df.drop(columns=[m for m in getattr(suite, "dynamics_names", ()) if m in df])
     metrics = [m for m in suite.evaluated_metrics if m in df]

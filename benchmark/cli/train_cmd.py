@@ -69,6 +69,13 @@ def cmd_run(args) -> int:
             file=sys.stderr,
         )
     trained = _execute(args, store, specs)
+    if getattr(args, "no_wait", False):
+        print(
+            "bench: not waiting; when the array is done, `bench table` with the same options "
+            "writes the tables (runs still training are listed as missing)",
+            file=sys.stderr,
+        )
+        return 0
     args.format = "md"
     print(write_tables(args, methods))
     diverged = sum(bool(m.get("diverged")) for m in trained.values())

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import re
 import shlex
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -39,17 +40,40 @@ window.addEventListener('load', () => {
   document.body.dataset.images = imgs.length;
   document.body.dataset.imagesDecoded = imgs.filter(i => i.complete && i.naturalWidth > 0).length;
   document.body.dataset.tables = document.querySelectorAll('table').length;
+  // the layout a reader sees: nothing wider than the window, the answer on the first screen
+  const root = document.documentElement;
+  document.body.dataset.pageOverflow = Math.max(0, root.scrollWidth - root.clientWidth);
+  document.body.dataset.wideBoxes = [...document.querySelectorAll('.box')]
+    .filter(d => d.scrollWidth > d.clientWidth + 1).length;
+  const top = e => e ? Math.round(e.getBoundingClientRect().top + window.scrollY) : 0;
+  const card = [...document.querySelectorAll('h2')].find(h => h.textContent === 'Protocol card');
+  document.body.dataset.firstTableTop = top(document.querySelector('table'));
+  document.body.dataset.firstImageTop = top(document.images[0]);
+  document.body.dataset.protocolTop = top(card);
 });
 </script>"""
 _STYLE = """<style>
 body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:.9em}
-th,td{border:1px solid #ccc;padding:.25em .6em;text-align:right;white-space:nowrap}
+th,td{border:1px solid #ccc;padding:.25em .5em;text-align:right}
+td{white-space:nowrap}
+td.long{white-space:normal;text-align:left;max-width:32em}
+.box{max-width:100%;overflow-x:auto}
 th:first-child,td:first-child{text-align:left}
 img{max-width:100%;border:1px solid #eee}
 .caption{color:#555;font-size:.85em;max-width:1000px}
 code,pre{background:#f5f5f5;padding:.1em .3em}
 </style>"""
+
+
+def _boxed(table: str) -> str:
+    """A table in a box that scrolls sideways instead of widening the page."""
+    return f'<div class="box">{table}</div>'
+
+
+def _long_cells(table: str) -> str:
+    """Cells of more than 40 characters (settings, sources) wrap instead of widening the table."""
+    return re.sub(r"<td>([^<]{40,})</td>", lambda m: f'<td class="long">{m.group(1)}</td>', table)
 
 
 def md_table_to_html(md: str) -> tuple[str, str]:
@@ -145,11 +169,11 @@ class Report:
     def table_md(self, md: str) -> None:
         """A table as `bench table` wrote it (pipe table, then its caption)."""
         table, caption = md_table_to_html(md)
-        self.html.append(table + f'<p class="caption">{html.escape(caption)}</p>')
+        self.html.append(_boxed(table) + f'<p class="caption">{html.escape(caption)}</p>')
         self.md.append(md.strip() + "\n")
 
     def frame(self, df: pd.DataFrame, caption: str = "") -> None:
-        self.html.append(df.to_html(index=False, escape=True, border=0))
+        self.html.append(_boxed(_long_cells(df.to_html(index=False, escape=True, border=0))))
         self.md.append(df.to_markdown(index=False) + "\n")
         if caption:
             self.html.append(f'<p class="caption">{html.escape(caption)}</p>')

@@ -61,6 +61,7 @@ def per_seed(
             status = converged(evals, n_modes)
             ordered = evals.sort_values("step") if status else None  # sorted once per run
             whole = run_converged(status)  # metrics with no curve: the run's own status
+            final = rec.run.read_metrics(numeric)
             rows.append(
                 {
                     "method": rec.spec.method,
@@ -68,8 +69,8 @@ def per_seed(
                     "seed": rec.spec.seed,
                     # a metric added after the run finished is an empty cell, never a KeyError
                     **dict.fromkeys(numeric, np.nan),
-                    **rec.run.read_metrics(numeric),
-                    **resolved.dynamics(evals),
+                    **final,
+                    **resolved.dynamics(evals, final),
                     **{f"{CONVERGED}{m}": status.get(m, whole) for m in numeric},
                     **{f"{SPREAD}{m}": last_quarter_spread(ordered[m]) for m in status},
                     "run_dir": str(rec.run.path),

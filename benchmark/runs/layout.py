@@ -6,6 +6,8 @@ batch 128; docs/performance.md has the output):
 * one process per core at 1 thread each runs the plain loop at 2.07x one process with both
   threads (GAN: 995 against 481 generator steps/s; WGAN-GP: 215 against 109): these nets are
   too small for two threads to share a matmul, so cores are best used by separate runs;
+* a worker process costs about 3 s to start, so commands of fewer than 20,000 generator steps
+  in all (smoke presets) train in the calling process;
 * stacking seeds pays little at small K on one thread (K = 3: 1.07x for GAN and WGAN-GP)
   and much at large K (K = 10: 1.75x for GAN), while fewer, longer jobs balance worse over
   the processes. So seeds are stacked from ``STACK_FROM`` per configuration on.
@@ -23,6 +25,9 @@ from dataclasses import dataclass
 from ..store.spec import RunSpec
 from .jobs import threads_per_worker
 
+#: below this many generator steps in all, runs stay in this process: a worker process costs
+#: about 3 s to start (interpreter and torch import), more than a short command saves
+MIN_STEPS_FOR_PROCESSES = 20_000
 #: seeds per configuration from which stacking them beats spreading runs over processes (CPU)
 STACK_FROM = 8
 #: the most models one stacked job holds when the layout is chosen automatically
@@ -50,6 +55,8 @@ def choose_layout(specs: Sequence[RunSpec], device: str, streaming_log: bool = F
         return Layout(1, k, "one process on the GPU" + (f", {k} runs stacked" if k else ""))
     cores = threads_per_worker(1)
     workers = max(1, min(cores, len(specs)))
+    if sum(s.train.steps for s in specs) < MIN_STEPS_FOR_PROCESSES:
+        workers = 1
     k = min(largest, MAX_STACK) if largest >= STACK_FROM and not streaming_log else None
     why = f"{workers} process{'es' if workers > 1 else ''} x {threads_per_worker(workers)} thread"
     why += "s" if threads_per_worker(workers) > 1 else ""

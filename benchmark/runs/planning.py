@@ -122,3 +122,17 @@ def plan_jobs(
         g[i : i + batch_models] for g in groups.values() for i in range(0, len(g), batch_models)
     ]
     return jobs + singles, list(notes.values())
+
+
+def longest_first(jobs: Sequence[Sequence[RunSpec]]) -> list[list[RunSpec]]:
+    """Jobs by expected cost, largest first (generator steps x (critic steps + 1) x models):
+    parallel workers then end together instead of one finishing a long run alone (the
+    longest-processing-time rule). Stable, so equal jobs keep the planner's order."""
+    from ..training.methods import build_method
+
+    def cost(job: Sequence[RunSpec]) -> int:
+        s = job[0]
+        n_critic = build_method(s.method, s.method_params, s.train.steps).n_critic
+        return s.train.steps * (n_critic + 1) * len(job)
+
+    return sorted((list(j) for j in jobs), key=cost, reverse=True)

@@ -13,6 +13,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
+from pathlib import Path
 
 from tqdm.auto import tqdm
 
@@ -21,7 +22,7 @@ from ..store.rundir import RunStore
 from ..store.spec import RunSpec
 from ..training.runtime import Runtime
 from .jobs import execute_job, threads_per_worker
-from .planning import plan_jobs
+from .planning import longest_first, plan_jobs
 from .reevaluate import complete_evaluations
 
 
@@ -107,7 +108,7 @@ def _duration(seconds: float) -> str:
     return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"
 
 
-EXECUTORS = ("local", "ray")
+EXECUTORS = ("local", "ray", "slurm")
 
 
 def execute(
@@ -120,6 +121,8 @@ def execute(
     address: str | None = None,
     runtime: Runtime | None = None,
     batch_models: int | None = None,
+    slurm=None,
+    wait: bool = True,
 ) -> dict[str, dict]:
     """Run every spec not yet finished; finished runs are skipped, never recomputed.
 
@@ -127,7 +130,8 @@ def execute(
     task per job on the cluster at ``address``; None starts a local one). Each job gets
     ``cpu_count // workers`` torch threads either way, so both give the same numbers.
     ``batch_models`` K > 1: runs of one configuration are trained K at a time as one stacked
-    model (``plan_jobs``); the others one at a time."""
+    model (``plan_jobs``); the others one at a time. "slurm": one job array (``slurm``: its
+    ``SlurmOptions``); with ``wait`` False it submits and returns nothing."""
     if workers < 1:
         raise BenchError(f"--workers must be a positive integer; got {workers}")
     if batch_models is not None and batch_models < 1:
@@ -147,7 +151,21 @@ def execute(
     results: dict[str, dict] = {}
     threads = threads_per_worker(workers)
     try:
-        if executor == "ray":
+        if executor == "slurm":
+            from .slurm_executor import submit
+            from .slurm_executor import wait as wait_for
+
+            if jobs:
+                submitted = submit(store, jobs, slurm, data_root, runtime)
+                ids = sorted({j.job_id.split("_")[0] for j in submitted})
+                print(
+                    f"bench: submitted {len(jobs)} array tasks as Slurm job {', '.join(ids)} "
+                    f"(logs: {Path(store.root) / '.slurm'})",
+                    file=sys.stderr,
+                )
+                if wait:
+                    results.update(wait_for(submitted, jobs, bars))
+        elif executor == "ray":
             from .ray_executor import execute_ray
 
             if jobs:
@@ -157,6 +175,7 @@ def execute(
             for job in jobs:
                 results.update(execute_job(job, str(store.root), threads, sink, data_root, runtime))
         else:
+            jobs = longest_first(jobs)
             results.update(_execute_pool(store, jobs, workers, threads, bars, data_root, runtime))
     finally:
         bars.close()

@@ -36,8 +36,9 @@ class ReportedMetrics:
     def reported_metrics(self) -> tuple[str, ...]:
         return (*self.metric_names, *self.diversity_names, *self.dynamics_names)
 
-    def dynamics(self, evals) -> dict[str, float]:
-        """The ``dynamics_names`` measures of one run's evaluation curve (none by default)."""
+    def dynamics(self, evals, final=None) -> dict[str, float]:
+        """The ``dynamics_names`` measures of one run's evaluation curve and its final metrics
+        (none by default)."""
         return {}
 
 
@@ -105,5 +106,5 @@ class Suite(Protocol):
     def curve_metrics(
         self, samples: Any, cls=None, data_root=None, device: str = "cpu"
     ) -> dict: ...
-    def dynamics(self, evals: Any) -> dict[str, float]: ...
+    def dynamics(self, evals: Any, final: Mapping[str, Any] | None = None) -> dict[str, float]: ...
     def evaluate_file(self, path: Any, data_root=None, pairs=None) -> tuple[str, str]: ...

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ...metrics import digits_classifier, dinov2, fidelity, msssim
+from ...metrics import digits_classifier, dinov2, fidelity, image_collapse, msssim
 from ...metrics.feature_diversity import feature_diversity
 from ...metrics.images import to_uint8_nchw
 from ...metrics.stacked_modes import N_STACKED_MODES
@@ -147,6 +147,23 @@ class ImageSuite(ReportedMetrics):
         if self.stacked:
             return ("modes_covered", "kl", "kl_log10")
         return ("ms_ssim", "inception_score", "fid", "kid", "precision", "recall")
+
+    @property
+    def dynamics_names(self) -> tuple[str, ...]:
+        """Per-class suites: collapse over training from the MS-SSIM curve."""
+        return image_collapse.NAMES if self.per_class else ()
+
+    def dynamics(self, evals, final=None) -> dict[str, float]:
+        """Collapse over training (metrics/image_collapse.py): the run's MS-SSIM curve against
+        its class's ground truth (``ms_ssim_real`` of its final metrics). NaN without either."""
+        if not self.per_class:
+            return {}
+        real = (final or {}).get("ms_ssim_real")
+        if evals is None or len(evals) == 0 or "ms_ssim" not in evals or real is None:
+            return dict.fromkeys(image_collapse.NAMES, float("nan"))
+        return image_collapse.image_dynamics(
+            evals["step"].to_numpy(), evals["ms_ssim"].to_numpy(), float(real)
+        )
 
     @property
     def curve_names(self) -> tuple[str, ...]:

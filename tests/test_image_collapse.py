@@ -1,0 +1,99 @@
+"""Collapse over training on image suites, and the class-by-class test of a paper's claim, on
+constructed curves and tables with answers worked by hand."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from collapsebench.benchmark.analysis.per_class import (
+    claim_verdict,
+    metric_verdicts,
+    per_class_compare,
+)
+from collapsebench.benchmark.suites import get_suite
+from collapsebench.metrics.image_collapse import MARGIN, episodes, image_dynamics
+from collapsebench.metrics.registry import METRICS
+
+
+def test_a_swinging_gan_curve_worked_by_hand():
+    """Ground truth 0.60, so collapsed means MS-SSIM > 0.70. The curve (in step order)
+    0.55 0.80 0.81 0.56 0.79 0.58 0.57 0.82: collapsed at points 2, 3, 5 and 8 -> share 4/8,
+    three episodes ({2,3}, {5}, {8}); the last half (points 5-8) peaks at 0.82."""
+    steps = np.array([8, 1, 2, 3, 4, 5, 6, 7]) * 500  # given out of order: sorted by step
+    ms = np.array([0.82, 0.55, 0.80, 0.81, 0.56, 0.79, 0.58, 0.57])
+    d = image_dynamics(steps, ms, 0.60)
+    assert d == {"collapsed_share": 0.5, "ms_ssim_worst_last_half": 0.82, "collapse_episodes": 3}
+
+
+def test_a_settling_wgan_curve_never_collapses():
+    """A WGAN whose MS-SSIM falls from noise-like 0.9 to the data's 0.6 collapses only while
+    above 0.7: the first two points, one episode; its last half (points 4-6) peaks at 0.62."""
+    d = image_dynamics(np.arange(1, 7), np.array([0.9, 0.75, 0.68, 0.62, 0.61, 0.60]), 0.60)
+    assert d["collapsed_share"] == pytest.approx(2 / 6)
+    assert (d["collapse_episodes"], d["ms_ssim_worst_last_half"]) == (1, 0.62)
+
+
+def test_the_margin_is_strict_and_nan_points_are_skipped():
+    at_margin = 0.60 + MARGIN
+    d = image_dynamics(np.arange(1, 5), np.array([at_margin, np.nan, 0.9, 0.5]), 0.60)
+    assert d["collapsed_share"] == pytest.approx(1 / 3) and d["collapse_episodes"] == 1
+    assert all(math.isnan(v) for v in image_dynamics([1], [np.nan], 0.6).values())
+    assert all(math.isnan(v) for v in image_dynamics([1], [0.7], float("nan")).values())
+    assert episodes(np.array([], dtype=bool)) == 0
+    assert episodes(np.array([True, True, False, True])) == 2
+
+
+def test_per_class_suites_report_and_register_the_three_measures():
+    suite = get_suite("digits-perclass")
+    assert set(suite.dynamics_names) <= set(suite.reported_metrics)
+    assert all(METRICS[n].direction == "lower" for n in suite.dynamics_names)
+    evals = pd.DataFrame({"step": [1, 2, 3, 4], "ms_ssim": [0.9, 0.6, 0.9, 0.6]})
+    d = suite.dynamics(evals, {"ms_ssim_real": 0.6})
+    assert d["collapse_episodes"] == 2 and d["collapsed_share"] == 0.5
+    assert math.isnan(suite.dynamics(evals, {})["collapsed_share"])
+    assert get_suite("stacked-digits").dynamics_names == ()
+
+
+def _table(new: dict, base: dict) -> pd.DataFrame:
+    rows = []
+    for method, per_class in (("greed-gan", new), ("gan", base)):
+        for cls, values in per_class.items():
+            rows += [
+                {"method": method, "class": cls, "seed": s, "ms_ssim": v}
+                for s, v in enumerate(values)
+            ]
+    return pd.DataFrame(rows)
+
+
+def test_holm_across_classes_worked_by_hand():
+    """Class 0: a large, clean improvement; class 1: none. Welch's p for class 0 (means 0.55
+    and 0.80, both groups' sample variance 1e-4, n = 3) is t = -0.25 / sqrt(2e-4 / 3) = -30.6
+    on 4 degrees of freedom: p = 6.8e-6; Holm over the two classes doubles the smaller p."""
+    df = _table(
+        {0: [0.54, 0.55, 0.56], 1: [0.70, 0.72, 0.74]},
+        {0: [0.79, 0.80, 0.81], 1: [0.71, 0.72, 0.73]},
+    )
+    t = per_class_compare(df, "greed-gan", "gan", ["ms_ssim"]).set_index("class")
+    from scipy import stats
+
+    p0 = stats.ttest_ind([0.54, 0.55, 0.56], [0.79, 0.80, 0.81], equal_var=False).pvalue
+    assert t.loc[0, "p_welch"] == pytest.approx(p0) and p0 < 1e-4
+    assert t.loc[0, "p_holm"] == pytest.approx(2 * p0)
+    assert t.loc[1, "p_holm"] == pytest.approx(1.0)  # Holm: max(2 p0, p1) clipped at 1
+    assert t.loc[0, "better"] and t.loc[0, "significant"] and not t.loc[1, "significant"]
+    v = metric_verdicts(t.reset_index())
+    assert v.loc[0, "verdict"] == "supports" and claim_verdict(v, ["ms_ssim"]) == "supported"
+
+
+def test_the_verdicts_inconclusive_and_not_supported():
+    noisy = _table({0: [0.5, 0.7, 0.9]}, {0: [0.6, 0.7, 0.8]})
+    v = metric_verdicts(per_class_compare(noisy, "greed-gan", "gan", ["ms_ssim"]))
+    assert claim_verdict(v, ["ms_ssim"]) == "inconclusive"
+    worse = _table({0: [0.89, 0.90, 0.91]}, {0: [0.59, 0.60, 0.61]})
+    v = metric_verdicts(per_class_compare(worse, "greed-gan", "gan", ["ms_ssim"]))
+    assert v.loc[0, "verdict"] == "contradicts"
+    assert claim_verdict(v, ["ms_ssim"]) == "not supported"
