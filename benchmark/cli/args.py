@@ -370,7 +370,7 @@ def table_request(args, methods: list[str]):
         suite=args.suite,
         preset=args.preset,
         methods=tuple(methods),
-        results=args.results,
+        results=getattr(args, "results", "results"),  # bench check writes no tables
         suite_options=_suite_options(args),
         method_options=_method_options(args, methods),
         method_set=getattr(args, "method_set", None),

@@ -75,10 +75,11 @@ def build_report(req: ReportRequest, store, specs) -> tuple[Path, int, int]:
     rep.heading("Tables")
     order = ["table.md", "published.md", "calibration.md"]
     tables = sorted(out.glob("table*.md"), key=lambda f: (f.name not in order, f.name))
-    for f in [*tables, *(out / n for n in order[1:] if (out / n).exists())]:
+    files = [*tables, *(out / n for n in order[1:] if (out / n).exists())]
+    for i, f in enumerate(files):
         rep.table_md(f.read_text())
-    if (out / "samples.png").exists():
-        rep.figure(out / "samples.png", FIGURES[0][1])
+        if i == 0 and (out / "samples.png").exists():  # the headline table, then its samples
+            rep.figure(out / "samples.png", FIGURES[0][1])
     if req.compare:
         rep.heading(f"{req.compare} against the other methods (`bench compare`)")
         others = [m for m in methods if m != req.compare and m in set(runs["method"])]

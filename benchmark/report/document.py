@@ -53,11 +53,12 @@ window.addEventListener('load', () => {
 });
 </script>"""
 _STYLE = """<style>
-body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
-table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:.9em}
-th,td{border:1px solid #ccc;padding:.25em .5em;text-align:right}
-td{white-space:nowrap}
-td.long{white-space:normal;text-align:left;max-width:32em}
+body{font-family:system-ui,sans-serif;max-width:1400px;margin:2em auto;padding:0 1em;color:#222}
+table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:.78em}
+th,td{border:1px solid #ccc;padding:.2em .35em;text-align:right}
+th{font-weight:600;word-break:break-word}
+td{white-space:normal;min-width:3.5em}
+td.long{text-align:left;max-width:32em}
 .box{max-width:100%;overflow-x:auto}
 th:first-child,td:first-child{text-align:left}
 img{max-width:100%;border:1px solid #eee}
@@ -76,6 +77,14 @@ def _long_cells(table: str) -> str:
     return re.sub(r"<td>([^<]{40,})</td>", lambda m: f'<td class="long">{m.group(1)}</td>', table)
 
 
+def _cell(text: str) -> str:
+    """A table cell; a long one (a reason, a source) wraps instead of widening the table, and
+    "mean ± spread" may break only before its spread."""
+    long = ' class="long"' if len(text) >= 40 else ""
+    body = html.escape(text).replace(" ± ", "&nbsp;± ")
+    return f"<td{long}>{body}</td>"
+
+
 def md_table_to_html(md: str) -> tuple[str, str]:
     """A pipe table as written by ``render(..., "md", caption)`` -> (HTML table, caption)."""
     lines = md.strip().splitlines()
@@ -84,7 +93,7 @@ def md_table_to_html(md: str) -> tuple[str, str]:
     cells = [[c.strip() for c in r.strip().strip("|").split("|")] for r in rows]
     body = [r for r in cells[1:] if not all(set(c) <= set(":-") for c in r)]
     head = "".join(f"<th>{html.escape(c)}</th>" for c in cells[0]) if cells else ""
-    trs = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in body)
+    trs = "".join("<tr>" + "".join(_cell(c) for c in r) + "</tr>" for r in body)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{trs}</tbody></table>", caption
 
 
