@@ -13,6 +13,7 @@ from ...baselines import REGISTRY
 from ..errors import BenchError
 from ..store.atomic import check_writable_dir
 from ..suites import SUITES, get_suite
+from .slurm_args import SLURM_FLAGS, add_slurm_arguments, slurm_options
 
 DEFAULT_OUT = "runs"
 
@@ -192,26 +193,7 @@ def _exec_args(p: argparse.ArgumentParser) -> None:
         "slurm (one Slurm job array through submitit; extra: slurm)",
     )
     p.add_argument("--address", default=None, help="--executor ray: auto or HOST:PORT")
-    s = p.add_argument_group("--executor slurm (flags override --slurm-config)")
-    s.add_argument("--slurm-config", default=None, metavar="FILE", help="JSON: partition, "
-                   "time, cpus_per_task, gpus_per_task, array_parallelism, sbatch")  # fmt: skip
-    s.add_argument("--slurm-partition", default=None)
-    s.add_argument("--slurm-time", type=_positive_int, default=None, help="minutes per task")
-    s.add_argument("--slurm-cpus", type=_positive_int, default=None, help="CPUs per task")
-    s.add_argument("--slurm-gpus", type=int, default=None, help="GPUs per task")
-    s.add_argument("--slurm-array-parallelism", type=_positive_int, default=None)
-    s.add_argument(
-        "--slurm-option",
-        action="append",
-        default=None,
-        metavar="KEY=VALUE",
-        help="any other sbatch option (repeatable), e.g. qos=high",
-    )
-    s.add_argument(
-        "--no-wait",
-        action="store_true",
-        help="submit and exit; collect later with bench table (same options)",
-    )
+    add_slurm_arguments(p, _positive_int)
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
     p.add_argument(
         "--fast",
@@ -236,41 +218,6 @@ def _exec_args(p: argparse.ArgumentParser) -> None:
         help="train up to K runs of one configuration (seeds, classes) as one stacked model "
         "(gan, lsgan, pacgan2/3/4, greed-gan, wgan, greed-wgan, wgan-gp; others one at a time; "
         "default: chosen for the machine, runs/layout.py)",
-    )
-
-
-SLURM_FLAGS = (
-    "slurm_config",
-    "slurm_partition",
-    "slurm_time",
-    "slurm_cpus",
-    "slurm_gpus",
-    "slurm_array_parallelism",
-    "slurm_option",
-    "no_wait",
-)
-
-
-def slurm_options(args):
-    """--executor slurm's options: the config file, then the flags over it."""
-    from ..runs.slurm_executor import load_options
-
-    extra = {}
-    for item in args.slurm_option or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise BenchError(f"--slurm-option {item!r}: write KEY=VALUE (an sbatch option)")
-        extra[key] = value
-    return load_options(
-        args.slurm_config,
-        {
-            "partition": args.slurm_partition,
-            "time": args.slurm_time,
-            "cpus_per_task": args.slurm_cpus,
-            "gpus_per_task": args.slurm_gpus,
-            "array_parallelism": args.slurm_array_parallelism,
-            "sbatch": extra or None,
-        },
     )
 
 

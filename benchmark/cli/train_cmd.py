@@ -187,7 +187,8 @@ def cmd_data(args) -> int:
 
 
 def cmd_perf(args) -> int:
-    from ..runs.perf import run_perf, run_perf_executor, run_perf_stacked
+    from ..runs.perf import run_perf, run_perf_stacked
+    from ..runs.perf_ray import run_perf_executor
 
     if args.protocol is not None:
         get_suite(args.suite).resolve({"protocol": args.protocol})  # one line if unknown
