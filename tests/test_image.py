@@ -4,6 +4,7 @@ per-class splitting, run keys, tables with published columns, the independent-cr
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -669,3 +670,17 @@ def test_report_on_chosen_classes_counts_only_those_and_marks_compare(digits_sto
     rc, text, err = _run([*base, "--seeds", "0", "1", "--classes", "2", "8", "5"], capsys)
     assert rc == 0, err
     assert text.strip().endswith("8 runs, 4 missing")  # class 5 was never trained
+
+
+def test_every_image_preset_states_its_evaluation_size():
+    # an unsized preset would evaluate each curve point on n_eval (50,000) samples, and
+    # precision/recall's pairwise distances on those need 10 GB per point
+    for name in ("digits-perclass", "digits", "stacked-digits", "cifar10-perclass"):
+        suite = get_suite(name)
+        assert set(suite.presets) <= set(suite.eval_sizes), name
+    with pytest.raises(ValueError, match=r"presets \['table'\] have no eval_sizes entry"):
+        dataclasses.replace(
+            get_suite("digits-perclass"), eval_sizes={"smoke": 40, "default": 1, "paper": 1}
+        )
+    # the table preset's curve points are the 10,000-step probe's: 10,000 samples each
+    assert get_suite("digits-perclass").params("table")["n_eval"] == 10_000

@@ -29,7 +29,7 @@ from ...baselines.base import Draws
 from ..errors import BenchError
 from ..store.rundir import RunStore
 from ..suites import get_suite
-from ..training.loop import frozen, train_bare, train_run
+from ..training.loop import train_bare, train_run
 from ..training.methods import build_method
 from ..training.models import ModelAxis
 from ..training.runtime import resolve_device
@@ -84,11 +84,10 @@ def bare_loop(
             loss_d.sum().backward()
             opt_d.step()
             method.after_d_step(D)
-        with frozen(D):  # G's step needs no gradient for D's parameters
-            fake = method.fake_batch(G, suite.sample_noise(B, rng, zdim).to(device), rng)
-            loss_g = method.g_loss(DK, real[None], fake[None], step, draw)
+        fake = method.fake_batch(G, suite.sample_noise(B, rng, zdim).to(device), rng)
+        loss_g = method.g_loss(DK, real[None], fake[None], step, draw)
         opt_g.zero_grad(set_to_none=True)
-        loss_g.sum().backward()
+        loss_g.sum().backward(inputs=list(G.parameters()))  # G's step: no gradient for D
         opt_g.step()
         method.observe(D, data, torch.cat(drawn), step + 1, rng)
     if torch.device(device).type == "cuda":

@@ -116,6 +116,14 @@ class ImageSuite(ReportedMetrics):
     #: what a user may change per run (`bench run --arch/--width`; stacked: --min-count/--counter)
     OVERRIDABLE = ("arch", "width", "min_count", "counter")
 
+    def __post_init__(self) -> None:
+        # n_eval is sized for a final evaluation; a preset that also evaluates n_evals curve
+        # points states its own size, or each point would generate (and compare pairwise) the
+        # full n_eval samples
+        unsized = sorted(p for p in self.presets if p not in self.eval_sizes)
+        if unsized:
+            raise ValueError(f"image suite {self.name}: presets {unsized} have no eval_sizes entry")
+
     def command_options(self, protocol: str | None, update_order: str | None) -> dict[str, Any]:
         """Image suites have no protocols: the suite options come from --arch/--width/..."""
         if protocol is not None or update_order is not None:

@@ -137,7 +137,8 @@ IMAGE_SUITES: dict[str, ImageSuite] = {
             width=16,
             extractor=digits_classifier.EXTRACTOR_NAME,
             n_pairs=2000,
-            eval_sizes={"smoke": 40, "default": 1000, "paper": 10_000},
+            # the table preset evaluates each curve point as the 10,000-step probe did
+            eval_sizes={"smoke": 40, "default": 1000, "paper": 10_000, "table": 10_000},
             presets=_DIGITS_PRESETS,
             method_defaults=IMAGE_METHOD_DEFAULTS,
         ),
@@ -162,7 +163,7 @@ IMAGE_SUITES: dict[str, ImageSuite] = {
             width=16,
             extractor=digits_classifier.EXTRACTOR_NAME,
             n_pairs=2000,
-            eval_sizes={"smoke": 40, "default": 2000, "paper": 10_000},
+            eval_sizes={"smoke": 40, "default": 2000, "paper": 10_000, "table": 10_000},
             presets=_DIGITS_PRESETS,
             method_defaults=IMAGE_METHOD_DEFAULTS,
             default_methods=("gan", "wgan", "wgan-gp"),

@@ -33,7 +33,7 @@ eval mode (BatchNorm running statistics) from a noise stream of their own.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -61,21 +61,6 @@ from .tb_log import open_log
 ProgressFn = Callable[[int], None]
 #: evaluation samples generated per model per forward pass
 CHUNK = 1000
-
-
-@contextlib.contextmanager
-def frozen(module: torch.nn.Module | list[torch.nn.Parameter]) -> Iterator[None]:
-    """G's step needs no gradient for D's parameters: skip computing them (``module``: D, or
-    the list of its parameters, which the loop collects once)."""
-    params = module if isinstance(module, list) else module.parameters()
-    flags = [(p, p.requires_grad) for p in params]
-    for p, _ in flags:
-        p.requires_grad_(False)
-    try:
-        yield
-    finally:
-        for p, flag in flags:
-            p.requires_grad_(flag)
 
 
 class Trainer:
@@ -109,7 +94,11 @@ class Trainer:
         # for a method whose ``observe`` hook reads them
         self.autocast = rt.autocast if rt.amp else contextlib.nullcontext
         self.observes = type(self.method).observe is not Method.observe
-        self.d_params = list(self.models.D.parameters())
+        # backward of the (K,) losses against ones: d(sum)/d(loss) without a sum node; and G's
+        # backward restricted to the parameters G's optimiser steps, so D's weight gradients
+        # are never computed in G's step (what freezing D does, without toggling its flags)
+        self.ones = torch.ones(len(specs), device=self.device)
+        self.g_params = [p for group in self.models.opt_g.param_groups for p in group["params"]]
 
     def _models(self):
         method, suite = self.method, self.suite
@@ -165,16 +154,25 @@ class Trainer:
             loss_d = method.d_loss(m.D, real, fake, step, self.draw)
         loss_d = checked_loss(name, "d_loss", loss_d, len(self.specs), step == 0)
         m.opt_d.zero_grad(set_to_none=True)
-        loss_d.sum().backward()
+        loss_d.backward(self.ones_for(loss_d))
         m.opt_d.step()
         method.after_d_step(m.D)
         return loss_d
 
     def g_loss(self, step: int, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-        """G's (K,) loss on ``fake`` (with gradient to G), D frozen."""
-        with self.autocast(), frozen(self.d_params):
+        """G's (K,) loss on ``fake``."""
+        with self.autocast():
             loss_g = self.method.g_loss(self.models.D, real, fake, step, self.draw)
         return checked_loss(self.specs[0].method, "g_loss", loss_g, len(self.specs), step == 0)
+
+    def ones_for(self, loss: torch.Tensor) -> torch.Tensor:
+        """d(sum of the K losses)/d(loss), in the loss's dtype (bf16 under autocast)."""
+        return self.ones if loss.dtype == self.ones.dtype else torch.ones_like(loss)
+
+    def g_backward(self, loss_g: torch.Tensor) -> None:
+        """Gradients of G's loss for G's parameters only."""
+        self.models.opt_g.zero_grad(set_to_none=True)
+        torch.autograd.backward(loss_g, self.ones_for(loss_g), inputs=self.g_params)
 
     def step(self, step: int, log: bool) -> list[dict] | None:
         """One generator step of every model; with ``log``, one curves row per model.
@@ -197,8 +195,7 @@ class Trainer:
             with autocast():
                 fake = m.fake_batch(self.noise(B), self.rngs)
             loss_g = self.g_loss(step, real, fake)
-            m.opt_g.zero_grad(set_to_none=True)
-            loss_g.sum().backward()  # D is frozen: this reaches G's parameters only
+            self.g_backward(loss_g)  # G's parameters only: D's gradients come from its loss
             loss_d = self.d_step(step, real, fake.detach())
             m.opt_g.step()
             fake = fake.detach()
@@ -214,8 +211,7 @@ class Trainer:
             with autocast():
                 fake = m.fake_batch(self.noise(B), self.rngs)
             loss_g = self.g_loss(step, real, fake)
-            m.opt_g.zero_grad(set_to_none=True)
-            loss_g.sum().backward()
+            self.g_backward(loss_g)
             m.opt_g.step()
         if self.observes:
             idx = [torch.cat(d).cpu() if d else torch.empty(0, dtype=torch.long) for d in drawn]
