@@ -66,7 +66,8 @@ def test_the_plain_loops_timed_steps_call_nothing_of_the_project():
 
 def test_layout_spreads_few_seeds_over_cores_and_stacks_many(monkeypatch):
     """The measured rule (runs/layout.py): one 1-thread process per core; seeds stacked from
-    STACK_FROM per configuration on; on a GPU one process, seeds stacked."""
+    STACK_FROM per configuration on, one stack per process; on a GPU one process, seeds
+    stacked."""
     from collapsebench.benchmark.runs import layout
 
     monkeypatch.setattr(layout, "threads_per_worker", lambda workers: max(1, 2 // workers))
@@ -75,7 +76,9 @@ def test_layout_spreads_few_seeds_over_cores_and_stacks_many(monkeypatch):
     assert (auto.workers, auto.batch_models) == (2, None)
     assert "2 processes x 1 thread" in auto.why
     many = plan("gaussians25", ["gan"], list(range(STACK_FROM)), "default")
-    assert choose_layout(many, "cpu").batch_models == STACK_FROM
+    assert choose_layout(many, "cpu").batch_models == STACK_FROM // 2  # both cores busy
+    ten = plan("gaussians25", ["gan"], list(range(11)), "default")
+    assert choose_layout(ten, "cpu").batch_models == 6  # 11 seeds: stacks of 6 and 5
     assert choose_layout(many, "cpu", streaming_log=True).batch_models is None
     one = plan("gaussians25", ["gan"], [0], "default")
     assert choose_layout(one, "cpu").workers == 1
@@ -95,3 +98,41 @@ def test_parallel_jobs_start_longest_first():
     assert [(j[0].method, j[0].seed, j[0].train.steps) for j in order] == [
         ("wgan-gp", 0, 100), ("gan", 0, 100), ("gan", 1, 100), ("gan", 0, 50)
     ]  # fmt: skip
+
+
+def test_perf_layout_trains_the_chosen_jobs_against_one_plain_process_per_core(monkeypatch):
+    """`bench perf --layout`: the harness side trains the jobs `bench run` would make (8 seeds
+    on 2 cores: two stacks of 4; 3 seeds: one run at a time), the reference one plain process
+    per core, and the ratio is the two throughputs'."""
+    from collapsebench.benchmark.runs import layout, perf_layout
+
+    two_cores = lambda workers: max(1, 2 // workers)  # noqa: E731
+    monkeypatch.setattr(layout, "threads_per_worker", two_cores)
+    monkeypatch.setattr(perf_layout, "threads_per_worker", two_cores)
+    walls = iter([2.0, 3.0, 1.0, 1.0])
+    sides = []
+
+    def fake_wall(side, shares, threads):
+        sides.append((side, [[len(j) for j in share] for share in shares], threads))
+        return next(walls)
+
+    monkeypatch.setattr(perf_layout, "_wall", fake_wall)
+    r = perf_layout.run_perf_layout("gaussians25", "gan", runs=8, steps=50)
+    assert sides == [("harness", [[4], [4]], 1), ("plain", [[1] * 4, [1] * 4], 1)]
+    assert r["harness_jobs"] == [4, 4] and "4 runs stacked" in r["harness_layout"]
+    # 8 x 50 steps in 2 s against 3 s: 200 and 133.33 steps/s, ratio 1.5
+    assert (r["harness_gen_steps_per_s"], r["reference_gen_steps_per_s"]) == (200.0, 133.33)
+    assert r["layout_vs_reference_ratio"] == 1.5
+    r = perf_layout.run_perf_layout("gaussians25", "gan", runs=3, steps=50)
+    assert r["harness_jobs"] == [1, 1, 1] and sides[2] == ("harness", [[1, 1], [1]], 1)
+
+
+def test_perf_layout_processes_really_train(tmp_path):
+    """The timed processes run: two spawned 1-thread processes, a short stack of 2 each."""
+    from collapsebench.benchmark.runs import perf_layout
+    from collapsebench.benchmark.runs.planning import plan
+
+    specs = plan("gaussians25", ["gan"], [0, 1, 2, 3], "default")
+    specs = [dataclasses.replace(s, train=dataclasses.replace(s.train, steps=5)) for s in specs]
+    wall = perf_layout._wall("harness", [[specs[:2]], [specs[2:]]], 1)
+    assert 0 < wall < 60

@@ -256,6 +256,9 @@ def test_verdict_rule_on_constructed_means():
     # |1.4 - 1.0| = 0.4 <= 2 * 0.3, |2.0 - 1.0| = 1.0 > 0.6
     assert verdict(1.4, 0.3, 1.0, None) == "agrees (our SE only)"
     assert verdict(2.0, 0.3, 1.0, None) == "differs (our SE only)"
+    # every seed the same and no published spread: no tolerance at all, and the cell says so
+    assert verdict(8.0, 0.0, 6.8, None).startswith("differs (no spread: none published")
+    assert verdict(8.0, 0.0, 8.0, None).startswith("agrees (no spread")
 
 
 def test_protocol_is_in_the_run_key_except_gan_toys():

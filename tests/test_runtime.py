@@ -106,7 +106,11 @@ def test_perf_executor_bad_inputs_are_one_line_errors(capsys):
     err = one_line_error(capsys, ["perf", "--executor", "local"])
     assert "--executor 'local' is not measurable; valid: ray" in err
     err = one_line_error(capsys, ["perf", "--executor", "ray", "--batch-models", "2"])
-    assert "use --executor or --batch-models, not both" in err
+    assert "--executor and --batch-models are different measurements; use one of" in err
+    err = one_line_error(capsys, ["perf", "--layout", "--batch-models", "2"])
+    assert "--batch-models and --layout are different measurements" in err
+    err = one_line_error(capsys, ["perf", "--layout", "--method", "dyngan"])
+    assert "no plain loop for dyngan; valid: gan, wgan, wgan-gp" in err
 
 
 def test_perf_default_measures_the_loops_only(capsys):

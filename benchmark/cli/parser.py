@@ -172,7 +172,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     f.add_argument("--address", default=None, help="with --executor ray: auto or HOST:PORT")
     f.add_argument(
-        "--runs", type=_positive_int, default=4, help="with --executor: runs per measurement"
+        "--layout",
+        action="store_true",
+        help="instead: the layout bench run chooses for --runs seeds (stacked or not, processes "
+        "x threads) vs plain loops in one 1-thread process per core",
+    )
+    f.add_argument(
+        "--runs",
+        type=_positive_int,
+        default=4,
+        help="with --executor or --layout: runs (seeds) per measurement",
     )
     f.add_argument(
         "--workers",

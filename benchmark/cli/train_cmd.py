@@ -200,9 +200,18 @@ def cmd_perf(args) -> int:
         )
         print(json.dumps(result, indent=2) if args.json else _profile_text(result))
         return 0
-    if args.executor is not None and args.batch_models is not None:
-        raise BenchError("bench perf: use --executor or --batch-models, not both")
-    if args.executor is not None:
+    given = {"--executor": args.executor, "--batch-models": args.batch_models}
+    chosen = [o for o, v in {**given, "--layout": args.layout or None}.items() if v is not None]
+    if len(chosen) > 1:
+        raise BenchError(
+            f"bench perf: {' and '.join(chosen)} are different measurements; use one of "
+            "--executor, --batch-models, --layout"
+        )
+    if args.layout:
+        from ..runs.perf_layout import run_perf_layout
+
+        result = run_perf_layout(args.suite, args.method, args.runs, args.steps, args.protocol)
+    elif args.executor is not None:
         if args.executor != "ray":
             raise BenchError(
                 f"bench perf: --executor {args.executor!r} is not measurable; valid: ray "

@@ -10,7 +10,10 @@ batch 128; docs/performance.md has the output):
   in all (smoke presets) train in the calling process;
 * stacking seeds pays little at small K on one thread (K = 3: 1.07x for GAN and WGAN-GP)
   and much at large K (K = 10: 1.75x for GAN), while fewer, longer jobs balance worse over
-  the processes. So seeds are stacked from ``STACK_FROM`` per configuration on.
+  the processes. So seeds are stacked from ``STACK_FROM`` per configuration on, split into
+  one stack per process (10 seeds on 2 cores: two stacks of 5), or a core would sit idle
+  beside a single stack (`bench perf --layout` measures the chosen layout against plain
+  loops in one 1-thread process per core).
 
 On a GPU one process owns the device and stacking is what fills it, so there the rule is
 one worker, and seeds stacked whenever there are several (not measured here: no GPU).
@@ -57,7 +60,9 @@ def choose_layout(specs: Sequence[RunSpec], device: str, streaming_log: bool = F
     workers = max(1, min(cores, len(specs)))
     if sum(s.train.steps for s in specs) < MIN_STEPS_FOR_PROCESSES:
         workers = 1
-    k = min(largest, MAX_STACK) if largest >= STACK_FROM and not streaming_log else None
+    k = None
+    if largest >= STACK_FROM and not streaming_log:
+        k = min(-(-largest // workers), MAX_STACK)  # one stack per process
     why = f"{workers} process{'es' if workers > 1 else ''} x {threads_per_worker(workers)} thread"
     why += "s" if threads_per_worker(workers) > 1 else ""
     why += f", {k} runs stacked" if k else f", runs one at a time (stacked from {STACK_FROM} seeds)"

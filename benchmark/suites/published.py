@@ -6,7 +6,9 @@ mean ± standard error:
 * "agrees"  when |ours - published| <= 2 * sqrt(se_ours^2 + se_published^2);
 * "differs" otherwise;
 * where the source publishes no spread (VEEGAN, GDPP), the same test with our standard error
-  alone, and the cell says so ("agrees (our SE only)");
+  alone, and the cell says so ("agrees (our SE only)"); where our seeds all agree as well (a
+  standard error of 0, e.g. every seed covers all 8 modes) the test has no tolerance, and the
+  cell says that instead;
 * "not comparable: ..." when the runs did not follow the published protocol in full: a smaller
   budget than the source's, fewer trials, or no finished run. A number next to a published one
   counts only under the same protocol and budget; this says so in the cell itself.
@@ -22,6 +24,9 @@ from .protocols import Protocol
 
 #: the verdict's suffix where the source gives no spread
 OUR_SE_ONLY = " (our SE only)"
+#: ... and where our seeds all gave the same value too: the test has no tolerance left, so any
+#: difference "differs" and only an exact match "agrees"; the reader should know that
+NO_SPREAD = " (no spread: none published, and every one of our seeds gave the same value)"
 
 
 def verdict(
@@ -39,7 +44,9 @@ def verdict(
         return "not comparable: no estimate"
     tol = 2 * math.hypot(se, pub_se or 0.0)
     word = "agrees" if abs(mean - pub_mean) <= tol else "differs"
-    return word + (OUR_SE_ONLY if pub_se is None else "")
+    if pub_se is None:
+        return word + (NO_SPREAD if se == 0 else OUR_SE_ONLY)
+    return word
 
 
 def comparability(steps: int, source_steps: int, n: int, trials: int | None) -> str | None:

@@ -114,7 +114,7 @@ class Trainer:
                 G = G.to(memory_format=torch.channels_last)
                 D = D.to(memory_format=torch.channels_last)
             method.prepare(G, D)
-            return OneModel(method, G, D)
+            return OneModel(method, G, D, self.device)
         built = [
             suite.build_nets(s.seed, pack=method.pack, d_batchnorm=method.d_batchnorm)
             for s in self.specs
@@ -124,11 +124,10 @@ class Trainer:
         except TypeError as exc:
             raise BenchError(f"method {self.specs[0].method}: {exc}") from None
 
-    def noise(self, n: int) -> torch.Tensor:
-        if len(self.rngs) == 1:
-            return self.suite.sample_noise(n, self.rngs[0], self.noise_dim)[None].to(self.device)
-        z = [self.suite.sample_noise(n, r, self.noise_dim) for r in self.rngs]
-        return torch.stack(z).to(self.device)
+    def noise(self, n: int) -> list[torch.Tensor]:
+        """Each model's noise batch, (n, noise_dim), from its own generator, on the CPU (the
+        models move it: one transfer per stack)."""
+        return [self.suite.sample_noise(n, r, self.noise_dim) for r in self.rngs]
 
     def real_batch(self, B: int, drawn: list[list[torch.Tensor]]) -> torch.Tensor:
         """Each model's real batch, (K, B, ...): from its training set through the method's

@@ -61,14 +61,17 @@ class ModelAxis(nn.Module):
 class OneModel:
     """K = 1: the suite's own nets. Hooks see them directly."""
 
-    def __init__(self, method, G: nn.Module, D: nn.Module):
-        self.k = 1
+    def __init__(self, method, G: nn.Module, D: nn.Module, device: torch.device):
+        self.k, self.device = 1, device
         self.method, self.g, self.d = method, G, D
         self.G, self.D = ModelAxis(G), ModelAxis(D)
         self.opt_g, self.opt_d = method.optimizers(G, D)
 
-    def fake_batch(self, z: torch.Tensor, rngs: Sequence[torch.Generator]) -> torch.Tensor:
-        return self.method.fake_batch(self.g, z[0], rngs[0]).unsqueeze(0)
+    def fake_batch(
+        self, zs: Sequence[torch.Tensor], rngs: Sequence[torch.Generator]
+    ) -> torch.Tensor:
+        """G's batch on the one model's noise ``zs[0]``, (1, N, ...)."""
+        return self.method.fake_batch(self.g, zs[0].to(self.device), rngs[0]).unsqueeze(0)
 
     def sample(self, z: torch.Tensor, gens: Sequence[torch.Generator]) -> torch.Tensor:
         return self.method.sample(self.g, z[0], gens[0]).unsqueeze(0)
@@ -224,7 +227,7 @@ class StackedModels:
 
     def __init__(self, method, built: Sequence[tuple[nn.Module, nn.Module]], device):
         self.k = len(built)
-        self.method = method
+        self.method, self.device = method, device
         self.G = Stacked([g for g, _ in built], device)
         self.D = Stacked([d for _, d in built], device)
         self.opt_g, self.opt_d = method.optimizers(self.G, self.D)
@@ -236,8 +239,9 @@ class StackedModels:
                 )
         self._d_net = copy.deepcopy(built[0][1]).to(device)  # model k's D, for snapshots
 
-    def fake_batch(self, z: torch.Tensor, rngs) -> torch.Tensor:
-        return self.G(z)
+    def fake_batch(self, zs: Sequence[torch.Tensor], rngs) -> torch.Tensor:
+        """The K models' batches on their noise ``zs``, (K, N, ...)."""
+        return self.G(torch.stack(zs).to(self.device))
 
     def sample(self, z: torch.Tensor, gens: Sequence[torch.Generator]) -> torch.Tensor:
         return self.G(z)
