@@ -19,16 +19,21 @@ from collapsebench.benchmark.training.loop import train_bare
 PROJECT = str(Path(plain_loops.__file__).resolve().parents[2])
 
 
-def _spec(method: str, steps: int, seeds=(0,)):
-    specs = plan("gaussians25", [method], list(seeds), "default")
+def _spec(method: str, steps: int, seeds=(0,), suite: str = "gaussians25"):
+    specs = plan(suite, [method], list(seeds), "default")
     return [dataclasses.replace(s, train=dataclasses.replace(s.train, steps=steps)) for s in specs]
 
 
-@pytest.mark.parametrize("method", plain_loops.PLAIN_METHODS)
-def test_the_plain_loop_trains_the_harness_algorithm(method):
-    """Same nets, draws and updates: after 15 generator steps both loops hold the same G and
-    D (to float rounding: the losses are the same sums in another order)."""
-    (spec,) = _spec(method, 15)
+@pytest.mark.parametrize(
+    ("suite", "method", "steps"),
+    [("gaussians25", m, 15) for m in plain_loops.PLAIN_METHODS]
+    # the DCGAN step on images: BatchNorm in GAN's D, none in WGAN-GP's, a per-image penalty
+    + [("digits-perclass", "gan", 4), ("digits-perclass", "wgan-gp", 2)],
+)
+def test_the_plain_loop_trains_the_harness_algorithm(suite, method, steps):
+    """Same nets, draws and updates: after a few generator steps both loops hold the same G
+    and D (to float rounding: the losses are the same sums in another order)."""
+    spec = _spec(method, steps, suite=suite)[0]
     trained: list = []
     plain_loops.plain_loop(spec, trained=trained)
     G, D = trained[0]

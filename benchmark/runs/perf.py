@@ -155,7 +155,8 @@ def run_perf(
             f"bench perf --steps {steps}: at least 3 (the timed steps are 1 .. steps - 1)"
         )
     options = {"protocol": protocol} if protocol else None
-    (spec,) = plan(suite_name, [method], [0], "default", suite_options=options)
+    # seed 0 (of the first class, on a per-class suite: every class has the same nets)
+    spec = plan(suite_name, [method], [0], "default", suite_options=options)[0]
     suite = get_suite(suite_name).resolve(spec.suite_params)
     # a curve row at least every quarter of the timed steps: at least as often as a real run
     log_every = min(spec.train.log_every, max(1, steps // 4))
@@ -190,9 +191,7 @@ def run_perf(
         "protocol": spec.suite_params.get("protocol"),
         "method": method,
         "sizes": {
-            "hidden_width": suite.hidden,
-            "hidden_layers": suite.depth,
-            "noise_dim": suite.noise_dim,
+            **suite.net_sizes(),
             "batch_size": train.batch_size,
             "critic_steps": build_method(method, spec.method_params, steps).n_critic,
             "generator_steps_per_run": steps,

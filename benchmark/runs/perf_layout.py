@@ -84,6 +84,7 @@ def run_perf_layout(
         )
     options = {"protocol": protocol} if protocol else None
     full = plan(suite_name, [method], list(range(runs)), "default", suite_options=options)
+    full = [s for s in full if s.cls == full[0].cls]  # per-class suites: the first class's seeds
     try:
         plain_loops.check_plain(get_suite(suite_name).resolve(full[0].suite_params))
     except ValueError as exc:

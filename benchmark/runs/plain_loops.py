@@ -31,7 +31,7 @@ PLAIN_METHODS = ("gan", "wgan", "wgan-gp")
 def _setup(spec, device: str):
     suite = get_suite(spec.suite).resolve(spec.suite_params)
     method = build_method(spec.method, spec.method_params, spec.train.steps)
-    G, D = suite.build_nets(spec.seed, **method.net_config())
+    G, D = suite.build_nets(spec.seed, d_batchnorm=method.d_batchnorm, **method.net_config())
     G, D = G.to(device), D.to(device)
     opt_g, opt_d = method.optimizers(G, D)  # the method's optimiser settings, nothing else
     return suite, method, G, D, opt_g, opt_d
@@ -47,7 +47,7 @@ def check_plain(suite) -> None:
 def _gradient_penalty(D, real, fake, lam, eps):
     x = ((1 - eps) * real + eps * fake).requires_grad_(True)
     (g,) = torch.autograd.grad(D(x).sum(), x, create_graph=True)
-    return lam * ((g.norm(2, dim=1) - 1) ** 2).mean()
+    return lam * ((g.flatten(1).norm(2, dim=1) - 1) ** 2).mean()
 
 
 def plain_loop(spec, device: str = "cpu", steps: int | None = None, trained=None) -> float:
@@ -100,7 +100,7 @@ def plain_steps(
             else:
                 loss_d = D(fake).mean() - D(real).mean()
                 if method == "wgan-gp":
-                    eps = torch.rand(B, 1, generator=rng)
+                    eps = torch.rand(B, *(1,) * (real.dim() - 1), generator=rng)
                     loss_d = loss_d + _gradient_penalty(D, real, fake, gp_lambda, eps)
             opt_d.zero_grad(set_to_none=True)
             loss_d.backward()

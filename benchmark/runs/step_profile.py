@@ -77,7 +77,7 @@ def step_profile(
     try_compile: bool = True,
 ) -> dict:
     options = {"protocol": protocol} if protocol else None
-    (spec,) = plan(suite_name, [method], [0], "default", suite_options=options)
+    spec = plan(suite_name, [method], [0], "default", suite_options=options)[0]  # first class
     flops = flops_per_step(spec)
     rate = matmul_rate()
     eager = step_seconds(spec, steps, repeats)

@@ -263,6 +263,11 @@ class ImageSuite(ReportedMetrics):
             return ImageBatches(s.images)
         return ImageBatches(data_mod.per_class(s.images, s.labels, cls, s.class_names)[0])
 
+    def net_sizes(self) -> dict[str, Any]:
+        """What sets a training step's cost (`bench perf` reports it)."""
+        return {"arch": self.arch, "width": self.width, "image_size": self.image_size,
+                "noise_dim": self.noise_dim}  # fmt: skip
+
     def sample_noise(self, n: int, gen: torch.Generator, dim: int | None = None) -> torch.Tensor:
         return torch.randn(n, self.noise_dim if dim is None else dim, generator=gen)
 

@@ -224,6 +224,14 @@ class GaussianMixtureSuite(ReportedMetrics):
         c = torch.tensor(self.centers, dtype=torch.float32).repeat_interleave(self.n_per_mode, 0)
         return c + self.std * torch.randn(c.shape, generator=gen)
 
+    def net_sizes(self) -> dict[str, Any]:
+        """What sets a training step's cost (`bench perf` reports it)."""
+        return {
+            "hidden_width": self.hidden,
+            "hidden_layers": self.depth,
+            "noise_dim": self.noise_dim,
+        }
+
     def sample_noise(self, n: int, gen: torch.Generator, dim: int | None = None) -> torch.Tensor:
         """G's noise; ``dim`` overrides the suite's ``noise_dim`` (a method's ``net_config``)."""
         return torch.randn(n, self.noise_dim if dim is None else dim, generator=gen)
