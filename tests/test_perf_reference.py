@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 from pathlib import Path
 
@@ -141,3 +142,15 @@ def test_perf_layout_processes_really_train(tmp_path):
     specs = [dataclasses.replace(s, train=dataclasses.replace(s.train, steps=5)) for s in specs]
     wall = perf_layout._wall("harness", [[specs[:2]], [specs[2:]]], 1)
     assert 0 < wall < 60
+
+
+def _exit_3(barrier, queue):
+    os._exit(3)
+
+
+def test_a_timed_process_that_dies_is_an_error_not_a_hang():
+    from collapsebench.benchmark.errors import BenchError
+    from collapsebench.benchmark.runs.perf_layout import together
+
+    with pytest.raises(BenchError, match="a timed process exited with code 3"):
+        together(_exit_3, [()])

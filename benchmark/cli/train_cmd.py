@@ -200,8 +200,15 @@ def cmd_perf(args) -> int:
         )
         print(json.dumps(result, indent=2) if args.json else _profile_text(result))
         return 0
-    given = {"--executor": args.executor, "--batch-models": args.batch_models}
-    chosen = [o for o, v in {**given, "--layout": args.layout or None}.items() if v is not None]
+    chosen = [
+        option
+        for option, given in (
+            ("--executor", args.executor is not None),
+            ("--batch-models", args.batch_models is not None),
+            ("--layout", args.layout),
+        )
+        if given
+    ]
     if len(chosen) > 1:
         raise BenchError(
             f"bench perf: {' and '.join(chosen)} are different measurements; use one of "

@@ -234,19 +234,10 @@ def best_sequential(spec, by_threads: dict) -> dict:
     """The plain loop's throughput (generator steps/s, all models together) in the layouts a
     user can choose without stacking: 1 process at each thread count (``by_threads``), and one
     process per core at 1 thread each, started together."""
-    import multiprocessing as mp
+    from .perf_layout import together
 
     procs = threads_per_worker(1)
-    ctx = mp.get_context("spawn")
-    barrier, queue = ctx.Barrier(procs), ctx.Queue()
-    workers = [
-        ctx.Process(target=_plain_in_process, args=(spec, barrier, queue)) for _ in range(procs)
-    ]
-    for w in workers:
-        w.start()
-    rates = [queue.get() for _ in workers]
-    for w in workers:
-        w.join()
+    rates = together(_plain_in_process, [(spec,)] * procs)
     layouts = {
         f"1 process x {t} threads": v["bare_loop_gen_steps_per_s"] for t, v in by_threads.items()
     }

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing as mp
 import os
+import queue as queue_mod
 import tempfile
 import time
 
@@ -39,38 +40,55 @@ def _share(jobs: list[list], workers: int) -> list[list[list]]:
     return [a for a in loads if a]
 
 
+def together(target, arg_lists: list[tuple]) -> list:
+    """Run ``target(*args, barrier, queue)`` in one spawned process per ``args``, all timing
+    the same stretch of wall time (each waits at ``barrier`` after its warm-up and puts one
+    result on ``queue``); returns the results. A process that dies is a one-line error, not
+    a wait on a result that never comes."""
+    ctx = mp.get_context("spawn")
+    barrier, queue = ctx.Barrier(len(arg_lists)), ctx.Queue()
+    procs = [ctx.Process(target=target, args=(*args, barrier, queue)) for args in arg_lists]
+    for p in procs:
+        p.start()
+    results: list = []
+    while len(results) < len(procs):
+        try:
+            results.append(queue.get(timeout=1.0))
+        except queue_mod.Empty:
+            dead = [p.exitcode for p in procs if p.exitcode not in (None, 0)]
+            if dead:
+                for p in procs:
+                    p.kill()
+                raise BenchError(
+                    f"bench perf: a timed process exited with code {dead[0]}"
+                ) from None
+    for p in procs:
+        p.join()
+    return results
+
+
 def _process(side: str, jobs: list[list], threads: int, barrier, queue) -> None:
     torch.set_num_threads(threads)
-    warm = [dataclasses.replace(j[0], train=dataclasses.replace(j[0].train, steps=3)) for j in jobs]
-    for spec in warm[:1]:  # allocator and kernel set-up, outside the timed stretch
-        if side == "harness":
-            train_bare([spec], "cpu", eval_samples=False)
-        else:
-            plain_loops.plain_loop(spec)
-    barrier.wait()
-    t0 = time.perf_counter()
-    for job in jobs:
+
+    def train(job: list) -> None:
         if side == "harness":
             train_bare(job, "cpu", eval_samples=False)
         else:
             for spec in job:
                 plain_loops.plain_loop(spec)
+
+    first = jobs[0][0]  # warm-up: allocator and kernel set-up, outside the timed stretch
+    train([dataclasses.replace(first, train=dataclasses.replace(first.train, steps=3))])
+    barrier.wait()
+    t0 = time.perf_counter()
+    for job in jobs:
+        train(job)
     queue.put(time.perf_counter() - t0)
 
 
 def _wall(side: str, shares: list[list[list]], threads: int) -> float:
-    ctx = mp.get_context("spawn")
-    barrier, queue = ctx.Barrier(len(shares)), ctx.Queue()
-    procs = [
-        ctx.Process(target=_process, args=(side, share, threads, barrier, queue))
-        for share in shares
-    ]
-    for p in procs:
-        p.start()
-    walls = [queue.get() for _ in procs]
-    for p in procs:
-        p.join()
-    return max(walls)
+    """The slowest process's seconds, one process per share of the jobs."""
+    return max(together(_process, [(side, share, threads) for share in shares]))
 
 
 def run_perf_layout(
