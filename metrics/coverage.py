@@ -6,8 +6,9 @@ Definitions (PacGAN, Lin et al. 2018, Sec. 5.1; VEEGAN, Srivastava et al. 2017):
   ``3 * std``; ``hq_fraction`` is the share of all samples that are high quality;
 * a mode is *covered* when it is the nearest mean of at least one high-quality sample;
   ``modes_covered`` counts them;
-* ``reverse_kl`` = sum_i p_i log(K p_i), where p_i is the fraction of *all* samples whose nearest
-  mean is mode i and K the number of modes (0 log 0 = 0). It is KL(p || uniform), natural log.
+* ``reverse_kl`` = sum_i p_i log(p_i / w_i), where p_i is the fraction of *all* samples whose
+  nearest mean is mode i and w_i the mode's weight in the mixture, 1/K for K equal modes
+  (0 log 0 = 0). It is KL(p || w), natural log.
 
 Protocols differ in these rules (suites/protocols.py), so each is a parameter whose default
 is the definition above: ``covered_within`` / ``hq_within`` (std multiples), ``covered_rule``
@@ -52,8 +53,10 @@ def mode_coverage(
     covered_rule: str = "nearest",
     hq_within: float = 3.0,
     kl_over: str = "all",
+    weights: np.ndarray | None = None,
 ) -> ModeCoverage:
-    """Mode coverage of ``samples`` (N, d) against a mixture with ``centers`` (K, d)."""
+    """Mode coverage of ``samples`` (N, d) against a mixture with ``centers`` (K, d) and mode
+    ``weights`` (K,), equal when None."""
     samples = np.asarray(samples, dtype=np.float64)
     centers = np.asarray(centers, dtype=np.float64)
     if samples.ndim != 2 or centers.ndim != 2 or samples.shape[1] != centers.shape[1]:
@@ -69,11 +72,14 @@ def mode_coverage(
         raise ValueError(f"std must be positive, got {std}")
     if covered_rule not in ("nearest", "any") or kl_over not in ("all", "hq"):
         raise ValueError(f"unknown rule: covered_rule={covered_rule!r}, kl_over={kl_over!r}")
+    k = len(centers)
+    w = np.full(k, 1.0 / k) if weights is None else np.asarray(weights, dtype=np.float64)
+    if w.shape != (k,) or not (w > 0).all() or not np.isclose(w.sum(), 1.0):
+        raise ValueError(f"weights must be {k} positive numbers summing to 1; got {weights}")
     dist = cdist(samples, centers)
     nearest = dist.argmin(axis=1)
     nearest_dist = dist[np.arange(len(samples)), nearest]
     hq = nearest_dist <= hq_within * std
-    k = len(centers)
     if covered_rule == "nearest":
         which = np.unique(nearest[nearest_dist <= covered_within * std])
     else:
@@ -82,7 +88,7 @@ def mode_coverage(
     counted = nearest if kl_over == "all" else nearest[hq]
     if len(counted):
         p = np.bincount(counted, minlength=k) / len(counted)
-        reverse_kl = float(np.sum(xlogy(p, k * p)))
+        reverse_kl = float(np.sum(xlogy(p, p / w)))
     else:  # no high-quality sample: the histogram is undefined
         reverse_kl = float("nan")
     return ModeCoverage(

@@ -374,6 +374,10 @@ case("run --min-count on a per-class suite", run_("--min-count", "5", suite="dig
 case("run --protocol on an image suite", run_("--protocol", "dyngan", suite="digits-perclass"))
 case("run unknown protocol", run_("--protocol", "veegan2017"))
 case("run preset of another protocol", run_("--protocol", "dyngan", preset="paper"))
+case("run --ring on the grid", run_("--protocol", "veegan", "--ring", "linspace"))
+case("run --ring on an image suite", run_("--ring", "linspace", suite="digits-perclass"))
+case("run unknown ring", run_("--ring", "spiral", suite="ring8"))
+case("table --ring on the grid", table_("--ring", "linspace"))
 case("evaluate --pairs 0", evaluate_(lambda e: e.npy("p.npy", np.zeros((4, 2))), "digits",
                                      "--pairs", "0"))  # fmt: skip
 

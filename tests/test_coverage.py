@@ -67,3 +67,23 @@ def test_true_distribution_samples_score_near_perfect():
 def test_bad_samples_raise(bad):
     with pytest.raises(ValueError):
         mode_coverage(bad, CENTERS, STD)
+
+
+def test_reverse_kl_against_unequal_mode_weights():
+    """KL(p || w): samples split as the weights are score 0; a uniform split against weights
+    (1/2, 1/4, 1/4) scores 1/3 log(2/3) + 2 * 1/3 log(4/3) = log(4/3) - 1/3 log 2 by hand."""
+    centers = CENTERS[:3]
+    weights = np.array([0.5, 0.25, 0.25])
+    as_weighted = np.repeat(centers, [2, 1, 1], axis=0)
+    assert mode_coverage(as_weighted, centers, STD, weights=weights).reverse_kl == pytest.approx(
+        0.0, abs=1e-12
+    )
+    uniform = np.repeat(centers, 5, axis=0)
+    kl = mode_coverage(uniform, centers, STD, weights=weights).reverse_kl
+    assert kl == pytest.approx(math.log(4 / 3) - math.log(2) / 3, rel=1e-12)
+
+
+@pytest.mark.parametrize("weights", [[0.5, 0.5], [0.5, 0.6, -0.1], [0.2, 0.2, 0.2]])
+def test_weights_must_be_a_distribution_over_the_modes(weights):
+    with pytest.raises(ValueError, match="weights must be 3 positive numbers summing to 1"):
+        mode_coverage(CENTERS[:3], CENTERS[:3], STD, weights=np.array(weights))

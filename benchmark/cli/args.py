@@ -13,6 +13,7 @@ from ...baselines import REGISTRY
 from ..errors import BenchError
 from ..store.atomic import check_writable_dir
 from ..suites import SUITES, get_suite
+from ..suites.protocols import RING_LAYOUTS
 from .slurm_args import SLURM_FLAGS, add_slurm_arguments, slurm_options
 
 DEFAULT_OUT = "runs"
@@ -175,6 +176,14 @@ def _protocol_arg(p: argparse.ArgumentParser) -> None:
         help="toy suites: G and D updated in turn or from one forward pass, instead of the "
         "protocol's order (a different run key and results folder)",
     )
+    p.add_argument(
+        "--ring",
+        choices=RING_LAYOUTS,
+        default=None,
+        help="ring suites: distinct (default: k modes at 2 pi i / k) or linspace (the ring of "
+        "the unrolled-GAN and GDPP code: k - 1 modes, one drawn twice as often; a different "
+        "run key and results folder)",
+    )
 
 
 def _exec_args(p: argparse.ArgumentParser) -> None:
@@ -290,7 +299,11 @@ def _suite_options(args) -> dict:
     opts = {k: v for k in names if (v := getattr(args, k, None)) is not None}
     suite = get_suite(args.suite)
     opts.update(
-        suite.command_options(getattr(args, "protocol", None), getattr(args, "update_order", None))
+        suite.command_options(
+            getattr(args, "protocol", None),
+            getattr(args, "update_order", None),
+            getattr(args, "ring", None),
+        )
     )
     return opts
 

@@ -108,6 +108,7 @@ def build_report(req: ReportRequest, store, specs) -> tuple[Path, int, int]:
     common += ["--protocol", protocol.name] if protocol else []
     update_order = t.suite_options.get("update_order")
     common += ["--update-order", update_order] if update_order else []
+    common += ["--ring", t.suite_options["ring"]] if "ring" in t.suite_options else []
     common += ["--set", *req.method_set] if req.method_set else []
     seed_args = ["--seeds", *map(str, req.seeds)]
     seed_args += ["--classes", *req.classes] if req.classes else []

@@ -132,7 +132,7 @@ def protocol_card(suite, preset: str) -> pd.DataFrame:
     """Every setting that decides the numbers: the suite's parameters and the preset's budget."""
     params = {k: v for k, v in suite.params(preset).items() if k != "centers"}
     if getattr(suite, "centers", None):
-        params["modes"] = len(suite.centers)
+        params["modes"] = suite.n_modes
     budget = {f"budget.{k}": v for k, v in asdict(suite.presets[preset]).items()}
     items = {**params, **budget}
     return pd.DataFrame({"setting": list(items), "value": [str(v) for v in items.values()]})

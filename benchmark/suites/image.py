@@ -124,11 +124,14 @@ class ImageSuite(ReportedMetrics):
         if unsized:
             raise ValueError(f"image suite {self.name}: presets {unsized} have no eval_sizes entry")
 
-    def command_options(self, protocol: str | None, update_order: str | None) -> dict[str, Any]:
+    def command_options(
+        self, protocol: str | None, update_order: str | None, ring: str | None = None
+    ) -> dict[str, Any]:
         """Image suites have no protocols: the suite options come from --arch/--width/..."""
-        if protocol is not None or update_order is not None:
+        if protocol is not None or update_order is not None or ring is not None:
             raise BenchError(
-                f"--protocol and --update-order apply to the toy suites only; {self.name} has none"
+                "--protocol, --update-order and --ring apply to the toy suites only; "
+                f"{self.name} has none"
             )
         return {}
 

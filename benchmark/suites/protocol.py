@@ -22,6 +22,20 @@ def ring(radius: float, k: int = 8) -> tuple[tuple[float, float], ...]:
     )
 
 
+#: ``--ring``: the ring as the tables describe it (k distinct modes at 2 pi i / k), or as the
+#: code behind VEEGAN's and GDPP's tables builds it (``linspace``, below)
+RING_LAYOUTS = ("distinct", "linspace")
+
+
+def linspace_ring(radius: float, k: int = 8) -> tuple[tuple[float, float], ...]:
+    """The ring of poolio/unrolled_gan and M-Elfeki/GDPP: components at (r sin t, r cos t) for
+    t in linspace(0, 2 pi, k). linspace includes both ends, so the last component is the first
+    again: k - 1 distinct modes, the one at t = 0 drawn twice as often (written here as an exact
+    repeat, where the source's sin(2 pi) is -2.4e-16)."""
+    angles = [2 * math.pi * (i % (k - 1)) / (k - 1) for i in range(k)]
+    return tuple((radius * math.sin(t), radius * math.cos(t)) for t in angles)
+
+
 #: the toy settings of gan_toy.py (Gulrajani et al.): lambda 0.1 on the toy sets
 GP_TOY = {"wgan-gp": {"gp_lambda": 0.1}, "curriculum-wgan-gp": {"gp_lambda": 0.1}}
 

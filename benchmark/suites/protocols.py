@@ -24,12 +24,14 @@ from .protocol import (
     GRID,
     NETS,
     OWN_OPTIMISERS,
+    RING_LAYOUTS,
     SMOKE_EVAL,
     TOY_DESCRIPTIONS,
     UPDATE_ORDERS,
     Mixture,
     Protocol,
     budget,
+    linspace_ring,
     ring,
     smoke_budget,
 )
@@ -37,6 +39,8 @@ from .protocol import (
 __all__ = [
     "GRID",
     "ring",
+    "linspace_ring",
+    "RING_LAYOUTS",
     "GP_TOY",
     "OWN_OPTIMISERS",
     "NETS",
@@ -326,7 +330,8 @@ VEEGAN = Protocol(
     },
     open_details=(
         "the ring: GDPP's code places its modes at linspace(0, 2 pi, 8), which repeats one "
-        "mode (7 distinct); the tables report 8, so the 8 distinct modes at 2 pi k / 8 are run",
+        "mode (7 distinct); the tables report 8, so the 8 distinct modes at 2 pi k / 8 are run "
+        "(--ring linspace runs the source's ring)",
         "update order: the GDPP code runs G's and D's train ops from one forward pass "
         "(simultaneous), and so does this protocol; `--update-order alternating` runs the "
         "harness's D-then-G order (a different run key)",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +33,15 @@ from .nets import (
     pacgan_nets,
     veegan_nets,
 )
-from .protocols import DEFAULT_PROTOCOL, TOY_DESCRIPTIONS, UPDATE_ORDERS, Protocol, get_protocol
+from .protocols import (
+    DEFAULT_PROTOCOL,
+    RING_LAYOUTS,
+    TOY_DESCRIPTIONS,
+    UPDATE_ORDERS,
+    Protocol,
+    get_protocol,
+    linspace_ring,
+)
 from .sample_files import read_array_file
 
 
@@ -54,6 +63,9 @@ class GaussianMixtureSuite(ReportedMetrics):
     #: ``--update-order``: a run that departs from its protocol's order in this one stated way,
     #: to measure why a number differs from the published one (None: the protocol's order)
     order: str | None = None
+    #: ``--ring linspace``: the ring as its sources' code builds it (``linspace_ring``), to
+    #: measure what that layout changes (None: the protocol's ring of distinct modes)
+    ring: str | None = None
     #: the evaluation size a run's key records (smoke presets evaluate fewer samples)
     eval_n: int | None = None
     data_seed: int = 20180101
@@ -78,19 +90,38 @@ class GaussianMixtureSuite(ReportedMetrics):
     #: bench agreement ranks every metric against this one: (metric, how captions name it)
     agreement_reference: ClassVar[tuple[str, str]] = ("modes_covered", "modes covered")
     #: suite options besides the protocol (``--update-order``)
-    OVERRIDABLE = ("protocol", "update_order")
+    OVERRIDABLE = ("protocol", "update_order", "ring")
 
     def __post_init__(self) -> None:
-        self.protocol.mixture(self.name)  # one line when the protocol does not define this suite
+        centers = self.protocol.mixture(self.name).centers  # one line when not defined here
         if self.order is not None and self.order not in UPDATE_ORDERS:
             raise BenchError(
                 f"unknown update order {self.order!r}; valid: {', '.join(UPDATE_ORDERS)}"
             )
+        if self.ring is not None:
+            if self.ring not in RING_LAYOUTS:
+                raise BenchError(f"unknown ring {self.ring!r}; valid: {', '.join(RING_LAYOUTS)}")
+            if len({round(math.hypot(x, y), 9) for x, y in centers}) != 1:
+                raise BenchError(f"--ring applies to ring suites; {self.name}'s modes are no ring")
 
     # -- what the protocol sets ------------------------------------------------------------
     @property
     def centers(self) -> tuple[tuple[float, float], ...]:
-        return self.protocol.mixture(self.name).centers
+        """The mixture's equal-weight components; a mode drawn twice as often is listed twice."""
+        centers = self.protocol.mixture(self.name).centers
+        if self.ring == "linspace":
+            return linspace_ring(math.hypot(*centers[0]), len(centers))
+        return centers
+
+    @property
+    def modes(self) -> tuple[tuple[float, float], ...]:
+        """The distinct modes, in order of first appearance: what coverage counts."""
+        return tuple(dict.fromkeys(self.centers))
+
+    @property
+    def mode_weights(self) -> np.ndarray:
+        """Each mode's probability under the mixture (reverse KL's reference)."""
+        return np.array([self.centers.count(m) for m in self.modes]) / len(self.centers)
 
     @property
     def std(self) -> float:
@@ -144,6 +175,7 @@ class GaussianMixtureSuite(ReportedMetrics):
             "depth": self.depth,
             **{k: getattr(self, k) for k in GAN_TOY_FIELDS if k != "protocol"},
             "protocol": self.protocol.name,
+            **({"ring": self.ring} if self.ring not in (None, "distinct") else {}),
         }
         own = self.with_protocol(self.protocol.name)  # the protocol's values, no departures
         legacy = {k: v for k, v in GAN_TOY_FIELDS.items() if _value(own, k) == v}
@@ -155,21 +187,24 @@ class GaussianMixtureSuite(ReportedMetrics):
 
     def resolve(self, params: Mapping[str, Any]) -> GaussianMixtureSuite:
         """The suite a run's config describes: its protocol (gan-toy when the key has none),
-        its update order and its evaluation size."""
+        its update order, its ring and its evaluation size."""
         suite = self.with_protocol(params.get("protocol", "gan-toy"))
         order = params.get("update_order", suite.update_order)
         return dataclasses.replace(
             suite,
             eval_n=params.get("n_eval", suite.n_eval),
             order=None if order == suite.protocol.update_order else order,
+            ring=params.get("ring"),
         )
 
     def with_protocol(self, name: str) -> GaussianMixtureSuite:
-        return dataclasses.replace(self, protocol=get_protocol(name), order=None, eval_n=None)
+        return dataclasses.replace(
+            self, protocol=get_protocol(name), order=None, eval_n=None, ring=None
+        )
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> GaussianMixtureSuite:
         """``{"protocol": NAME}`` (``--protocol``), then ``update_order`` (``--update-order``)
-        over what the protocol sets."""
+        and ``ring`` (``--ring``) over what the protocol sets."""
         extra = sorted(set(overrides) - set(self.OVERRIDABLE))
         if extra:
             raise BenchError(
@@ -179,15 +214,23 @@ class GaussianMixtureSuite(ReportedMetrics):
         suite = self.with_protocol(overrides["protocol"]) if "protocol" in overrides else self
         if "update_order" in overrides:
             suite = dataclasses.replace(suite, order=overrides["update_order"])
+        if "ring" in overrides:
+            suite = dataclasses.replace(suite, ring=overrides["ring"])
         return suite
 
-    def command_options(self, protocol: str | None, update_order: str | None) -> dict[str, Any]:
+    def command_options(
+        self, protocol: str | None, update_order: str | None, ring: str | None = None
+    ) -> dict[str, Any]:
         """The suite options of a command line: toy suites always name their protocol (the
         default one when --protocol is not given), so tables of different protocols never
-        share a folder; an update order is named only where it departs from the protocol's."""
+        share a folder; an update order or ring is named only where it departs from the
+        protocol's."""
         opts: dict[str, Any] = {"protocol": protocol or DEFAULT_PROTOCOL}
         if update_order is not None and update_order != get_protocol(opts["protocol"]).update_order:
             opts["update_order"] = update_order
+        if ring not in (None, "distinct"):
+            opts["ring"] = ring
+        self.with_overrides(opts)  # a bad combination is one line here, before any work
         return opts
 
     def preset_lines(self) -> list[str]:
@@ -203,10 +246,11 @@ class GaussianMixtureSuite(ReportedMetrics):
     # -- data --------------------------------------------------------------------------------
     @property
     def n_modes(self) -> int:
-        return len(self.centers)
+        return len(self.modes)
 
     def centers_array(self) -> np.ndarray:
-        return np.asarray(self.centers, dtype=np.float64)
+        """The distinct modes' means, (n_modes, 2)."""
+        return np.asarray(self.modes, dtype=np.float64)
 
     def sample_real(self, n: int, gen: torch.Generator) -> torch.Tensor:
         c = torch.tensor(self.centers, dtype=torch.float32)
@@ -356,6 +400,7 @@ class GaussianMixtureSuite(ReportedMetrics):
             covered_rule=self.covered_rule,
             hq_within=self.hq_within,
             kl_over=self.kl_over,
+            weights=self.mode_weights,
         )
         return {**cov.as_dict(), "covered_mask": cov.covered_mask}
 
@@ -380,7 +425,7 @@ class GaussianMixtureSuite(ReportedMetrics):
         return {
             **div.density_coverage(real, x[:TOY_REFERENCE]),
             "vendi": div.vendi_score(x[:TOY_VENDI], "gaussian", bandwidth=3.0 * self.std),
-            **div.ndb(real, x, n_bins=2 * len(self.centers), seed=self.data_seed).as_dict(),
+            **div.ndb(real, x, n_bins=2 * self.n_modes, seed=self.data_seed).as_dict(),
         }
 
     def plot_extent(self) -> tuple[float, float]:
