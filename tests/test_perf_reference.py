@@ -94,6 +94,23 @@ def test_layout_spreads_few_seeds_over_cores_and_stacks_many(monkeypatch):
     assert (gpu.workers, gpu.batch_models) == (1, 3)
 
 
+def test_layout_does_not_stack_where_stacking_was_measured_not_to_pay(monkeypatch):
+    """Batches of 512 (the veegan protocol) and the digits DCGAN nets train one run at a time
+    on a CPU however many seeds or classes share a configuration; a GPU still stacks them."""
+    from collapsebench.benchmark.runs import layout
+
+    monkeypatch.setattr(layout, "threads_per_worker", lambda workers: max(1, 2 // workers))
+    options = {"protocol": "veegan"}
+    veegan = plan("ring8", ["gan"], list(range(10)), "default", suite_options=options)
+    assert veegan[0].train.batch_size == 512
+    chosen = choose_layout(veegan, "cpu")
+    assert (chosen.workers, chosen.batch_models) == (2, None)
+    assert "stacking does not pay at these sizes" in chosen.why
+    classes = plan("digits-perclass", ["gan"], [0], "table")
+    assert len(classes) == 10 and choose_layout(classes, "cpu").batch_models is None
+    assert choose_layout(veegan, "cuda").batch_models == 10
+
+
 def test_parallel_jobs_start_longest_first():
     """WGAN-GP (5 critic steps) before GAN before a GAN of half the steps; ties keep order."""
     from collapsebench.benchmark.runs.planning import longest_first
