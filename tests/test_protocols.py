@@ -337,3 +337,35 @@ def test_bench_list_names_every_protocol(capsys):
     for name in PROTOCOLS:
         assert f"\n  {name} " in out
     assert "dyngan" in out.split("(default)")[0].splitlines()[-1]
+
+
+def test_a_departure_keeps_the_verdicts_but_not_the_protocols_reasons():
+    """The protocol's why texts explain its own runs; a table of runs that depart from it
+    (--update-order, --ring, --set) shows verdicts and says where the reasons are."""
+    from collapsebench.benchmark.report.toy_tables import departures
+    from collapsebench.benchmark.report.writers import TableRequest
+    from collapsebench.benchmark.suites.published import published_table
+
+    veegan = get_protocol("veegan")
+    cell = ("GAN (VEEGAN Table 1)", "modes_covered")
+    assert veegan.differences["ring8"][cell]  # the protocol does give a reason for this cell
+    df = pd.DataFrame({"method": ["gan"] * 2, "seed": [0, 1], "modes_covered": [1.0, 1.0]})
+    df["hq_fraction"] = [0.01, 0.02]
+    own = published_table(df, veegan, "ring8", 25_000).set_index(["published row", "metric"])
+    dep = published_table(df, veegan, "ring8", 25_000, departs=True)
+    dep = dep.set_index(["published row", "metric"])
+    assert own.loc[cell, "why"] == veegan.differences["ring8"][cell]
+    assert (dep["why"] == "").all()
+    assert (dep["verdict"] == own["verdict"]).all()
+
+    def request(options, method_set=None):
+        return TableRequest("ring8", "default", ("gan",), "r", options, method_set=method_set)
+
+    assert departures(request({"protocol": "veegan"})) == []
+    assert departures(request({"protocol": "veegan", "ring": "linspace"}, ["n_critic=1"])) == [
+        "--ring linspace",
+        "--set n_critic=1",
+    ]
+    assert departures(request({"protocol": "veegan", "update_order": "alternating"})) == [
+        "--update-order alternating"
+    ]

@@ -35,7 +35,8 @@ def write_toy_tables(req, store) -> str:
         f"({budget.steps:,} generator steps, batch {budget.batch_size}): mean ± std over seeds "
         f"{seeds} ({n_eval:,} samples each). Covered: {_covered_rule(suite)}; hq = within "
         f"{suite.hq_within:g} std of the nearest mode; reverse KL = KL(nearest-mode histogram of "
-        f"{'all' if suite.kl_over == 'all' else 'high-quality'} samples || uniform), nats. "
+        f"{'all' if suite.kl_over == 'all' else 'high-quality'} samples || the mixture's mode "
+        "weights, uniform unless a mode repeats), nats. "
         f"{diversity_caption(n_eval)} {CONVERGENCE_CAPTION}"
     )
     out = req.out
@@ -45,7 +46,8 @@ def write_toy_tables(req, store) -> str:
     atomic_write_text(out / "table.csv", render(table, "csv", caption))
     atomic_write_text(out / "per_seed.csv", df.drop(columns="run_dir").to_csv(index=False))
     text = render(table, req.format, caption)
-    pub = published_table(df, protocol, req.suite, budget.steps)
+    departs = departures(req)
+    pub = published_table(df, protocol, req.suite, budget.steps, departs=bool(departs))
     if len(pub):
         pub_caption = (
             f"{req.suite}, protocol {protocol.name}: ours (mean ± s.e. over our seeds, preset "
@@ -55,6 +57,12 @@ def write_toy_tables(req, store) -> str:
             "why column gives the measured reason), or not comparable (budget or trials differ "
             f"from the source's). {verdict_counts(pub)}"
         )
+        if departs:
+            pub_caption += (
+                f" These runs depart from the protocol ({', '.join(departs)}): the verdicts "
+                "say how the departure compares with the published cells; the protocol's own "
+                "runs, and why they differ, are in the table one folder up."
+            )
         pub_view = _rounded(pub).set_index("published row")
         atomic_write_text(out / "published.md", render(pub_view, "md", pub_caption))
         atomic_write_text(out / "published.csv", pub.to_csv(index=False))
@@ -69,9 +77,17 @@ def write_toy_tables(req, store) -> str:
     return text
 
 
-def toy_verdicts(suite, df, preset: str) -> str:
+def departures(req) -> list[str]:
+    """The command-line options by which ``req``'s runs depart from their protocol."""
+    opts = sorted((k, v) for k, v in req.suite_options.items() if k != "protocol")
+    sets = [req.method_set] if isinstance(req.method_set, str) else list(req.method_set or ())
+    return [f"--{k.replace('_', '-')} {v}" for k, v in opts] + [f"--set {s}" for s in sets]
+
+
+def toy_verdicts(suite, df, preset: str, departs: bool = False) -> str:
     """Ours beside the protocol's published cells, with verdicts ("" where it has none)."""
-    pub = published_table(df, suite.protocol, suite.name, suite.presets[preset].steps)
+    steps = suite.presets[preset].steps
+    pub = published_table(df, suite.protocol, suite.name, steps, departs=departs)
     return "" if pub.empty else pub.to_markdown(index=False, floatfmt=".4g")
 
 

@@ -55,6 +55,6 @@ def verdicts_text(req: TableRequest, df) -> str:
     suite = get_suite(req.suite).with_overrides(dict(req.suite_options))
     if suite.kind != "toy":
         return ""
-    from .toy_tables import toy_verdicts
+    from .toy_tables import departures, toy_verdicts
 
-    return toy_verdicts(suite, df, req.preset)
+    return toy_verdicts(suite, df, req.preset, departs=bool(departures(req)))

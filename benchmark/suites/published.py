@@ -61,14 +61,18 @@ def comparability(steps: int, source_steps: int, n: int, trials: int | None) -> 
     return "; ".join(why) or None
 
 
-def published_table(df: pd.DataFrame, protocol: Protocol, suite: str, steps: int) -> pd.DataFrame:
+def published_table(
+    df: pd.DataFrame, protocol: Protocol, suite: str, steps: int, departs: bool = False
+) -> pd.DataFrame:
     """One row per published cell of ``protocol`` on ``suite``: ours (mean ± SE, n) beside the
-    published value, and the verdict. ``df``: per-seed metrics (method, seed, metrics...)."""
+    published value, and the verdict. ``df``: per-seed metrics (method, seed, metrics...).
+    ``departs``: the runs depart from the protocol (--update-order, --ring, --set), so the
+    protocol's reasons, which explain its own runs, are not theirs and stay out."""
     cells_of = protocol.published.get(suite, {})
     if not cells_of:
         return pd.DataFrame()
     source_steps = protocol.presets[protocol.published_preset].steps
-    reasons = protocol.differences.get(suite, {})
+    reasons = {} if departs else protocol.differences.get(suite, {})
     rows = []
     for label, cells in cells_of.items():
         method = protocol.published_methods[label]
