@@ -173,6 +173,15 @@ def test_digits_perclass_runs_store_and_tables(digits_store):
     csv = pd.read_csv(results / "digits-perclass" / "smoke" / "table_ms_ssim.csv", index_col=0)
     # ? = convergence not measured: the smoke preset records no evaluation curve
     assert csv.loc["2", "gan"] == f"{sel.mean():.4f} ± {sel.std(ddof=1):.4f}?"
+    # the same cells with methods as rows, classes as columns, the ground truth a row
+    flipped = pd.read_csv(
+        results / "digits-perclass" / "smoke" / "table_ms_ssim_by_method.csv", index_col=0
+    )
+    assert list(flipped.columns) == ["2", "8", "mean over classes"]
+    assert "gan" in flipped.index and "real data (ground truth)" in flipped.index
+    assert flipped.loc["gan", "2"] == csv.loc["2", "gan"]
+    real_8 = float(flipped.loc["real data (ground truth)", "8"])
+    assert real_8 == csv.loc["8", "real data (ground truth)"]
     assert (results / "digits-perclass" / "smoke" / "samples.png").stat().st_size > 0
     assert not (results / "digits-perclass" / "smoke" / "convergence.png").exists()  # no curves
 

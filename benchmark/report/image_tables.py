@@ -252,6 +252,17 @@ def write_image_tables(req, store) -> str:
             c = f"{label}. {cap}"
             atomic_write_text(out / f"table_{metric}.md", render(t, "md", c))
             atomic_write_text(out / f"table_{metric}.csv", render(t, "csv", c))
+            # the same cells with methods as rows and classes as columns (the ground truth a
+            # row of its own), for readers who compare methods across a line
+            by_method = t.T.rename_axis("method")
+            by_method.columns.name = None
+            c_by_method = f"{c} Methods as rows, classes as columns."
+            atomic_write_text(
+                out / f"table_{metric}_by_method.md", render(by_method, "md", c_by_method)
+            )
+            atomic_write_text(
+                out / f"table_{metric}_by_method.csv", render(by_method, "csv", c_by_method)
+            )
             if metric in ("ms_ssim", "inception_score", "fid"):
                 printed.append(f"## {label}\n\n" + render(t, req.format, c))
     else:
