@@ -145,3 +145,35 @@ def pacgan_nets(
         Maxout(d_hidden, d_hidden, pieces),
     )
     return G, PackedScore(trunk, nn.Linear(d_hidden, 1), pack)
+
+
+def toy_nets(
+    nets: str,
+    noise_dim: int,
+    cond_dim: int,
+    hidden: int,
+    protocol_hidden: int,
+    depth: int,
+    pack: int,
+    init_gain: float | None = None,
+    init_std: float | None = None,
+) -> tuple[nn.Module, nn.Module]:
+    """A toy suite's G and D by its protocol's ``nets``, initialised as the protocol says; the
+    caller seeds the global RNG. ``hidden`` (a method's width) serves the gan-toy nets only: a
+    published protocol fixes its width (``protocol_hidden``)."""
+    if nets == "gan-toy":
+        G: nn.Module = mlp(noise_dim + cond_dim, 2, hidden, depth)
+        D: nn.Module = ToyDiscriminator(2 + cond_dim, hidden, depth, pack=pack)
+    elif nets == "dyngan":
+        G, D = dyngan_nets(noise_dim + cond_dim, cond_dim, protocol_hidden, pack)
+    elif nets == "veegan":
+        G, D = veegan_nets(noise_dim + cond_dim, cond_dim, protocol_hidden, pack)
+    else:  # pacgan (the protocol admits no other value)
+        G, D = pacgan_nets(noise_dim + cond_dim, cond_dim, protocol_hidden, 200, 5, pack)
+    if init_gain is not None:
+        orthogonal_init(G, init_gain)
+        orthogonal_init(D, init_gain)
+    elif init_std is not None:
+        gaussian_init(G, init_std)
+        gaussian_init(D, init_std)
+    return G, D

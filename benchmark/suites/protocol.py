@@ -171,3 +171,19 @@ def smoke_budget(batch: int) -> TrainConfig:
     return TrainConfig(
         steps=30, batch_size=batch, log_every=5, checkpoint_every=10, n_snapshots=2, n_evals=3
     )
+
+
+#: the fields a protocol sets, at their gan-toy values (left out of gan-toy runs' keys)
+GAN_TOY_FIELDS = {
+    "protocol": "gan-toy",
+    "n_per_mode": None,
+    "nets": "gan-toy",
+    "init_std": None,
+    "covered_within": 3.0,
+    "covered_rule": "nearest",
+    "hq_within": 3.0,
+    "kl_over": "all",
+    "init_gain": None,
+    "update_order": "alternating",
+    "fresh_data": False,
+}

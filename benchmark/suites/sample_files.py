@@ -121,3 +121,40 @@ def load_samples(path: str | Path) -> tuple[torch.Tensor, np.ndarray | None]:
                 f"got {labels.dtype} {labels.shape}"
             )
     return images, labels
+
+
+#: the fewest rows the full toy evaluation takes, and the largest coordinate (bench evaluate)
+MIN_EVAL_ROWS = 6
+MAX_COORDINATE = 1e100
+
+
+def validate_points(samples, suite: str, what: str = "samples") -> np.ndarray:
+    """``samples`` as a toy suite's (N, 2) finite floating-point array, or one clear error."""
+    arr = np.asarray(samples)
+    if arr.ndim != 2 or arr.shape[1] != 2:
+        raise BenchError(f"{what} must have shape (N, 2) for suite {suite}; got {arr.shape}")
+    if not np.issubdtype(arr.dtype, np.floating):
+        raise BenchError(f"{what} must be floating point (float32/float64); got {arr.dtype}")
+    if len(arr) == 0:
+        raise BenchError(f"{what} is empty; need at least one (x, y) sample")
+    if not np.isfinite(arr).all():
+        raise BenchError(f"{what} contains NaN or infinite values")
+    return arr
+
+
+def evaluable_points(samples, suite: str, what: str = "samples") -> np.ndarray:
+    """Beyond :func:`validate_points`, what the full toy evaluation needs: enough rows for
+    density/coverage's k = 5 neighbours, and coordinates whose squared distances stay finite
+    (k-means and the kernels square them)."""
+    arr = validate_points(samples, suite, what)
+    if len(arr) < MIN_EVAL_ROWS:
+        raise BenchError(
+            f"{what} has {len(arr)} rows; the diversity metrics need at least "
+            f"{MIN_EVAL_ROWS} (k = 5 neighbours each)"
+        )
+    if np.abs(arr.astype(np.float64)).max() > MAX_COORDINATE:  # float32 vs 1e100: no cast
+        raise BenchError(
+            f"{what} has coordinates beyond ±{MAX_COORDINATE:g}: their squared distances "
+            "overflow; such samples are a diverged generator's"
+        )
+    return arr

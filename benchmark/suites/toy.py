@@ -24,15 +24,8 @@ from ...metrics.coverage import mode_coverage
 from ..errors import BenchError
 from ..store.keys import omit_defaults
 from .base import ReportedMetrics
-from .nets import (
-    ToyDiscriminator,
-    dyngan_nets,
-    gaussian_init,
-    mlp,
-    orthogonal_init,
-    pacgan_nets,
-    veegan_nets,
-)
+from .nets import toy_nets
+from .protocol import GAN_TOY_FIELDS
 from .protocols import (
     DEFAULT_PROTOCOL,
     RING_LAYOUTS,
@@ -42,7 +35,7 @@ from .protocols import (
     get_protocol,
     linspace_ring,
 )
-from .sample_files import read_array_file
+from .sample_files import evaluable_points, read_array_file, validate_points
 
 
 def _from_protocol(name: str) -> property:
@@ -304,54 +297,18 @@ class GaussianMixtureSuite(ReportedMetrics):
         # so no global state leaks out of the run.
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            if self.nets == "gan-toy":
-                G = mlp(noise_dim + cond_dim, 2, hidden, self.depth)
-                D = ToyDiscriminator(2 + cond_dim, hidden, self.depth, pack=pack)
-            elif self.nets == "dyngan":  # a published protocol fixes the width
-                G, D = dyngan_nets(noise_dim + cond_dim, cond_dim, self.hidden, pack)
-            elif self.nets == "veegan":
-                G, D = veegan_nets(noise_dim + cond_dim, cond_dim, self.hidden, pack)
-            else:  # pacgan (__post_init__ admits no other value)
-                G, D = pacgan_nets(noise_dim + cond_dim, cond_dim, self.hidden, 200, 5, pack)
-            if self.init_gain is not None:
-                orthogonal_init(G, self.init_gain)
-                orthogonal_init(D, self.init_gain)
-            elif self.init_std is not None:
-                gaussian_init(G, self.init_std)
-                gaussian_init(D, self.init_std)
-        return G, D
+            return toy_nets(
+                self.nets, noise_dim, cond_dim, hidden, self.hidden, self.depth, pack,
+                init_gain=self.init_gain, init_std=self.init_std,
+            )  # fmt: skip
 
     # -- evaluation --------------------------------------------------------------------------
     def validate_samples(self, samples: np.ndarray, what: str = "samples") -> np.ndarray:
-        arr = np.asarray(samples)
-        if arr.ndim != 2 or arr.shape[1] != 2:
-            raise BenchError(
-                f"{what} must have shape (N, 2) for suite {self.name}; got {arr.shape}"
-            )
-        if not np.issubdtype(arr.dtype, np.floating):
-            raise BenchError(f"{what} must be floating point (float32/float64); got {arr.dtype}")
-        if len(arr) == 0:
-            raise BenchError(f"{what} is empty; need at least one (x, y) sample")
-        if not np.isfinite(arr).all():
-            raise BenchError(f"{what} contains NaN or infinite values")
-        return arr
+        return validate_points(samples, self.name, what)
 
     def check_evaluable(self, samples: np.ndarray, what: str = "samples") -> np.ndarray:
-        """What the full evaluation needs beyond :meth:`validate_samples`: enough rows for
-        density/coverage's k = 5 neighbours, and coordinates whose squared distances stay
-        finite (k-means and the kernels square them)."""
-        arr = self.validate_samples(samples, what)
-        if len(arr) < MIN_EVAL_ROWS:
-            raise BenchError(
-                f"{what} has {len(arr)} rows; the diversity metrics need at least "
-                f"{MIN_EVAL_ROWS} (k = 5 neighbours each)"
-            )
-        if np.abs(arr.astype(np.float64)).max() > MAX_COORDINATE:  # float32 vs 1e100: no cast
-            raise BenchError(
-                f"{what} has coordinates beyond ±{MAX_COORDINATE:g}: their squared distances "
-                "overflow; such samples are a diverged generator's"
-            )
-        return arr
+        """What the full evaluation needs beyond :meth:`validate_samples` (sample_files.py)."""
+        return evaluable_points(samples, self.name, what)
 
     def evaluate_file(self, path: Path, data_root=None, pairs=None) -> tuple[str, str]:
         """`bench evaluate`: the metrics of a .npy file of (N, 2) samples, as (JSON, text)."""
@@ -433,30 +390,10 @@ class GaussianMixtureSuite(ReportedMetrics):
         return -1.5 * r - 0.5, 1.5 * r + 0.5
 
 
-#: the fewest rows the full toy evaluation takes, and the largest coordinate (bench evaluate)
-MIN_EVAL_ROWS = 6
-MAX_COORDINATE = 1e100
-
 #: diversity on the toys: this many fresh draws from the mixture are the real reference (and the
 #: generated count for density/coverage); Vendi's n×n kernel uses the first TOY_VENDI samples
 TOY_REFERENCE = 5_000
 TOY_VENDI = 2_000
-
-
-#: the fields a protocol sets, at their gan-toy values (left out of gan-toy runs' keys)
-GAN_TOY_FIELDS = {
-    "protocol": "gan-toy",
-    "n_per_mode": None,
-    "nets": "gan-toy",
-    "init_std": None,
-    "covered_within": 3.0,
-    "covered_rule": "nearest",
-    "hq_within": 3.0,
-    "kl_over": "all",
-    "init_gain": None,
-    "update_order": "alternating",
-    "fresh_data": False,
-}
 
 
 def _value(suite: GaussianMixtureSuite, key: str) -> Any:
