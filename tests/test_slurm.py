@@ -178,6 +178,7 @@ def test_a_cancelled_task_is_resubmitted_and_resumes_from_its_checkpoint(slurm, 
            "PYTHONPATH": str(Path(__file__).parent)}  # fmt: skip
     cmd = [sys.executable, "-m", "collapsebench.benchmark.cli.entry", "run", *ARGS[:4]]
     cmd += ["--methods", "slow_method:SlowGAN", "--seeds", "0", "--out", str(out)]
+    cmd += ["--results", str(tmp_path / "results")]  # never the repository's results/
     cmd += ["--no-progress", "--executor", "slurm", "--slurm-partition", "bench"]
     cmd += ["--slurm-time", "5", "--no-wait"]
     subprocess.run(cmd, env=env, check=True, capture_output=True, timeout=120)
@@ -214,6 +215,7 @@ def test_a_preempted_task_requeues_itself_and_resumes(slurm, tmp_path):
            "PYTHONPATH": str(Path(__file__).parent)}  # fmt: skip
     cmd = [sys.executable, "-m", "collapsebench.benchmark.cli.entry", "run", *ARGS[:4]]
     cmd += ["--methods", "slow_method:SlowGAN", "--seeds", "0", "--out", str(out)]
+    cmd += ["--results", str(tmp_path / "results")]  # never the repository's results/
     cmd += ["--no-progress", "--executor", "slurm", "--slurm-partition", "bench"]
     cmd += ["--slurm-time", "5"]
     waiting = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
