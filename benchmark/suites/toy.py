@@ -168,7 +168,7 @@ class GaussianMixtureSuite(ReportedMetrics):
             "depth": self.depth,
             **{k: getattr(self, k) for k in GAN_TOY_FIELDS if k != "protocol"},
             "protocol": self.protocol.name,
-            **({"ring": self.ring} if self.ring not in (None, "distinct") else {}),
+            **({"ring": self.ring} if self.ring else {}),
         }
         own = self.with_protocol(self.protocol.name)  # the protocol's values, no departures
         legacy = {k: v for k, v in GAN_TOY_FIELDS.items() if _value(own, k) == v}
@@ -207,8 +207,9 @@ class GaussianMixtureSuite(ReportedMetrics):
         suite = self.with_protocol(overrides["protocol"]) if "protocol" in overrides else self
         if "update_order" in overrides:
             suite = dataclasses.replace(suite, order=overrides["update_order"])
-        if "ring" in overrides:
-            suite = dataclasses.replace(suite, ring=overrides["ring"])
+        if "ring" in overrides:  # the protocol's own ring of distinct modes is None
+            ring = overrides["ring"]
+            suite = dataclasses.replace(suite, ring=None if ring == "distinct" else ring)
         return suite
 
     def command_options(
@@ -221,9 +222,11 @@ class GaussianMixtureSuite(ReportedMetrics):
         opts: dict[str, Any] = {"protocol": protocol or DEFAULT_PROTOCOL}
         if update_order is not None and update_order != get_protocol(opts["protocol"]).update_order:
             opts["update_order"] = update_order
-        if ring not in (None, "distinct"):
+        if ring is not None:
             opts["ring"] = ring
-        self.with_overrides(opts)  # a bad combination is one line here, before any work
+        self.with_overrides(opts)
+        if opts.get("ring") == "distinct":  # the protocol's own ring: no departure to name
+            del opts["ring"]  # a bad combination is one line here, before any work
         return opts
 
     def preset_lines(self) -> list[str]:
