@@ -121,8 +121,8 @@ class Draws:
 
     def uniform(self, shape: tuple[int, ...], dtype: torch.dtype = torch.float32) -> torch.Tensor:
         """U[0, 1) of ``shape`` per model: (K, *shape)."""
-        if len(self.rngs) == 1:
-            return torch.rand(shape, generator=self.rngs[0], dtype=dtype)[None].to(self.device)
+        if len(self.rngs) == 1:  # drawn with its model axis: the same numbers, no view op
+            return torch.rand((1, *shape), generator=self.rngs[0], dtype=dtype).to(self.device)
         draws = [torch.rand(shape, generator=r, dtype=dtype) for r in self.rngs]
         return torch.stack(draws).to(self.device)
 

@@ -60,8 +60,9 @@ class WGANGP(Method):
         return adam(G, lr_g, (p.beta1, p.beta2)), adam(D, lr_d, (p.beta1, p.beta2))
 
     def d_loss(self, D, real, fake, step, draw):
-        wasserstein = batch_mean(D(real)) - batch_mean(D(fake))
-        return -wasserstein + self.params.gp_lambda * gradient_penalty(D, real, fake, draw)
+        real_score = batch_mean(D(real))  # scored first: the order fixes the gradient's bits
+        gp = gradient_penalty(D, real, fake, draw)
+        return batch_mean(D(fake)) - real_score + self.params.gp_lambda * gp
 
     def g_loss(self, D, real, fake, step, draw):
         return -batch_mean(D(fake))

@@ -94,11 +94,13 @@ class Trainer:
         # for a method whose ``observe`` hook reads them
         self.autocast = rt.autocast if rt.amp else contextlib.nullcontext
         self.observes = type(self.method).observe is not Method.observe
-        # backward of the (K,) losses against ones: d(sum)/d(loss) without a sum node; and G's
-        # backward restricted to the parameters G's optimiser steps, so D's weight gradients
-        # are never computed in G's step (what freezing D does, without toggling its flags)
+        # backward of the (K,) losses against ones: d(sum)/d(loss) without a sum node; and each
+        # backward restricted to the parameters its optimiser steps: D's weight gradients are
+        # never computed in G's step (what freezing D does, without toggling its flags), nor a
+        # gradient penalty's gradient for its interpolates (a leaf no optimiser reads)
         self.ones = torch.ones(len(specs), device=self.device)
-        self.g_params = [p for group in self.models.opt_g.param_groups for p in group["params"]]
+        self.g_params = stepped(self.models.opt_g)
+        self.d_params = stepped(self.models.opt_d)
 
     def _models(self):
         method, suite = self.method, self.suite
@@ -153,7 +155,7 @@ class Trainer:
             loss_d = method.d_loss(m.D, real, fake, step, self.draw)
         loss_d = checked_loss(name, "d_loss", loss_d, len(self.specs), step == 0)
         m.opt_d.zero_grad(set_to_none=True)
-        loss_d.backward(self.ones_for(loss_d))
+        torch.autograd.backward(loss_d, self.ones_for(loss_d), inputs=self.d_params)
         m.opt_d.step()
         method.after_d_step(m.D)
         return loss_d
@@ -270,6 +272,11 @@ class Trainer:
             "snapshots": snapshots,
             "evals": evals,
         }
+
+
+def stepped(opt: torch.optim.Optimizer) -> list[torch.Tensor]:
+    """The parameters ``opt`` steps, in its order."""
+    return [p for group in opt.param_groups for p in group["params"]]
 
 
 def run_identity(spec: RunSpec) -> str:
