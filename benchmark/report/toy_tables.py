@@ -61,7 +61,8 @@ def write_toy_tables(req, store) -> str:
             pub_caption += (
                 f" These runs depart from the protocol ({', '.join(departs)}): the verdicts "
                 "say how the departure compares with the published cells; the protocol's own "
-                "runs, and why they differ, are in the table one folder up."
+                "runs, and why they differ, are in its published table of preset "
+                f"{protocol.published_preset} without these options."
             )
         pub_view = _rounded(pub).set_index("published row")
         atomic_write_text(out / "published.md", render(pub_view, "md", pub_caption))
@@ -78,10 +79,18 @@ def write_toy_tables(req, store) -> str:
 
 
 def departures(req) -> list[str]:
-    """The command-line options by which ``req``'s runs depart from their protocol."""
+    """The command-line options by which ``req``'s runs depart from their protocol: suite
+    options, ``--set``, and a preset longer than the published one (a shorter one is already
+    "not comparable: budget")."""
     opts = sorted((k, v) for k, v in req.suite_options.items() if k != "protocol")
     sets = [req.method_set] if isinstance(req.method_set, str) else list(req.method_set or ())
-    return [f"--{k.replace('_', '-')} {v}" for k, v in opts] + [f"--set {s}" for s in sets]
+    out = [f"--{k.replace('_', '-')} {v}" for k, v in opts] + [f"--set {s}" for s in sets]
+    protocol = get_suite(req.suite).with_overrides(dict(req.suite_options)).protocol
+    source = protocol.presets.get(protocol.published_preset)
+    preset = protocol.presets.get(req.preset)
+    if protocol.published and source and preset and preset.steps > source.steps:
+        out.append(f"--preset {req.preset}")
+    return out
 
 
 def toy_verdicts(suite, df, preset: str, departs: bool = False) -> str:

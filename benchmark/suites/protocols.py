@@ -245,6 +245,9 @@ VEEGAN = Protocol(
         "smoke": smoke_budget(512),
         # one evaluation every 500 steps (the source's viz_every): collapse as it unfolds
         "default": budget(25_000, 512, evals=50),
+        # four times the source's budget, evaluated as often: whether runs still sharpening at
+        # 25,000 steps (GDPP on the grid) settle where the source's table says
+        "long": budget(100_000, 512, evals=200),
     },
     n_eval=2500,
     covered_within=3.0,
