@@ -348,13 +348,14 @@ VEEGAN = Protocol(
         )
         | dict.fromkeys(
             [("GDPP (GDPP Table 1)", "modes_covered"), ("GDPP (GDPP Table 1)", "hq_fraction")],
-            "not explained yet. Measured: the DPP loss does what the paper says relative to "
-            "GAN (17.4 against 7.2 modes, 10.5 against 3.3 % hq, 5 and 10 seeds), but the runs "
-            "swing like GAN's (229 mode-loss events per run) and are still sharpening at the "
-            "source's 25,000 steps: each run's highest hq comes at one of its last two "
-            "evaluations (5 of 5 seeds; at most 33.1 %), and none of their 250 evaluations "
-            "has half its samples within 3 std. A longer budget and the other update order "
-            "are the candidates not yet run",
+            "not explained yet. Measured, not the cause: the update order (alternating: 18.3 "
+            "modes, 17.0 % hq, 3 seeds, one of them at 25 modes and 45.3 %). Measured: the DPP "
+            "loss does what the paper says relative to GAN (17.4 against 7.2 modes, 10.5 "
+            "against 3.3 % hq, 5 and 10 seeds), but the runs swing like GAN's (229 mode-loss "
+            "events per run) and are still sharpening at the source's 25,000 steps: each run's "
+            "highest hq comes at one of its last two evaluations (5 of 5 seeds; at most "
+            "33.1 %), and none of their 250 evaluations has half its samples within 3 std. A "
+            "longer budget (--preset long) is the candidate not yet run",
         ),
     },
     open_details=(
