@@ -224,9 +224,9 @@ class GaussianMixtureSuite(ReportedMetrics):
             opts["update_order"] = update_order
         if ring is not None:
             opts["ring"] = ring
-        self.with_overrides(opts)
+        self.with_overrides(opts)  # a bad combination is one line here, before any work
         if opts.get("ring") == "distinct":  # the protocol's own ring: no departure to name
-            del opts["ring"]  # a bad combination is one line here, before any work
+            del opts["ring"]
         return opts
 
     def preset_lines(self) -> list[str]:
