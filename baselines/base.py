@@ -2,17 +2,21 @@
 (``collapsebench.benchmark.training.loop``) does everything else (data, noise, steps,
 checkpoints), for one model or for K models of one configuration trained together.
 
-Losses are written once, over a leading *model* axis (Mimicry's "losses are functions of D's
-outputs", one step further): ``real`` and ``fake`` are (K, B, ...) batches, ``D`` maps (K, N, ...)
-to raw scores (K, N, 1) -- logits for GAN-type losses, critic values for Wasserstein losses -- and
-a loss returns one value per model, shape (K,), reducing each model's batch with ``batch_mean``.
-K = 1 is a single run. The loop sums the K losses before ``backward``, so no gradient mixes
-models. A method never samples data or noise itself: randomness a loss needs comes from ``draw``
-(``Draws``), which draws row k from model k's own ``torch.Generator``, so runs stay reproducible
-and resumable, and a stacked model k draws exactly what run k alone would.
+Losses are written once, for one model, as the paper writes them (Mimicry's "losses are
+functions of D's outputs"): ``real`` and ``fake`` are (B, ...) batches, ``D`` maps (N, ...) to raw
+scores (N,) -- logits for GAN-type losses, critic values for Wasserstein losses -- and a loss
+returns a scalar, reducing the batch with ``batch_mean``. Stacked (K > 1 models of one
+configuration trained together) every tensor gains a leading model dim: (K, B, ...) batches,
+(K, N) scores, (K,) losses; a loss that reduces the batch only through ``batch_mean`` serves
+both with no edit. A run alone has no model dim at all, so its step runs the plain loop's
+operations and nothing else. The loop sums the K losses before
+``backward``, so no gradient mixes models. A method never samples data or noise itself:
+randomness a loss needs comes from ``draw`` (``Draws``), which draws model k's share from model
+k's own ``torch.Generator``, so runs stay reproducible and resumable, and a stacked model k draws
+exactly what run k alone would.
 
-  d_loss(D, real, fake, step, draw) -> (K,)     what D minimises (``fake`` is detached)
-  g_loss(D, real, fake, step, draw) -> (K,)     what G minimises (``real``: the step's last
+  d_loss(D, real, fake, step, draw) -> ()/(K,)  what D minimises (``fake`` is detached)
+  g_loss(D, real, fake, step, draw) -> ()/(K,)  what G minimises (``real``: the step's last
                                                 critic batch, e.g. for Unrolled GAN)
   optimizers(G, D) -> (opt_g, opt_d)
   after_d_step(D)                               after each D update (WGAN's clipping)
@@ -107,22 +111,26 @@ def own_rates(params: Params) -> tuple[float, float]:
 
 
 def batch_mean(x: torch.Tensor) -> torch.Tensor:
-    """E over each model's batch: (K, B, ...) -> (K,)."""
-    return x.flatten(1).mean(1)
+    """E over the batch of per-sample values (D's scores, a penalty per sample): (B,) -> ()
+    for one model, (K, B) -> (K,) stacked. One model's is a full mean, as a plain loop takes
+    it (the backward of a mean over a dim adds an unsqueeze)."""
+    return x.mean() if x.dim() == 1 else x.mean(-1)
 
 
 class Draws:
-    """Randomness a loss asks for, drawn from each model's own generator (row k from model k's)
-    on the CPU and then moved, so the draws are the same on every device and a stacked model
-    draws what its run alone would."""
+    """Randomness a loss asks for, drawn from each model's own generator (model k's share from
+    model k's) on the CPU and then moved, so the draws are the same on every device and a
+    stacked model draws what its run alone would. One generator: one model, no model dim."""
 
     def __init__(self, rngs: list[torch.Generator], device: torch.device | str = "cpu"):
         self.rngs, self.device = rngs, device
+        #: leading model dims of the tensors the losses see: 0 alone, 1 stacked
+        self.model_dims = int(len(rngs) > 1)
 
     def uniform(self, shape: tuple[int, ...], dtype: torch.dtype = torch.float32) -> torch.Tensor:
-        """U[0, 1) of ``shape`` per model: (K, *shape)."""
-        if len(self.rngs) == 1:  # drawn with its model axis: the same numbers, no view op
-            return torch.rand((1, *shape), generator=self.rngs[0], dtype=dtype).to(self.device)
+        """U[0, 1) of ``shape`` per model: ``shape`` alone, (K, *shape) stacked."""
+        if not self.model_dims:
+            return torch.rand(shape, generator=self.rngs[0], dtype=dtype).to(self.device)
         draws = [torch.rand(shape, generator=r, dtype=dtype) for r in self.rngs]
         return torch.stack(draws).to(self.device)
 
@@ -153,13 +161,13 @@ class Method:
     def d_loss(
         self, D: nn.Module, real: torch.Tensor, fake: torch.Tensor, step: int, draw: Draws
     ) -> torch.Tensor:
-        """Per-model loss the discriminator minimises, shape (K,); ``fake`` is detached."""
+        """The loss the discriminator minimises: a scalar, (K,) stacked; ``fake`` is detached."""
         raise NotImplementedError
 
     def g_loss(
         self, D: nn.Module, real: torch.Tensor, fake: torch.Tensor, step: int, draw: Draws
     ) -> torch.Tensor:
-        """Per-model loss the generator minimises, shape (K,)."""
+        """The loss the generator minimises: a scalar, (K,) stacked."""
         raise NotImplementedError
 
     def after_d_step(self, D: nn.Module) -> None:
@@ -242,8 +250,9 @@ def interpolates(
     real: torch.Tensor, fake: torch.Tensor, draw: Draws, t_max: float = 1.0
 ) -> torch.Tensor:
     """x_hat = (1 - t) x + t y, with t ~ U[0, t_max] drawn per sample (the greed paper Eq. 5), on
-    (K, B, ...) batches."""
-    shape = (real.shape[1],) + (1,) * (real.dim() - 2)
+    (B, ...) batches, or (K, B, ...) stacked."""
+    batch_dim = draw.model_dims
+    shape = (real.shape[batch_dim],) + (1,) * (real.dim() - batch_dim - 1)
     t = draw.uniform(shape, dtype=real.dtype)
     t = t if t_max == 1.0 else t * t_max  # x * 1.0 is x: skip the multiply, same bits
     return (1 - t) * real + t * fake

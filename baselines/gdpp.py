@@ -79,16 +79,17 @@ class SafeEigh(torch.autograd.Function):
 
 
 def kernel_eig(phi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Eigenvalues (K, B, ascending) and unit eigenvectors (K, B, B) of phi phi^T for
-    row-normalised (K, B, F) features."""
+    """Eigenvalues (B, ascending) and unit eigenvectors (B, B) of phi phi^T for row-normalised
+    (B, F) features; stacked, each with a leading K."""
     phi = F.normalize(phi, p=2, dim=-1)
     return SafeEigh.apply(phi @ phi.transpose(-1, -2))
 
 
 @torch.no_grad()
 def real_kernel_eig(phi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The real kernel's n = min(B, F) largest eigenpairs (ascending; (K, n), (K, B, n)), from
-    the F x F problem when F < B; the B - n eigenvalues not returned are 0."""
+    """The real kernel's n = min(B, F) largest eigenpairs (ascending; (n,) and (B, n), each with
+    a leading K stacked), from the F x F problem when F < B; the B - n eigenvalues not returned
+    are 0."""
     phi = F.normalize(phi, p=2, dim=-1)
     if phi.shape[-1] >= phi.shape[-2]:
         return torch.linalg.eigh(phi @ phi.transpose(-1, -2))
@@ -97,7 +98,7 @@ def real_kernel_eig(phi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def dpp_loss(phi_fake: torch.Tensor, phi_real: torch.Tensor, w: float = 1e-4) -> torch.Tensor:
-    """L_DPP per model, shape (K,), from (K, B, F) features of a fake and a real batch."""
+    """L_DPP from (B, F) features of a fake and a real batch: a scalar, or (K,) from (K, B, F)."""
     lam_s, v_s = kernel_eig(phi_fake)
     lam_d, v_d = real_kernel_eig(phi_real)
     batch, n = lam_s.shape[-1], lam_d.shape[-1]
@@ -122,8 +123,10 @@ class GDPP(Method):
     d_loss = GAN.d_loss
 
     def g_loss(self, D, real, fake, step, draw):
-        phi_fake, phi_real = D.features(fake), D.features(real.detach())
+        features = getattr(D, "features", None)
+        phi_fake = features(fake) if callable(features) else None
         if phi_fake is None:
             raise TypeError("gdpp needs a discriminator with features (its last hidden layer)")
+        phi_real = features(real.detach())
         adversarial = -batch_mean(log_d(D(fake)))
         return 0.5 * (adversarial + dpp_loss(phi_fake, phi_real, self.params.magnitude_weight))

@@ -46,7 +46,8 @@ def gradient_penalty(D, real, fake, draw) -> torch.Tensor:
     interpolates only, so the gradient of their sum is every sample's own input gradient."""
     x_hat = interpolates(real, fake, draw).requires_grad_(True)
     (grad,) = torch.autograd.grad(D(x_hat).sum(), x_hat, create_graph=True)
-    return batch_mean((grad.flatten(2).norm(2, dim=2) - 1) ** 2)
+    per_sample = grad.flatten(draw.model_dims + 1)  # (B, d), (K, B, d) stacked
+    return batch_mean((per_sample.norm(2, dim=-1) - 1) ** 2)
 
 
 class WGANGP(Method):

@@ -45,12 +45,12 @@ def test_gan_losses_match_hand_computation():
     gan = make("gan")
     lr_, lf = np_logits(REAL), np_logits(FAKE)
     want_d = -(np.log(sigmoid(lr_)).mean() + np.log(1 - sigmoid(lf)).mean())
-    assert gan.d_loss(D, REAL[None], FAKE[None], 0, None).item() == pytest.approx(want_d, rel=1e-12)
-    assert gan.g_loss(D, None, FAKE[None], 0, None).item() == pytest.approx(
+    assert gan.d_loss(D, REAL, FAKE, 0, None).item() == pytest.approx(want_d, rel=1e-12)
+    assert gan.g_loss(D, None, FAKE, 0, None).item() == pytest.approx(
         -np.log(sigmoid(lf)).mean(), rel=1e-12
     )
     minimax = make("gan", loss="minimax")
-    assert minimax.g_loss(D, None, FAKE[None], 0, None).item() == pytest.approx(
+    assert minimax.g_loss(D, None, FAKE, 0, None).item() == pytest.approx(
         np.log(1 - sigmoid(lf)).mean(), rel=1e-12
     )
 
@@ -58,8 +58,8 @@ def test_gan_losses_match_hand_computation():
 def test_wgan_losses_and_clipping():
     wgan = make("wgan")
     want = -(np_logits(REAL).mean() - np_logits(FAKE).mean())
-    assert wgan.d_loss(D, REAL[None], FAKE[None], 0, None).item() == pytest.approx(want, rel=1e-12)
-    assert wgan.g_loss(D, None, FAKE[None], 0, None).item() == pytest.approx(
+    assert wgan.d_loss(D, REAL, FAKE, 0, None).item() == pytest.approx(want, rel=1e-12)
+    assert wgan.g_loss(D, None, FAKE, 0, None).item() == pytest.approx(
         -np_logits(FAKE).mean(), rel=1e-12
     )
     critic = Linear([0.7, -0.4], 0.005)
@@ -73,7 +73,7 @@ def test_gradient_penalty_of_linear_critic_is_closed_form(lam):
     wgp = make("wgan-gp", gp_lambda=lam)
     real, fake = REAL[:2], FAKE
     gen = torch.Generator().manual_seed(0)
-    got = wgp.d_loss(D, real[None], fake[None], 0, Draws([gen])).item()
+    got = wgp.d_loss(D, real, fake, 0, Draws([gen])).item()
     w_norm = math.hypot(0.7, -0.4)
     want = -(np_logits(real).mean() - np_logits(fake).mean()) + lam * (w_norm - 1) ** 2
     assert got == pytest.approx(want, rel=1e-12)
@@ -87,12 +87,12 @@ def test_greed_gan_relaxation_when_real_equals_fake():
     for step in (0, 50, 100):
         lam = 0.8 * math.exp(-2.0 * step / 100)
         want = -((1 + lam) * np.log(sigmoid(lr_)).mean() + np.log(1 - sigmoid(lr_)).mean())
-        assert greed.d_loss(D, REAL[None], REAL[None], step, Draws([gen])).item() == pytest.approx(
+        assert greed.d_loss(D, REAL, REAL, step, Draws([gen])).item() == pytest.approx(
             want, rel=1e-12
         )
     # the generator loss is GAN's
-    assert greed.g_loss(D, None, FAKE[None], 0, None).item() == pytest.approx(
-        make("gan").g_loss(D, None, FAKE[None], 0, None).item(), rel=1e-12
+    assert greed.g_loss(D, None, FAKE, 0, None).item() == pytest.approx(
+        make("gan").g_loss(D, None, FAKE, 0, None).item(), rel=1e-12
     )
 
 
@@ -101,9 +101,7 @@ def test_greed_wgan_relaxation_when_real_equals_fake():
     gen = torch.Generator().manual_seed(0)
     # E f(x) - E f(x) + lambda E f(x)  is maximised  ->  loss = -lambda E f(x)
     want = -0.5 * math.exp(-0.3) * np_logits(REAL).mean()
-    assert greed.d_loss(D, REAL[None], REAL[None], 3, Draws([gen])).item() == pytest.approx(
-        want, rel=1e-12
-    )
+    assert greed.d_loss(D, REAL, REAL, 3, Draws([gen])).item() == pytest.approx(want, rel=1e-12)
 
 
 def test_decay_is_exponential():
@@ -116,7 +114,7 @@ def test_greed_interpolates_lie_on_segment_closer_to_real():
     gen = torch.Generator().manual_seed(1)
     x = torch.randn(4000, 3, generator=gen)
     y = torch.randn(4000, 3, generator=gen)
-    xh = interpolates(x[None], y[None], Draws([gen]), t_max=0.5)[0]
+    xh = interpolates(x, y, Draws([gen]), t_max=0.5)
     t = (xh - x) / (y - x)  # one t per sample, the same in every coordinate
     assert torch.allclose(t, t[:, :1].expand_as(t), atol=1e-4)
     t = t[:, 0]
@@ -129,7 +127,7 @@ def test_greed_interpolates_lie_on_segment_closer_to_real():
 def test_images_interpolate_per_sample():
     gen = torch.Generator().manual_seed(2)
     x, y = torch.zeros(5, 3, 4, 4), torch.ones(5, 3, 4, 4)
-    xh = interpolates(x[None], y[None], Draws([gen]), t_max=0.5)[0]
+    xh = interpolates(x, y, Draws([gen]), t_max=0.5)
     per_sample = xh.flatten(1)
     assert torch.all(per_sample == per_sample[:, :1])  # one t for the whole image
     assert per_sample.max() <= 0.5

@@ -6,15 +6,18 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from collapsebench.benchmark.runs import plain_loops
 from collapsebench.benchmark.runs.layout import STACK_FROM, choose_layout
 from collapsebench.benchmark.runs.planning import plan
-from collapsebench.benchmark.training.loop import train_bare
+from collapsebench.benchmark.training.loop import Trainer, train_bare
+from collapsebench.benchmark.training.runtime import Runtime
 
 #: the project's source tree (benchmark/, baselines/, metrics/ side by side)
 PROJECT = str(Path(plain_loops.__file__).resolve().parents[2])
@@ -68,6 +71,54 @@ def test_the_plain_loops_timed_steps_call_nothing_of_the_project():
         sys.setprofile(None)
     # the nets are the suite's modules (suites/nets.py): their forward is the network itself
     assert called - {"forward", "_packed"} == {"plain_steps", "_gradient_penalty"}, called
+
+
+class _OpCounts(TorchDispatchMode):
+    """Every ATen operator dispatched inside the block (forward and backward), by name."""
+
+    def __init__(self):
+        super().__init__()
+        self.counts: Counter[str] = Counter()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.counts[str(func.overloadpacket)] += 1
+        return func(*args, **(kwargs or {}))
+
+
+#: operators that only reshape or reindex: what a model dim around one model's nets costs
+VIEWS = {
+    "aten.view", "aten._unsafe_view", "aten.unsqueeze", "aten.squeeze", "aten.select",
+    "aten.expand", "aten.slice", "aten.as_strided", "aten.reshape", "aten.flatten",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("suite", "method"),
+    [("gaussians25", m) for m in plain_loops.PLAIN_METHODS] + [("digits-perclass", "wgan-gp")],
+)
+def test_a_run_alone_dispatches_no_more_operators_than_the_plain_loop(suite, method):
+    """A run alone has no model dim, so its step is the plain loop's algorithm with nothing
+    around it: counted per generator step (a machine-independent measure of per-step work),
+    the harness dispatches no more operators than the plain loop, and no reshaping one more."""
+    (spec,) = _spec(method, 10, suite=suite)[:1]
+    trainer = Trainer([spec], Runtime())
+    suite_obj, m, G, D, opt_g, opt_d = plain_loops._setup(spec, "cpu")
+    data, rng = suite_obj.training_set(spec.cls), torch.Generator().manual_seed(spec.seed)
+    kw = dict(
+        batch=spec.train.batch_size, noise_dim=suite_obj.noise_dim, n_critic=m.n_critic,
+        gp_lambda=getattr(m.params, "gp_lambda", 0.0), clip=getattr(m.params, "clip", 0.0),
+    )  # fmt: skip
+    for step in range(2):  # optimiser state exists from here on, in both loops
+        trainer.step(step, log=False)
+    plain_loops.plain_steps(method, G, D, opt_g, opt_d, data, rng, steps=2, **kw)
+    with _OpCounts() as ours:
+        for step in range(2, 5):
+            trainer.step(step, log=False)
+    with _OpCounts() as plain:
+        plain_loops.plain_steps(method, G, D, opt_g, opt_d, data, rng, steps=3, **kw)
+    assert ours.counts.total() <= plain.counts.total(), ours.counts - plain.counts
+    more_views = {op: n for op, n in (ours.counts - plain.counts).items() if op in VIEWS}
+    assert not more_views, more_views
 
 
 def test_layout_spreads_few_seeds_over_cores_and_stacks_many(monkeypatch):

@@ -116,7 +116,10 @@ def test_plugin_by_entry_point(tmp_path, monkeypatch):
     ("method", "needle"),
     [
         ("myplug:NoLoss", "method myplug:NoLoss: does not implement d_loss, g_loss"),
-        ("myplug:VectorLoss", "d_loss must return one value per model, shape (1,)"),
+        (
+            "myplug:VectorLoss",
+            "d_loss must return one value per model, a scalar (one model), got (128,)",
+        ),
         ("myplug:NanLoss", "g_loss returned a non-finite value"),
         ("myplug:Missing", "has no 'Missing'"),
         ("nosuchmodule:X", "cannot import module 'nosuchmodule'"),

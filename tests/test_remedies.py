@@ -34,7 +34,7 @@ class Linear(nn.Module):
         self.b = nn.Parameter(torch.tensor(b, dtype=torch.float64))
 
     def forward(self, x):
-        # a leading model axis, if any, stays (the losses' (K, B, ...) batches)
+        # a leading model dim, if any, stays (stacked losses see (K, B, ...) batches)
         return x.reshape(*x.shape[:-2], x.shape[-2] // self.pack, -1) @ self.w + self.b
 
 
@@ -84,11 +84,9 @@ def test_pacgan_losses_on_packed_inputs(m):
     assert lr_.shape == (12 // m,)
     want_d = -(np.log(sigmoid(lr_)).mean() + np.log(1 - sigmoid(lf)).mean())
     want_g = -np.log(sigmoid(lf)).mean()
-    got_d = method.d_loss(Dm, t64(real)[None], t64(fake)[None], 0, None).item()
+    got_d = method.d_loss(Dm, t64(real), t64(fake), 0, None).item()
     assert got_d == pytest.approx(want_d, rel=1e-12)
-    assert method.g_loss(Dm, None, t64(fake)[None], 0, None).item() == pytest.approx(
-        want_g, rel=1e-12
-    )
+    assert method.g_loss(Dm, None, t64(fake), 0, None).item() == pytest.approx(want_g, rel=1e-12)
 
 
 def test_packed_suite_discriminator_reads_m_samples_jointly():
@@ -136,8 +134,8 @@ def test_pacgan_loop_draws_batch_times_m(m, tmp_path, monkeypatch):
     assert (
         shapes
         == [
-            ("d", (1, batch * m, 2), (1, batch * m, 2), (1, batch)),
-            ("g", (1, batch * m, 2), (1, batch)),
+            ("d", (batch * m, 2), (batch * m, 2), (batch,)),  # one run: no model dim
+            ("g", (batch * m, 2), (batch,)),
         ]
         * 3
     )
@@ -151,10 +149,8 @@ def test_lsgan_losses_match_hand_computation(abc):
     lr_, lf = logits(REAL), logits(FAKE)
     want_d = 0.5 * ((lr_ - b) ** 2).mean() + 0.5 * ((lf - a) ** 2).mean()
     want_g = 0.5 * ((lf - c) ** 2).mean()
-    assert method.d_loss(D, REAL[None], FAKE[None], 0, None).item() == pytest.approx(
-        want_d, rel=1e-12
-    )
-    assert method.g_loss(D, None, FAKE[None], 0, None).item() == pytest.approx(want_g, rel=1e-12)
+    assert method.d_loss(D, REAL, FAKE, 0, None).item() == pytest.approx(want_d, rel=1e-12)
+    assert method.g_loss(D, None, FAKE, 0, None).item() == pytest.approx(want_g, rel=1e-12)
 
 
 def test_lsgan_defaults_and_learning_rates():
@@ -162,9 +158,7 @@ def test_lsgan_defaults_and_learning_rates():
     assert (method.params.a, method.params.b, method.params.c) == (0.0, 1.0, 1.0)
     # by hand, default scheme: real (0.1-1)^2 .. ; fake logits^2
     want_d = 0.5 * (0.81 + 0.0025 + 4.84 + 1.0) / 4 + 0.5 * (0.04 + 9.61 + 2.56 + 0.25) / 4
-    assert method.d_loss(D, REAL[None], FAKE[None], 0, None).item() == pytest.approx(
-        want_d, rel=1e-12
-    )
+    assert method.d_loss(D, REAL, FAKE, 0, None).item() == pytest.approx(want_d, rel=1e-12)
     G = nn.Linear(2, 2)
     opt_g, opt_d = make("lsgan", lr_g=1e-3).optimizers(G, Linear(W, B))
     assert opt_g.param_groups[0]["lr"] == 1e-3 and opt_d.param_groups[0]["lr"] == 1e-4
@@ -178,12 +172,8 @@ def test_sngan_hinge_losses_match_hand_computation():
     lr_, lf = logits(REAL), logits(FAKE)
     want_d = np.maximum(0, 1 - lr_).mean() + np.maximum(0, 1 + lf).mean()
     assert want_d == pytest.approx((0.9 + 0.05 + 2.2 + 0) / 4 + (0.8 + 4.1 + 0 + 1.5) / 4)
-    assert method.d_loss(D, REAL[None], FAKE[None], 0, None).item() == pytest.approx(
-        want_d, rel=1e-12
-    )
-    assert method.g_loss(D, None, FAKE[None], 0, None).item() == pytest.approx(
-        -lf.mean(), rel=1e-12
-    )
+    assert method.d_loss(D, REAL, FAKE, 0, None).item() == pytest.approx(want_d, rel=1e-12)
+    assert method.g_loss(D, None, FAKE, 0, None).item() == pytest.approx(-lf.mean(), rel=1e-12)
     assert method.n_critic == 5
     assert (method.params.lr, method.params.beta1, method.params.beta2) == (2e-4, 0.0, 0.9)
 
@@ -308,9 +298,7 @@ def _unrolled_setup(k, loss, lr=0.05):
     Dl = Linear(W, B)
     _, opt_d = method.optimizers(nn.Linear(1, 1), Dl)
     fake0 = FAKE.flip(0)
-    loss_d = method.d_loss(
-        Dl, REAL[None], fake0[None], 0, None
-    )  # a real D step: Adam state is non-zero
+    loss_d = method.d_loss(Dl, REAL, fake0, 0, None)  # a real D step: Adam state is non-zero
     opt_d.zero_grad()
     loss_d.backward()
     opt_d.step()
@@ -322,7 +310,7 @@ def test_unrolled_loss_and_gradient_match_hand_computation(loss):
     k, lr, b1, b2, eps = 3, 0.05, 0.5, 0.999, 1e-8
     method, Dl, fake0 = _unrolled_setup(k, loss, lr)
     fake = FAKE.clone().requires_grad_(True)
-    got = method.g_loss(Dl, REAL[None], fake[None], 0, None)
+    got = method.g_loss(Dl, REAL, fake, 0, None)
     (grad,) = torch.autograd.grad(got, fake)
     args = (REAL.numpy(), fake0.numpy(), k, lr, b1, b2, eps, loss)
     want = _np_unrolled_loss(FAKE.numpy(), *args)
@@ -354,9 +342,9 @@ def test_unrolled_gradient_equals_gan_at_k0_and_differs_for_k_positive(loss):
         method, Dl, _ = _unrolled_setup(k, loss, lr=1e-4)  # D's own step first, then compare
         Dg = Linear(Dl.w.tolist(), Dl.b.item())
         fake = FAKE.clone().requires_grad_(True)
-        (g_gan,) = torch.autograd.grad(gan.g_loss(Dg, REAL[None], fake[None], 0, None), fake)
+        (g_gan,) = torch.autograd.grad(gan.g_loss(Dg, REAL, fake, 0, None), fake)
         fake = FAKE.clone().requires_grad_(True)
-        (g_unr,) = torch.autograd.grad(method.g_loss(Dl, REAL[None], fake[None], 0, None), fake)
+        (g_unr,) = torch.autograd.grad(method.g_loss(Dl, REAL, fake, 0, None), fake)
         if k == 0:
             assert torch.allclose(g_unr, g_gan, rtol=1e-12, atol=0)
         else:
@@ -371,7 +359,7 @@ def test_unrolled_steps_are_d_optimiser_steps():
     _, opt_d = method.optimizers(nn.Linear(1, 1), Dn)
     real, fake = torch.randn(32, 2), torch.randn(32, 2) + 1
     for _ in range(2):
-        loss = method.d_loss(Dn, real[None], fake[None], 0, None)
+        loss = method.d_loss(Dn, real, fake, 0, None)
         opt_d.zero_grad()
         loss.backward()
         opt_d.step()
@@ -379,9 +367,9 @@ def test_unrolled_steps_are_d_optimiser_steps():
     ref_opt = torch.optim.Adam(ref.parameters(), lr=1e-2, betas=(0.5, 0.999))
     ref_opt.load_state_dict(opt_d.state_dict())
     before = copy.deepcopy(Dn.state_dict())
-    got = method.unrolled_params(Dn, real[None], fake[None])
+    got = method.unrolled_params(Dn, real, fake)
     for _ in range(3):
-        loss = make("gan").d_loss(ref, real[None], fake[None], 0, None)
+        loss = make("gan").d_loss(ref, real, fake, 0, None)
         ref_opt.zero_grad()
         loss.backward()
         ref_opt.step()
@@ -399,7 +387,7 @@ def test_unrolled_gradient_is_finite_when_a_weight_gets_no_gradient():
     method.optimizers(nn.Linear(1, 1), Dl)
     real = t64([[1.0, 0.0], [-1.0, 0.0]])
     fake = t64([[0.5, 0.0], [2.0, 0.0]]).requires_grad_(True)
-    (grad,) = torch.autograd.grad(method.g_loss(Dl, real[None], fake[None], 0, None), fake)
+    (grad,) = torch.autograd.grad(method.g_loss(Dl, real, fake, 0, None), fake)
     assert torch.isfinite(grad).all()
 
 

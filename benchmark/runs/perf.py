@@ -31,7 +31,6 @@ from ..store.rundir import RunStore
 from ..suites import get_suite
 from ..training.loop import train_bare, train_run
 from ..training.methods import build_method
-from ..training.models import ModelAxis
 from ..training.runtime import resolve_device
 from ..training.stacking import check_specs
 from . import plain_loops
@@ -63,7 +62,7 @@ def bare_loop(
     rng = torch.Generator().manual_seed(spec.seed)
     if compiled:  # the optimisers hold the parameters; the compiled modules share them
         G, D = torch.compile(G), torch.compile(D)
-    draw, DK = Draws([rng], device), ModelAxis(D)  # the losses take a model axis (K = 1)
+    draw = Draws([rng], device)  # one model: the losses see (B, ...) batches, return scalars
     B = spec.train.batch_size * method.pack
     zdim = nets.get("noise_dim")
     t0, ctx = time.perf_counter(), contextlib.ExitStack()
@@ -79,15 +78,15 @@ def bare_loop(
             drawn.append(idx)
             with torch.no_grad():
                 fake = method.fake_batch(G, suite.sample_noise(B, rng, zdim).to(device), rng)
-            loss_d = method.d_loss(DK, real[None], fake[None], step, draw)
+            loss_d = method.d_loss(D, real, fake, step, draw)
             opt_d.zero_grad(set_to_none=True)
-            loss_d.sum().backward()
+            loss_d.backward()
             opt_d.step()
             method.after_d_step(D)
         fake = method.fake_batch(G, suite.sample_noise(B, rng, zdim).to(device), rng)
-        loss_g = method.g_loss(DK, real[None], fake[None], step, draw)
+        loss_g = method.g_loss(D, real, fake, step, draw)
         opt_g.zero_grad(set_to_none=True)
-        loss_g.sum().backward(inputs=list(G.parameters()))  # G's step: no gradient for D
+        loss_g.backward(inputs=list(G.parameters()))  # G's step: no gradient for D
         opt_g.step()
         method.observe(D, data, torch.cat(drawn), step + 1, rng)
     if torch.device(device).type == "cuda":

@@ -94,11 +94,13 @@ class Trainer:
         # for a method whose ``observe`` hook reads them
         self.autocast = rt.autocast if rt.amp else contextlib.nullcontext
         self.observes = type(self.method).observe is not Method.observe
-        # backward of the (K,) losses against ones: d(sum)/d(loss) without a sum node; and each
-        # backward restricted to the parameters its optimiser steps: D's weight gradients are
-        # never computed in G's step (what freezing D does, without toggling its flags), nor a
-        # gradient penalty's gradient for its interpolates (a leaf no optimiser reads)
-        self.ones = torch.ones(len(specs), device=self.device)
+        # a loss is a scalar for one model, (K,) stacked; backward of the (K,) losses against
+        # ones: d(sum)/d(loss) without a sum node; and each backward restricted to the
+        # parameters its optimiser steps: D's weight gradients are never computed in G's step
+        # (what freezing D does, without toggling its flags), nor a gradient penalty's gradient
+        # for its interpolates (a leaf no optimiser reads)
+        self.loss_shape = () if len(specs) == 1 else (len(specs),)
+        self.ones = torch.ones(self.loss_shape, device=self.device)
         self.g_params = stepped(self.models.opt_g)
         self.d_params = stepped(self.models.opt_d)
 
@@ -132,12 +134,12 @@ class Trainer:
         return [self.suite.sample_noise(n, r, self.noise_dim) for r in self.rngs]
 
     def real_batch(self, B: int, drawn: list[list[torch.Tensor]]) -> torch.Tensor:
-        """Each model's real batch, (K, B, ...): from its training set through the method's
-        ``real_batch`` (recording the rows in ``drawn``), or fresh from the mixture under a
-        ``fresh_data`` protocol."""
+        """The real batch, (B, ...), or each model's, (K, B, ...) stacked: from its training set
+        through the method's ``real_batch`` (recording the rows in ``drawn``), or fresh from the
+        mixture under a ``fresh_data`` protocol."""
         if self.fresh:
             real = [self.suite.sample_real(B, r) for r in self.rngs]
-            return torch.stack(real).to(self.device)
+            return (real[0] if len(real) == 1 else torch.stack(real)).to(self.device)
         batches = [
             self.method.real_batch(d, B, r) for d, r in zip(self.data, self.rngs, strict=True)
         ]
@@ -145,15 +147,15 @@ class Trainer:
             for k, (_, idx) in enumerate(batches):
                 drawn[k].append(idx)
         if len(batches) == 1:
-            return batches[0][0][None]
+            return batches[0][0]
         return torch.stack([x for x, _ in batches])
 
     def d_step(self, step: int, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-        """One critic update on ``real`` and the detached ``fake``; returns its (K,) loss."""
+        """One critic update on ``real`` and the detached ``fake``; returns its loss."""
         m, method, name = self.models, self.method, self.specs[0].method
         with self.autocast():
             loss_d = method.d_loss(m.D, real, fake, step, self.draw)
-        loss_d = checked_loss(name, "d_loss", loss_d, len(self.specs), step == 0)
+        loss_d = checked_loss(name, "d_loss", loss_d, self.loss_shape, step == 0)
         m.opt_d.zero_grad(set_to_none=True)
         torch.autograd.backward(loss_d, self.ones_for(loss_d), inputs=self.d_params)
         m.opt_d.step()
@@ -161,10 +163,10 @@ class Trainer:
         return loss_d
 
     def g_loss(self, step: int, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-        """G's (K,) loss on ``fake``."""
+        """G's loss on ``fake``."""
         with self.autocast():
             loss_g = self.method.g_loss(self.models.D, real, fake, step, self.draw)
-        return checked_loss(self.specs[0].method, "g_loss", loss_g, len(self.specs), step == 0)
+        return checked_loss(self.specs[0].method, "g_loss", loss_g, self.loss_shape, step == 0)
 
     def ones_for(self, loss: torch.Tensor) -> torch.Tensor:
         """d(sum of the K losses)/d(loss), in the loss's dtype (bf16 under autocast)."""
@@ -203,12 +205,16 @@ class Trainer:
             if log:
                 grad_d = m.grad_norms("D")
                 with autocast():
-                    w_est = wasserstein_estimate(m.D, real, fake, m.buffers_of_d())
+                    w_est = wasserstein_estimate(
+                        m.D_axis, m.axis(real), m.axis(fake), m.buffers_of_d()
+                    )
         else:
             if log:
                 grad_d = m.grad_norms("D")
                 with autocast():  # fake is bf16 under autocast: D must see it the same way
-                    w_est = wasserstein_estimate(m.D, real, fake, m.buffers_of_d())
+                    w_est = wasserstein_estimate(
+                        m.D_axis, m.axis(real), m.axis(fake), m.buffers_of_d()
+                    )
             with autocast():
                 fake = m.fake_batch(self.noise(B), self.rngs)
             loss_g = self.g_loss(step, real, fake)
@@ -220,13 +226,14 @@ class Trainer:
         if not log:
             return None
         with autocast():
-            diversity = feature_diversity(m.D, fake, m.buffers_of_d())
+            diversity = feature_diversity(m.D_axis, m.axis(fake), m.buffers_of_d())
         grad_g = m.grad_norms("G")
+        loss_d, loss_g = loss_d.detach().reshape(-1), loss_g.detach().reshape(-1)
         return [
             {
                 "step": step + 1,
-                "loss_d": float(loss_d[k].detach()),
-                "loss_g": float(loss_g[k].detach()),
+                "loss_d": float(loss_d[k]),
+                "loss_g": float(loss_g[k]),
                 "grad_norm_d": grad_d[k],
                 "grad_norm_g": grad_g[k],
                 "wasserstein_estimate": w_est[k],

@@ -104,16 +104,20 @@ def build_method(name: str, params: dict[str, Any], total_steps: int) -> Method:
     return cls(cls.Params(**params), total_steps)
 
 
-def checked_loss(method_name: str, what: str, loss: Any, k: int, first_step: bool) -> Any:
-    """Contract check on a loss: one value per model, shape (K,), and finite on the first step
-    (a NaN later is a diverged run, recorded as such, not an interface violation)."""
+def checked_loss(
+    method_name: str, what: str, loss: Any, shape: tuple[int, ...], first_step: bool
+) -> Any:
+    """Contract check on a loss: one value per model -- a scalar, ``shape`` () for one model,
+    (K,) for K stacked -- and finite on the first step (a NaN later is a diverged run, recorded
+    as such, not an interface violation)."""
     import torch
 
-    if not isinstance(loss, torch.Tensor) or tuple(loss.shape) != (k,):
-        shape = tuple(loss.shape) if isinstance(loss, torch.Tensor) else type(loss).__name__
+    if not isinstance(loss, torch.Tensor) or loss.shape != shape:
+        got = tuple(loss.shape) if isinstance(loss, torch.Tensor) else type(loss).__name__
+        want = "a scalar (one model)" if shape == () else f"shape {shape} ({shape[0]} stacked)"
         raise BenchError(
-            f"method {method_name}: {what} must return one value per model, shape ({k},), got "
-            f"{shape} (reduce each model's batch with baselines.base.batch_mean)"
+            f"method {method_name}: {what} must return one value per model, {want}, got "
+            f"{got} (reduce the batch with baselines.base.batch_mean)"
         )
     if first_step and not torch.isfinite(loss).all():
         raise BenchError(f"method {method_name}: {what} returned a non-finite value on step 1")

@@ -1,13 +1,13 @@
 """K >= 1 models of one configuration, as the training loop sees them.
 
-The loop (``loop.py``) is written once, over a leading model axis: G maps noise (K, N, nz) to
-samples (K, N, ...), D maps samples to raw scores (K, N, 1), and the methods' losses return one
-value per model (baselines/base.py). Two representations give the nets that shape:
+The loop (``loop.py``) is written once; the methods' losses are written for one model and carry
+a leading model dim when there is one (baselines/base.py). Two representations:
 
-* ``OneModel`` (K = 1): the suite's own modules, with the axis added around each call. Every
-  operation is the one a plain loop would run on the same tensors, so a run trained alone is
-  what it always was, and every method runs (its loop hooks see the plain modules).
-* ``StackedModels`` (K > 1): the K models' parameters and buffers stacked along a leading
+* ``OneModel`` (K = 1): the suite's own modules on (N, ...) tensors, no model dim: every
+  operation of a step is the one a plain loop would run, so a run trained alone pays nothing
+  for stacking, and every method runs (its loop hooks see the plain modules).
+* ``StackedModels`` (K > 1): G maps noise (K, N, nz) to samples (K, N, ...), D maps samples to
+  raw scores (K, N): the K models' parameters and buffers stacked along a leading
   dimension (``torch.func.stack_module_state``), the suite's own networks called on them with
   ``torch.func.vmap`` over ``functional_call``. One optimiser over stacked tensors is K
   independent ones when its update is elementwise (Adam, RMSprop, SGD); BatchNorm running
@@ -16,7 +16,8 @@ value per model (baselines/base.py). Two representations give the nets that shap
   to all K models at once.
 
 Both hand out each model's state dicts in the suite's nets' own format, so a checkpoint written
-by either resumes in the other.
+by either resumes in the other, and both give the measurements (curve columns, samples) a model
+dim: ``D_axis`` and ``axis`` (log steps only, never the training step).
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ def grad_norm(module: nn.Module) -> float:
 
 
 class ModelAxis(nn.Module):
-    """One module seen as a stack of one: (1, N, ...) -> (1, N, ...)."""
+    """One module seen as a stack of one: (1, N, ...) -> (1, N, ...), for code written over a
+    model dim (the measurements)."""
 
     def __init__(self, module: nn.Module):
         super().__init__()
@@ -59,19 +61,25 @@ class ModelAxis(nn.Module):
 
 
 class OneModel:
-    """K = 1: the suite's own nets. Hooks see them directly."""
+    """K = 1: the suite's own nets, on tensors without a model dim. Hooks see them directly."""
 
     def __init__(self, method, G: nn.Module, D: nn.Module, device: torch.device):
         self.k, self.device = 1, device
         self.method, self.g, self.d = method, G, D
-        self.G, self.D = ModelAxis(G), ModelAxis(D)
+        self.G, self.D = G, D
+        self.D_axis = ModelAxis(D)
         self.opt_g, self.opt_d = method.optimizers(G, D)
+
+    @staticmethod
+    def axis(x: torch.Tensor) -> torch.Tensor:
+        """(N, ...) -> (1, N, ...): what the measurements take."""
+        return x[None]
 
     def fake_batch(
         self, zs: Sequence[torch.Tensor], rngs: Sequence[torch.Generator]
     ) -> torch.Tensor:
-        """G's batch on the one model's noise ``zs[0]``, (1, N, ...)."""
-        return self.method.fake_batch(self.g, zs[0].to(self.device), rngs[0]).unsqueeze(0)
+        """G's batch on the one model's noise ``zs[0]``, (N, ...)."""
+        return self.method.fake_batch(self.g, zs[0].to(self.device), rngs[0])
 
     def sample(self, z: torch.Tensor, gens: Sequence[torch.Generator]) -> torch.Tensor:
         return self.method.sample(self.g, z[0], gens[0]).unsqueeze(0)
@@ -229,7 +237,7 @@ class StackedModels:
         self.k = len(built)
         self.method, self.device = method, device
         self.G = Stacked([g for g, _ in built], device)
-        self.D = Stacked([d for _, d in built], device)
+        self.D = self.D_axis = Stacked([d for _, d in built], device)
         self.opt_g, self.opt_d = method.optimizers(self.G, self.D)
         for opt in (self.opt_g, self.opt_d):
             if type(opt) not in ELEMENTWISE:
@@ -238,6 +246,11 @@ class StackedModels:
                     f"{type(opt).__name__}"
                 )
         self._d_net = copy.deepcopy(built[0][1]).to(device)  # model k's D, for snapshots
+
+    @staticmethod
+    def axis(x: torch.Tensor) -> torch.Tensor:
+        """Stacked tensors have their model dim already."""
+        return x
 
     def fake_batch(self, zs: Sequence[torch.Tensor], rngs) -> torch.Tensor:
         """The K models' batches on their noise ``zs``, (K, N, ...)."""
