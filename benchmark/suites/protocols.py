@@ -352,17 +352,18 @@ VEEGAN = Protocol(
                 "mode-loss events per run; 24 of their 250 evaluations cover 24 or more), and "
                 "the cell is 2.4 modes (2 of our s.e.) from the published mean: with a spread "
                 "among the source's 5 trials like ours it would agree, and the source gives "
-                "none. Measured on one seed, not the cause: the update order (alternating: "
-                "20 modes, 3.2 % hq, against 23 and 2.8 % for the same seed simultaneous). Not "
-                "yet run: a longer budget (--preset long)"
+                "none. Measured on two seeds, not the cause: the update order (alternating: "
+                "20 and 23 modes, against 23 and 19 for the same seeds simultaneous). Not yet "
+                "run: a longer budget (--preset long)"
             ),
             ("Unrolled GAN (VEEGAN Table 1)", "hq_fraction"): (
                 "not explained yet. Measured: no evaluation of any run reaches the published "
                 "16 % (at most 10.2 %); three seeds stay at 2-4 % all run, two are still "
                 "sharpening at the source's 25,000 steps (mean hq 2.4 and 2.7 % over the first "
-                "half, 7.5 and 8.3 % over the last five evaluations). Measured on one seed, not "
-                "the cause: the update order (alternating: 3.2 % against 2.8 %). Not yet run: a "
-                "longer budget (--preset long)"
+                "half, 7.5 and 8.3 % over the last five evaluations). Measured on two seeds, "
+                "not the cause: the update order (alternating: 3.2 and 11.6 %, against 2.8 and "
+                "9.4 % for the same seeds simultaneous). Not yet run: a longer budget (--preset "
+                "long)"
             ),
         }
         | dict.fromkeys(
