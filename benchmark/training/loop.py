@@ -177,6 +177,13 @@ class Trainer:
         self.models.opt_g.zero_grad(set_to_none=True)
         torch.autograd.backward(loss_g, self.ones_for(loss_g), inputs=self.g_params)
 
+    def critic_gap(self, real: torch.Tensor, fake: torch.Tensor) -> list[float]:
+        """The curve's ``wasserstein_estimate`` per model (log steps only). Under autocast, as
+        training ran: ``fake`` is bf16 there, and D must see it the same way."""
+        m = self.models
+        with self.autocast():
+            return wasserstein_estimate(m.D_axis, m.axis(real), m.axis(fake), m.buffers_of_d())
+
     def step(self, step: int, log: bool) -> list[dict] | None:
         """One generator step of every model; with ``log``, one curves row per model.
 
@@ -204,17 +211,11 @@ class Trainer:
             fake = fake.detach()
             if log:
                 grad_d = m.grad_norms("D")
-                with autocast():
-                    w_est = wasserstein_estimate(
-                        m.D_axis, m.axis(real), m.axis(fake), m.buffers_of_d()
-                    )
+                w_est = self.critic_gap(real, fake)
         else:
             if log:
                 grad_d = m.grad_norms("D")
-                with autocast():  # fake is bf16 under autocast: D must see it the same way
-                    w_est = wasserstein_estimate(
-                        m.D_axis, m.axis(real), m.axis(fake), m.buffers_of_d()
-                    )
+                w_est = self.critic_gap(real, fake)
             with autocast():
                 fake = m.fake_batch(self.noise(B), self.rngs)
             loss_g = self.g_loss(step, real, fake)
