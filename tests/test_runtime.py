@@ -140,6 +140,21 @@ def test_perf_default_measures_the_loops_only(capsys):
         out["harness_gen_steps_per_s"] / out["bare_loop_gen_steps_per_s"], abs=0.01
     )
     assert not any(k.startswith("workers") for k in out)
+    # one repeat: its own ratio is the ratio of the medians, and no interval exists
+    assert out["paired_ratio_median"] == pytest.approx(out["harness_vs_bare_ratio"], abs=0.002)
+    assert out["paired_ratio_ci95"] is None
+
+
+def test_paired_ratio_interval_is_the_order_statistics_of_the_binomial():
+    """9 repeats: the sign test's 95 % interval for a median runs from the 2nd to the 8th
+    smallest value (P(Binomial(9, 1/2) <= 1) = 10/512 <= 0.025 < P(<= 2) = 46/512)."""
+    from collapsebench.benchmark.runs.perf import paired_ratios
+
+    ratios = [0.97, 0.93, 0.99, 0.95, 0.96, 1.01, 0.94, 0.98, 0.955]
+    out = paired_ratios(ratios)
+    assert out["paired_ratio_median"] == 0.96
+    assert out["paired_ratio_ci95"] == [0.94, 0.99]
+    assert paired_ratios(ratios[:5])["paired_ratio_ci95"] is None
 
 
 def test_progress_in_a_log_file_is_one_line_per_tenth_with_rate_and_eta(tmp_path, capsys):
