@@ -327,6 +327,22 @@ case("table --results is a file", lambda e: table_()(e) + ["--results", e.file("
 case("table --format pdf", lambda e: table_()(e) + ["--format", "pdf"])
 case("table --set bad", lambda e: table_()(e) + ["--set", "lr=-1"])
 
+
+def report_() -> Argv:
+    return lambda e: [
+        "report", "--suite", "gaussians25", "--preset", "smoke", "--methods", *STORE_METHODS,
+        "--seeds", "0", "1", "--out", str(e.out), "--results", str(e.root / "results"),
+    ]  # fmt: skip
+
+
+# the report's run table reads every finished run's runtime.json and its settings table the
+# config.json
+for name, data in [
+    ("runtime.json", '{"a": 1}'), ("runtime.json", "[1, 2]"), ("runtime.json", "{nope"),
+    ("runtime.json", b"[\xff]"), ("config.json", "[]"),
+]:  # fmt: skip
+    case(f"report {name} {data[:24]!r}", report_(), _write("gan", 0, name, data))
+
 # -- bench evaluate --------------------------------------------------------------------------
 case("evaluate unknown suite", evaluate_(lambda e: e.npy("a.npy", np.zeros((4, 2))), "nope"))
 case("evaluate missing file", evaluate_(lambda e: str(e.root / "missing.npy")))
@@ -468,6 +484,14 @@ def test_bad_input_is_one_line_and_touches_nothing(pristine, tmp_path, capsys, n
     assert "Traceback" not in err
     assert len(err.splitlines()) == 1, err
     assert _snapshot(env.out) == before, f"{name}: the store changed"
+
+
+@pytest.mark.parametrize("argv", [table_(), report_()], ids=["table", "report"])
+def test_the_damaged_store_cases_run_cleanly_on_the_undamaged_store(pristine, tmp_path, argv):
+    """The damage, not the command line, is what the table and report cases refuse."""
+    env = Env(tmp_path)
+    shutil.copytree(pristine / "runs", env.out)
+    assert main(argv(env)) == 0
 
 
 def test_damaged_json_reads_name_the_directory(pristine, tmp_path):

@@ -186,6 +186,32 @@ def test_digits_perclass_runs_store_and_tables(digits_store):
     assert not (results / "digits-perclass" / "smoke" / "convergence.png").exists()  # no curves
 
 
+@pytest.mark.parametrize(
+    "stored",
+    [np.zeros((40, 32, 32), np.uint8), np.zeros((40, 1, 32, 32), np.float32),
+     np.zeros((40, 3, 32, 32), np.uint8)],
+    ids=["no channel dim", "floats", "three channels"],
+)  # fmt: skip
+def test_samples_figure_refuses_samples_that_are_not_the_suites_images(
+    digits_store, tmp_path, capsys, stored
+):
+    """samples.npy read for the figure is a boundary: an array that is not uint8 N×1×32×32
+    (readable, so np.load accepts it) is one line naming the run, not a matplotlib traceback."""
+    import shutil
+
+    out, _ = digits_store
+    copy = tmp_path / "runs"
+    shutil.copytree(out, copy)
+    (run,) = (copy / "digits-perclass" / "gan").glob("seed0-2-*")
+    np.save(run / "samples.npy", stored)
+    argv = ["table", "--suite", "digits-perclass", "--preset", "smoke", "--out", str(copy)]
+    rc = main([*argv, "--results", str(tmp_path / "results")])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "Traceback" not in err and len(err.splitlines()) == 1, err
+    assert f"corrupted run directory {run}: samples.npy holds" in err
+    assert "not uint8 N×1×32×32 images" in err
+
+
 def test_real_data_msssim_is_lower_than_a_collapsed_set():
     """The ground-truth column reads as the issue says: real images of one class are more
     diverse than copies of one image with a little noise."""

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 import re
 import shlex
 from collections.abc import Sequence
@@ -22,6 +21,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
+
+from ..store.rundir import RunDir
 
 #: figures of a results folder, in report order, with their headings
 FIGURES = (
@@ -106,10 +107,7 @@ def runtime_table(per_seed: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for r in per_seed.itertuples(index=False):
         path = Path(r.run_dir)
-        try:
-            entries = json.loads((path / "runtime.json").read_text())
-        except (OSError, ValueError):
-            entries = [{}]
+        entries = RunDir(path).read_runtime() or [{}]
         finished = datetime.fromtimestamp((path / "metrics.json").stat().st_mtime, timezone.utc)
         for e in entries:
             rows.append(
@@ -143,7 +141,7 @@ def method_settings(per_seed: pd.DataFrame) -> pd.DataFrame:
     rows = {}
     for method, run_dir in zip(per_seed["method"], per_seed["run_dir"], strict=True):
         if method not in rows:
-            cfg = json.loads((Path(run_dir) / "config.json").read_text())
+            cfg = RunDir(Path(run_dir)).read_config()
             params = cfg.get("method_params", {})
             rows[method] = ", ".join(f"{k}={v}" for k, v in sorted(params.items()))
     return pd.DataFrame(

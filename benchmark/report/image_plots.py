@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..errors import BenchError
 from ..store.rundir import RunDir
 from .plots import plt, save_figure
 
@@ -52,6 +53,19 @@ def _show(ax, img: np.ndarray) -> None:
     ax.set_yticks([])
 
 
+def _images(run: RunDir, suite) -> np.ndarray:
+    """The run's final samples, checked to be what an image run stores: uint8 N×C×H×W at the
+    suite's channels and size (anything else would fail deep inside matplotlib)."""
+    x = run.read_samples()
+    want = (suite.channels, suite.image_size, suite.image_size)
+    if x.dtype != np.uint8 or x.ndim != 4 or tuple(x.shape[1:]) != want:
+        raise BenchError(
+            f"corrupted run directory {run.path}: samples.npy holds {x.dtype} {x.shape}, not "
+            f"uint8 N×{'×'.join(map(str, want))} images; move the directory aside to rerun it"
+        )
+    return x
+
+
 def samples_figure(df: pd.DataFrame, suite, path: Path) -> None:
     """One panel per method (in ``df``'s order); per-class suites: one row of samples per class
     (the lowest seed present); otherwise four rows of the lowest seed's samples."""
@@ -75,7 +89,7 @@ def samples_figure(df: pd.DataFrame, suite, path: Path) -> None:
                 offset = i * N_COLS
             if sel.empty or bool(sel["diverged"].iloc[0]):
                 continue
-            samples = np.load(Path(sel["run_dir"].iloc[0]) / "samples.npy")
+            samples = _images(RunDir(Path(sel["run_dir"].iloc[0])), suite)
             if len(samples) > offset:
                 _show(ax, _grid(samples[offset:], N_COLS))
             if j == 0 and rows != [None]:

@@ -260,8 +260,19 @@ class RunDir:
         """Append where and how this (re)start computes to runtime.json (a list, one entry per
         start): not part of the run's key, kept so every number can be traced to its hardware."""
         path = self.path / "runtime.json"
-        entries = self._read_json("runtime.json", list) if path.exists() else []
-        atomic_write_text(path, json.dumps([*entries, entry], indent=2))
+        atomic_write_text(path, json.dumps([*self.read_runtime(), entry], indent=2))
+
+    def read_runtime(self) -> list[dict[str, Any]]:
+        """runtime.json's entries, one JSON object per (re)start; [] when it was never written."""
+        if not (self.path / "runtime.json").exists():
+            return []
+        entries = self._read_json("runtime.json", list)
+        if not all(isinstance(e, dict) for e in entries):
+            raise BenchError(
+                f"corrupted run directory {self.path}: runtime.json is not a list of JSON "
+                "objects; move the directory aside to rerun it"
+            )
+        return entries
 
     def save_generator(self, step: int, state: dict[str, Any]) -> None:
         write_state(self.path / "generators" / f"step{step}.pt", state)
