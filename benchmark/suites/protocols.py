@@ -301,12 +301,13 @@ VEEGAN = Protocol(
                 "generator loss (minimax: 4.6 modes)"
             ),
             ("GDPP (GDPP Table 1)", "hq_fraction"): (
-                "measured, not the cause: the ring. On the sources' ring (--ring linspace) "
-                "GDPP's hq is 65.7 ± 14.2 % (s.e., 5 seeds), agreeing only through one seed at "
-                "9.1 %; the other four give 75-84 %, as on 8 distinct modes. And the published "
-                "8.0 modes cannot come from that ring, whose evaluation counts at most 7 (ours "
-                "cover 6.2), so GDPP's table was measured on 8 distinct modes, as ours is. What "
-                "else differs is not found yet"
+                "agrees over 10 seeds; 5 understate the spread. Seeds 0-4 (the source's trial "
+                "count) give 82.4 ± 2.4 % (s.e.), 4.4 s.e. above the published 71.7 %, and seeds "
+                "6 and 8 give 54.0 and 52.4 % (the other eight 73.6-88.2 %). Measured, not the "
+                "cause: the ring. On the sources' ring (--ring linspace) GDPP's hq is 65.7 ± "
+                "14.2 % (5 seeds), and the published 8.0 modes cannot come from that ring, whose "
+                "evaluation counts at most 7 (ours cover 6.2), so GDPP's table was measured on 8 "
+                "distinct modes, as ours is"
             ),
             ("GAN (VEEGAN Table 1)", "hq_fraction"): (
                 "measured, not the cause: the update order (alternating: 18.8 % hq, 5 seeds), "
@@ -352,18 +353,18 @@ VEEGAN = Protocol(
                 "mode-loss events per run; 24 of their 250 evaluations cover 24 or more), and "
                 "the cell is 2.4 modes (2 of our s.e.) from the published mean: with a spread "
                 "among the source's 5 trials like ours it would agree, and the source gives "
-                "none. Measured on two seeds, not the cause: the update order (alternating: "
-                "20 and 23 modes, against 23 and 19 for the same seeds simultaneous). Not yet "
-                "run: a longer budget (--preset long)"
+                "none. Measured on three seeds, not the cause: the update order (alternating: "
+                "20, 23 and 25 modes, against 23, 19 and 25 for the same seeds simultaneous). "
+                "Not yet run: a longer budget (--preset long)"
             ),
             ("Unrolled GAN (VEEGAN Table 1)", "hq_fraction"): (
                 "not explained yet. Measured: no evaluation of any run reaches the published "
                 "16 % (at most 10.2 %); three seeds stay at 2-4 % all run, two are still "
                 "sharpening at the source's 25,000 steps (mean hq 2.4 and 2.7 % over the first "
-                "half, 7.5 and 8.3 % over the last five evaluations). Measured on two seeds, "
-                "not the cause: the update order (alternating: 3.2 and 11.6 %, against 2.8 and "
-                "9.4 % for the same seeds simultaneous). Not yet run: a longer budget (--preset "
-                "long)"
+                "half, 7.5 and 8.3 % over the last five evaluations). Measured on three seeds, "
+                "not the cause: the update order (alternating: 3.2, 11.6 and 11.3 %, against "
+                "2.8, 9.4 and 8.2 % for the same seeds simultaneous). Not yet run: a longer "
+                "budget (--preset long)"
             ),
         }
         | dict.fromkeys(
