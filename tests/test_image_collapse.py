@@ -97,3 +97,25 @@ def test_the_verdicts_inconclusive_and_not_supported():
     v = metric_verdicts(per_class_compare(worse, "greed-gan", "gan", ["ms_ssim"]))
     assert v.loc[0, "verdict"] == "contradicts"
     assert claim_verdict(v, ["ms_ssim"]) == "not supported"
+
+
+def test_a_share_prints_as_a_percentage_in_the_per_class_table():
+    """collapsed_share is stored as a fraction (registry unit %): shares 0.05, 0.10 and 0.15
+    of three seeds print as 10.0 ± 5.0 (percent, one decimal, as the toy tables print theirs),
+    not as 0.1 ± 0.1; MS-SSIM keeps its own scale."""
+    from collapsebench.benchmark.report.image_tables import per_class_table
+
+    df = pd.DataFrame(
+        {
+            "method": "gan",
+            "class": "1",
+            "seed": [0, 1, 2],
+            "collapsed_share": [0.05, 0.10, 0.15],
+            "ms_ssim": [0.30, 0.32, 0.34],
+            "ms_ssim_real": 0.3,
+        }
+    )
+    share = per_class_table(df, "collapsed_share", ["gan"], None)
+    assert share.loc["1", "gan"].startswith("10.0 ± 5.0")
+    ms = per_class_table(df, "ms_ssim", ["gan"], None)
+    assert ms.loc["1", "gan"].startswith("0.3200 ± 0.0200")

@@ -73,9 +73,10 @@ PUBLISHED_STACKED = {
 }
 
 
-def _cell(values: pd.Series, digits: int, mark: str = "") -> str:
-    """mean ± std of the values, then the cell's convergence mark (tables.runs_mark)."""
-    v = values.dropna()
+def _cell(values: pd.Series, digits: int, mark: str = "", scale: float = 1.0) -> str:
+    """mean ± std of the values (times ``scale``), then the cell's convergence mark
+    (tables.runs_mark)."""
+    v = values.dropna() * scale
     if v.empty:
         return ""
     s = f"{v.mean():.{digits}f}"
@@ -86,6 +87,12 @@ def _cell(values: pd.Series, digits: int, mark: str = "") -> str:
 
 def _digits(metric: str) -> int:
     return get_metric(metric).digits
+
+
+def _scale(metric: str) -> float:
+    """A share (registry unit %) is stored as a fraction and printed as a percentage, as the
+    toy tables print theirs."""
+    return 100.0 if get_metric(metric).unit == "%" else 1.0
 
 
 def per_class_table(
@@ -106,7 +113,7 @@ def per_class_table(
             # marked when any run of any class is
             runs = sub if c == "mean over classes" else sub[sub["class"] == c]
             vals = runs.groupby("seed")[metric].mean() if c == "mean over classes" else runs[metric]
-            row[m] = _cell(vals, d, runs_mark(runs, metric))
+            row[m] = _cell(vals, d, runs_mark(runs, metric), _scale(metric))
             if m in pub:
                 label = f"{GREED_PAPER_NAMES.get(m, m)} (greed paper, published)"
                 if c == "mean over classes":
@@ -134,7 +141,9 @@ def methods_table(
         if sub.empty:
             continue
         row = {
-            k: _cell(sub[k], 1 if k == "modes_covered" else _digits(k), runs_mark(sub, k))
+            k: _cell(
+                sub[k], 1 if k == "modes_covered" else _digits(k), runs_mark(sub, k), _scale(k)
+            )
             for k in metrics
         }
         row["seeds"] = str(sub["seed"].nunique())
@@ -244,6 +253,8 @@ def write_image_tables(req, store) -> str:
         for metric in suite.reported_metrics:
             t = per_class_table(df, metric, methods, suite.published)
             label = get_metric(metric).label
+            if _scale(metric) != 1.0:
+                label = f"{label} (%)"
             if metric in suite.diversity_names:
                 space = "DINOv2" if metric.endswith("_dinov2") else f"{df['extractor'].iloc[0]}"
                 label = f"{label} on {space} features ({DIVERSITY_CAPTION})"
