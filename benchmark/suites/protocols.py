@@ -369,21 +369,22 @@ VEEGAN = Protocol(
         }
         | {
             ("GDPP (GDPP Table 1)", "modes_covered"): (
-                "measured in part: the budget. At the source's 25,000 steps our runs are still "
+                "measured: the budget. At the source's 25,000 steps our runs are still "
                 "early (10 seeds: 220 mode-loss events per run; 8 of the 10 have their highest "
                 "hq at one of their last two evaluations). Trained 4 times as long (--preset "
-                "long, long/, 2 seeds) they end at 23 and 20 modes; seed 0 covers 24 or 25 "
-                "modes at 20 of its 200 evaluations, most between 44,000 and 52,500 steps. The "
-                "rest of the gap to 24.8 is not explained. Measured, not the cause: the update "
+                "long, long/, 3 seeds) they end at 23, 20 and 25 modes (22.7 ± 1.5 s.e., within 2 "
+                "s.e. of 24.8); seed 2 covers 24 or 25 modes at 142 of its 200 evaluations. "
+                "Measured, not the cause: the update "
                 "order (alternating: 18.3 modes, 3 seeds)"
             ),
             ("GDPP (GDPP Table 1)", "hq_fraction"): (
                 "measured: the budget. At the source's 25,000 steps our runs are still "
                 "sharpening: 8 of 10 have their highest hq at one of their last two "
                 "evaluations, at most 48.1 %, and none of their 500 evaluations reaches 50 %. "
-                "Trained 4 times as long (--preset long, long/, 2 seeds), both pass the "
-                "published 68.5 % (at 61,500 and 48,500 steps) and end at 83.0 and 82.9 % "
-                "(medians over their last 50 evaluations 78.0 and 81.9 %). Why ours need longer "
+                "Trained 4 times as long (--preset long, long/, 3 seeds), all pass the "
+                "published 68.5 % (at 61,500, 48,500 and 46,500 steps) and end at 83.0, 82.9 "
+                "and 82.0 % (medians over their last 50 evaluations 78.0, 81.9 and 82.7 %). Why "
+                "ours need longer "
                 "than the source's 25,000 steps is not found: its script's loss, weights, "
                 "optimisers and evaluation are the protocol's. Measured, not the cause: the "
                 "update order (alternating: 17.0 % hq, 3 seeds)"
