@@ -26,7 +26,7 @@ def pristine(tmp_path_factory) -> Path:
     from test_reliability import stop_at_first_checkpoint
 
     from collapsebench.benchmark.runs.planning import plan
-    from collapsebench.benchmark.store.rundir import RunStore
+    from collapsebench.benchmark.store.runstore import RunStore
 
     root = tmp_path_factory.mktemp("bad-inputs")
     out = root / "runs"

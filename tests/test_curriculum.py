@@ -13,7 +13,7 @@ from collapsebench.baselines import REGISTRY
 from collapsebench.baselines.base import Method
 from collapsebench.benchmark.errors import BenchError
 from collapsebench.benchmark.runs.planning import plan
-from collapsebench.benchmark.store.rundir import RunStore
+from collapsebench.benchmark.store.runstore import RunStore
 from collapsebench.benchmark.suites import get_suite
 from collapsebench.benchmark.training.loop import train_run
 from collapsebench.benchmark.training.measure import feature_diversity, wasserstein_estimate

@@ -19,7 +19,7 @@ from collapsebench.baselines.dyngan import (
 from collapsebench.baselines.scgan import match_to
 from collapsebench.benchmark.report.partition_plots import run_partition_figure
 from collapsebench.benchmark.runs.planning import plan
-from collapsebench.benchmark.store.rundir import RunStore
+from collapsebench.benchmark.store.runstore import RunStore
 from collapsebench.benchmark.suites import get_suite
 from collapsebench.benchmark.training.loop import train_run
 

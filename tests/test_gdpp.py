@@ -112,7 +112,7 @@ def test_loss_and_gradient_equal_the_batch_kernel_form(monkeypatch, rank):
 def test_gdpp_trains_under_the_veegan_protocol(tmp_path):
     """One smoke configuration end to end: finite losses, G moved, D's features 128 wide."""
     from collapsebench.benchmark.runs.planning import plan
-    from collapsebench.benchmark.store.rundir import RunStore
+    from collapsebench.benchmark.store.runstore import RunStore
     from collapsebench.benchmark.training.loop import train_run
 
     (spec,) = plan("ring8", ["gdpp"], [0], "smoke", suite_options={"protocol": "veegan"})

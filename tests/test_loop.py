@@ -19,7 +19,7 @@ from test_cli import one_line_error
 from collapsebench.benchmark.cli.main import main
 from collapsebench.benchmark.errors import BenchError
 from collapsebench.benchmark.runs.planning import plan, plan_jobs
-from collapsebench.benchmark.store.rundir import RunStore
+from collapsebench.benchmark.store.runstore import RunStore
 from collapsebench.benchmark.training.loop import train_run
 from collapsebench.benchmark.training.loop import train_runs as train_stacked_runs
 from collapsebench.benchmark.training.models import Stacked as _Stacked

@@ -13,7 +13,7 @@ import pytest
 from collapsebench.baselines import REGISTRY
 from collapsebench.baselines.base import why_not_stackable
 from collapsebench.benchmark.runs.planning import plan
-from collapsebench.benchmark.store.rundir import RunStore
+from collapsebench.benchmark.store.runstore import RunStore
 from collapsebench.benchmark.training.loop import train_run, train_runs
 from collapsebench.benchmark.training.methods import build_method
 

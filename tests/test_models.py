@@ -21,7 +21,7 @@ import torch
 from collapsebench.benchmark.cli.main import main
 from collapsebench.benchmark.errors import BenchError
 from collapsebench.benchmark.runs.planning import plan
-from collapsebench.benchmark.store.rundir import RunStore
+from collapsebench.benchmark.store.runstore import RunStore
 from collapsebench.benchmark.store.spec import RunSpec
 from collapsebench.benchmark.training.loop import train_bare as train_stacked
 from collapsebench.benchmark.training.loop import train_run

@@ -186,7 +186,7 @@ def test_plugin_stacked_equals_alone_in_float64(plugin_dir, tmp_path):
     import dataclasses
 
     from collapsebench.benchmark.runs.planning import plan
-    from collapsebench.benchmark.store.rundir import RunStore
+    from collapsebench.benchmark.store.runstore import RunStore
     from collapsebench.benchmark.training.loop import train_run, train_runs
 
     specs = plan("gaussians25", ["myplug:HingeGAN"], [0, 1, 2], "smoke")

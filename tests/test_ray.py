@@ -15,7 +15,7 @@ from test_cli import one_line_error
 from collapsebench.benchmark.cli.main import main
 from collapsebench.benchmark.runs import ray_executor
 from collapsebench.benchmark.runs.planning import plan
-from collapsebench.benchmark.store.rundir import RunStore
+from collapsebench.benchmark.store.runstore import RunStore
 from collapsebench.benchmark.store.spec import RunSpec
 from collapsebench.benchmark.suites import get_suite
 

@@ -9,7 +9,7 @@ from collapsebench.benchmark.errors import BenchError
 from collapsebench.benchmark.runs.planning import plan
 from collapsebench.benchmark.runs.reevaluate import complete_evaluations, missing_metrics
 from collapsebench.benchmark.runs.runner import execute
-from collapsebench.benchmark.store.rundir import RunStore
+from collapsebench.benchmark.store.runstore import RunStore
 from collapsebench.benchmark.suites import get_suite
 from collapsebench.metrics import diversity
 

@@ -23,7 +23,7 @@ import torch
 
 from collapsebench.benchmark.errors import BenchError
 from collapsebench.benchmark.runs.planning import plan
-from collapsebench.benchmark.store.rundir import RunStore
+from collapsebench.benchmark.store.runstore import RunStore
 from collapsebench.benchmark.training.loop import train_run
 
 TESTS = Path(__file__).parent

@@ -11,7 +11,7 @@ from torch import nn
 
 from collapsebench.baselines import REGISTRY
 from collapsebench.benchmark.runs.planning import plan
-from collapsebench.benchmark.store.rundir import RunStore
+from collapsebench.benchmark.store.runstore import RunStore
 from collapsebench.benchmark.suites import get_suite
 from collapsebench.benchmark.suites import get_suite as _get_suite
 from collapsebench.benchmark.suites.nets import ToyDiscriminator

@@ -14,7 +14,7 @@ import pytest
 from collapsebench.benchmark.errors import BenchError
 from collapsebench.benchmark.runs.planning import plan
 from collapsebench.benchmark.runs.runner import execute
-from collapsebench.benchmark.store.rundir import RunStore
+from collapsebench.benchmark.store.runstore import RunStore
 from collapsebench.benchmark.store.spec import TrainConfig
 from collapsebench.benchmark.training.loop import train_run
 
@@ -66,7 +66,7 @@ CHILD = """
 import sys, torch, dataclasses
 torch.set_num_threads(1)
 from collapsebench.benchmark.runs.planning import plan
-from collapsebench.benchmark.store.rundir import RunStore
+from collapsebench.benchmark.store.runstore import RunStore
 from collapsebench.benchmark.training.loop import train_run
 (spec,) = plan("gaussians25", ["wgan-gp"], [0], "smoke")
 train = dataclasses.replace(spec.train, steps=150, checkpoint_every=10)

@@ -15,7 +15,7 @@ from test_cli import one_line_error
 from collapsebench.benchmark.errors import BenchError
 from collapsebench.benchmark.runs.planning import plan
 from collapsebench.benchmark.runs.runner import execute
-from collapsebench.benchmark.store.rundir import RunStore
+from collapsebench.benchmark.store.runstore import RunStore
 from collapsebench.benchmark.suites import get_suite
 from collapsebench.benchmark.training import runtime as R
 

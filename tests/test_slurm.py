@@ -22,7 +22,7 @@ import pytest
 
 from collapsebench.benchmark.cli.main import main
 from collapsebench.benchmark.runs.planning import plan
-from collapsebench.benchmark.store.rundir import RunStore
+from collapsebench.benchmark.store.runstore import RunStore
 
 pytest.importorskip("submitit", reason="submitit is not installed (extra: slurm)")
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from collapsebench.benchmark.store.rundir import CHECKPOINT, PENDING, RunStore
+from collapsebench.benchmark.store.rundir import CHECKPOINT, PENDING
+from collapsebench.benchmark.store.runstore import RunStore
 
 ARGV = [
     "run", "--suite", "gaussians25", "--preset", "smoke", "--methods", "gan",

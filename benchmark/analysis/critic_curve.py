@@ -18,7 +18,8 @@ from tqdm.auto import tqdm
 
 from ...metrics.critic import critic_distance, train_critic
 from ..errors import BenchError
-from ..store.rundir import RunDir, spec_from_config
+from ..store.rundir import RunDir
+from ..store.runstore import spec_from_config
 from ..suites import get_suite
 from ..suites.image_nets import ImageDiscriminator, init_weights
 from ..training.methods import build_method

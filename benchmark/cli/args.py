@@ -342,7 +342,7 @@ def table_request(args, methods: list[str]):
 def write_tables(args, methods: list[str]) -> str:
     """Every table and figure of the command line's suite, as ``bench table`` writes them."""
     from ..report.writers import write_tables as _write
-    from ..store.rundir import RunStore
+    from ..store.runstore import RunStore
 
     return _write(table_request(args, methods), RunStore(args.out))
 

@@ -27,7 +27,7 @@ from .args import (
 def _ensure_runs(args, methods: list[str]):
     """Run whatever is missing for (methods x seeds) and return the per-seed table."""
     from ..report.tables import CONVERGED, cell_marks, per_seed
-    from ..store.rundir import RunStore
+    from ..store.runstore import RunStore
 
     seeds = parse_seeds(args.seeds)
     specs = _plan(args, methods, seeds)
@@ -164,7 +164,7 @@ def _print_verdicts(args, df) -> None:
 
 def cmd_report(args) -> int:
     from ..report.build import ReportRequest, build_report
-    from ..store.rundir import RunStore
+    from ..store.runstore import RunStore
 
     methods = _methods(args.methods, args.suite)
     seeds = parse_seeds(args.seeds)

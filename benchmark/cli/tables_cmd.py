@@ -34,7 +34,7 @@ def cmd_evaluate(args) -> int:
 def cmd_agreement(args) -> int:
     from ..analysis.agreement import CAPTION, suite_agreement
     from ..store.atomic import atomic_write_text
-    from ..store.rundir import RunStore
+    from ..store.runstore import RunStore
 
     for name in args.suites:
         get_suite(name)  # unknown names: one line, before any work

@@ -49,7 +49,7 @@ def cmd_list(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from ..store.rundir import RunStore
+    from ..store.runstore import RunStore
 
     suite = get_suite(args.suite)
     methods = _methods(args.methods, args.suite)
@@ -92,7 +92,7 @@ def cmd_variants(args) -> int:
     from ..report import variants as V
     from ..report.tables import render
     from ..store.atomic import atomic_write_text
-    from ..store.rundir import RunStore
+    from ..store.runstore import RunStore
 
     suite = get_suite(args.suite)
     method = _methods([args.method])[0]
@@ -144,7 +144,7 @@ def cmd_critic(args) -> int:
     from ..report.image_plots import critic_figure
     from ..report.tables import per_seed
     from ..store.atomic import atomic_write_text
-    from ..store.rundir import RunStore
+    from ..store.runstore import RunStore
 
     suite = get_suite(args.suite)
     if not suite.stores_generators:

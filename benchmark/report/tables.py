@@ -14,7 +14,7 @@ from ...metrics.registry import METRICS
 from ..analysis.convergence import cell_mark, converged, last_quarter_spread, run_converged
 from ..errors import BenchError
 from ..runs.planning import config_hashes
-from ..store.rundir import RunStore
+from ..store.runstore import RunStore
 from ..suites import get_suite
 from ..suites.protocols import Protocol
 

@@ -31,7 +31,8 @@ import pandas as pd
 
 from ..errors import BenchError
 from ..runs.planning import plan
-from ..store.rundir import RunDir, RunStore
+from ..store.rundir import RunDir
+from ..store.runstore import RunStore
 from ..store.spec import RunSpec
 from ..suites import get_suite
 from ..training.methods import parse_method_options, resolve_method

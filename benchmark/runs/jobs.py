@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from ..errors import BenchError
-from ..store.rundir import RunStore
+from ..store.runstore import RunStore
 from ..store.spec import RunSpec
 from ..training.loop import train_run
 from ..training.runtime import Runtime

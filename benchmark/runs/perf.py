@@ -28,7 +28,7 @@ import torch
 
 from ...baselines.base import Draws
 from ..errors import BenchError
-from ..store.rundir import RunStore
+from ..store.runstore import RunStore
 from ..suites import get_suite
 from ..training.loop import train_bare, train_run
 from ..training.methods import build_method

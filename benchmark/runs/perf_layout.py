@@ -22,7 +22,7 @@ import time
 import torch
 
 from ..errors import BenchError
-from ..store.rundir import RunStore
+from ..store.runstore import RunStore
 from ..suites import get_suite
 from ..training.loop import train_bare
 from . import plain_loops

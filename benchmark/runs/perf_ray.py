@@ -7,7 +7,7 @@ import os
 import statistics
 import tempfile
 
-from ..store.rundir import RunStore
+from ..store.runstore import RunStore
 from ..suites import get_suite
 from .jobs import threads_per_worker
 from .perf import _timed

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..errors import BenchError
-from ..store.rundir import RunStore
+from ..store.runstore import RunStore
 from ..store.spec import RunSpec
 from ..suites import get_suite
 from ..training.methods import method_params

@@ -32,7 +32,7 @@ from typing import Any
 
 from ..errors import BenchError
 from ..store.atomic import atomic_write_bytes
-from ..store.rundir import RunStore
+from ..store.runstore import RunStore
 from ..store.spec import RunSpec
 from ..training.runtime import Runtime
 from .jobs import execute_job

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from ..store.rundir import RunStore
+from ..store.runstore import RunStore
 from ..store.spec import RunSpec
 from ..suites import suite_of
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from ..errors import BenchError
-from ..store.rundir import RunStore
+from ..store.runstore import RunStore
 from ..store.spec import RunSpec
 from ..training.runtime import Runtime
 from .jobs import execute_job, threads_per_worker

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BenchError
-from ..store.rundir import RunStore
+from ..store.runstore import RunStore
 from ..store.spec import RunSpec
 from ..training.runtime import Runtime
 from .jobs import execute_job

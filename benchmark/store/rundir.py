@@ -1,4 +1,5 @@
-"""The run store: one directory per (suite, method, seed, config hash).
+"""One run's directory in the run store (runstore.py maps a run's spec to it): one directory per
+(suite, method, seed, config hash).
 
 Layout::
 
@@ -42,9 +43,8 @@ import contextlib
 import json
 import math
 import os
-import tempfile
 import zipfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,7 +55,7 @@ import pandas as pd
 from ..errors import BenchError
 from .atomic import atomic_write, atomic_write_text
 from .run_lock import run_lock
-from .spec import RunSpec, TrainConfig
+from .spec import RunSpec
 from .state_files import read_state, write_state
 
 #: what ``train_run`` needs from a checkpoint to resume
@@ -397,48 +397,6 @@ class RunDir:
             ) from None
 
 
-@dataclass(frozen=True)
-class RunRecord:
-    spec: RunSpec
-    run: RunDir
-
-
-class RunStore:
-    def __init__(self, root: str | Path):
-        self.root = Path(root)
-
-    def ensure_writable(self) -> None:
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile(dir=self.root, prefix=".probe-"):
-                pass
-        except OSError as exc:
-            raise BenchError(
-                f"cannot write to --out {self.root}: {exc.strerror or exc}; "
-                "give a writable directory"
-            ) from None
-
-    def run_dir(self, spec: RunSpec) -> RunDir:
-        method_dir = spec.method.replace(":", "__")  # plugin paths: package.module:Class
-        cls = "" if spec.cls is None else f"{_safe(spec.cls)}-"
-        return RunDir(
-            self.root / spec.suite / method_dir / f"seed{spec.seed}-{cls}{spec.config_hash()}"
-        )
-
-    def records(self, suite: str) -> Iterator[RunRecord]:
-        """Every finished run of ``suite`` in the store."""
-        base = self.root / suite
-        if not base.is_dir():
-            return
-        for path in sorted(base.glob("*/seed*-*")):
-            run = RunDir(path)
-            if not run.finished:
-                continue
-            spec = spec_from_config(run.read_config(), path)
-            run.check_key(spec, self.run_dir(spec).path)
-            yield RunRecord(spec, run)
-
-
 def save_checkpoints_together(runs: Sequence[RunDir], states: Sequence[dict[str, Any]]) -> None:
     """Checkpoint the K runs of one stacked job as one commit. Phase 1 stages every state as
     ``checkpoint.pending.pt`` (naming its peers); phase 2 renames each into place. A kill in
@@ -453,18 +411,3 @@ def save_checkpoints_together(runs: Sequence[RunDir], states: Sequence[dict[str,
         write_state(run.path / PENDING, {**state, "peers": peers})
     for run in runs:
         os.replace(run.path / PENDING, run.path / CHECKPOINT)
-
-
-def _safe(name: str) -> str:
-    """A class name as a path component (CIFAR's are plain words; guard anything else)."""
-    return "".join(c if c.isalnum() or c in "._" else "_" for c in name)
-
-
-def spec_from_config(cfg: dict[str, Any], path: Path | None = None) -> RunSpec:
-    try:
-        return RunSpec(**{**cfg, "train": TrainConfig(**cfg["train"])})
-    except (TypeError, KeyError) as exc:
-        raise BenchError(
-            f"corrupted run directory {path}: config.json is not a run config ({exc}); "
-            "move the directory aside"
-        ) from None
