@@ -4,7 +4,8 @@ A checkpoint whose CRCs are valid can still not fit: G's tensors stored as int64
 into float parameters (and the run finishes with other numbers), an optimiser state of the wrong
 shape fails only at the first step (after the run's runtime.json was appended), and curves
 stored as text end in a junk curves.csv. So every tensor is checked against the run's own nets
-and optimisers (name, shape, dtype), and the records against their types.
+and optimisers (name, shape, dtype), and the records against their types. ``resume_states``
+also checks that a checkpoint names its own run and that a stack's runs resume from one step.
 """
 
 from __future__ import annotations
@@ -13,6 +14,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
+
+from ..errors import BenchError
+from ..store.rundir import CHECKPOINT_KEYS, RunDir
+from ..store.spec import RunSpec
 
 
 def _tensor_problem(where: str, got: Any, want: torch.Tensor) -> str | None:
@@ -77,3 +82,42 @@ def checkpoint_problem(state: Mapping[str, Any], models, k: int) -> str | None:
         if not all(isinstance(row, dict) for row in state.get(name, [])):
             return f"{name} holds rows that are not records"
     return None
+
+
+def run_identity(spec: RunSpec) -> str:
+    """What a checkpoint says it belongs to: the run's label and configuration hash."""
+    return f"{spec.label}@{spec.config_hash()}"
+
+
+def resume_states(
+    specs: Sequence[RunSpec], runs: Sequence[RunDir], max_step: int, models: Any
+) -> list[dict] | None:
+    """The checkpoints to resume ``runs`` from (None: train from step 0), each checked to
+    belong to its run, to be at one step for all of a stack's runs, and to fit ``models`` (the
+    loop's ``OneModel`` or ``StackedModels``)."""
+    states = [r.load_checkpoint(recover=True) for r in runs]
+    if all(s is None for s in states):
+        return None
+    steps = {None if s is None else s["step"] for s in states}
+    if len(steps) != 1:
+        raise BenchError(
+            "stacked runs must resume from the same step; their checkpoints are at "
+            f"{sorted(steps, key=lambda x: -1 if x is None else x)}: train them one at a time"
+        )
+    for spec, run, state in zip(specs, runs, states, strict=True):
+        run.check_state(state, CHECKPOINT_KEYS, max_step=max_step)
+        # checkpoints written before runs named themselves carry no identity and are trusted
+        own, theirs = run_identity(spec), state.get("run", run_identity(spec))
+        if theirs != own:
+            raise BenchError(
+                f"{run.path / 'checkpoint.pt'} belongs to run {theirs}, not to {own}; "
+                "move it aside to train this run from the start"
+            )
+    for k, (run, state) in enumerate(zip(runs, states, strict=True)):
+        problem = checkpoint_problem(state, models, k)
+        if problem:
+            raise BenchError(
+                f"{run.path / 'checkpoint.pt'} does not fit this run: {problem}; delete it "
+                "to train the run again from step 0"
+            )
+    return states

@@ -40,10 +40,10 @@ import torch
 
 from ...baselines.base import Draws, Method
 from ..errors import BenchError
-from ..store.rundir import CHECKPOINT_KEYS, RunDir, save_checkpoints_together
+from ..store.rundir import RunDir, save_checkpoints_together
 from ..store.spec import RunSpec
 from ..suites import get_suite
-from .checkpoint_schema import checkpoint_problem
+from .checkpoint_schema import resume_states, run_identity
 from .measure import (
     derived_seed,
     evaluation_row,
@@ -287,35 +287,6 @@ def stepped(opt: torch.optim.Optimizer) -> list[torch.Tensor]:
     return [p for group in opt.param_groups for p in group["params"]]
 
 
-def run_identity(spec: RunSpec) -> str:
-    """What a checkpoint says it belongs to: the run's label and configuration hash."""
-    return f"{spec.label}@{spec.config_hash()}"
-
-
-def _resume_states(
-    specs: Sequence[RunSpec], runs: Sequence[RunDir], max_step: int
-) -> list[dict] | None:
-    states = [r.load_checkpoint(recover=True) for r in runs]
-    if all(s is None for s in states):
-        return None
-    steps = {None if s is None else s["step"] for s in states}
-    if len(steps) != 1:
-        raise BenchError(
-            "stacked runs must resume from the same step; their checkpoints are at "
-            f"{sorted(steps, key=lambda x: -1 if x is None else x)}: train them one at a time"
-        )
-    for spec, run, state in zip(specs, runs, states, strict=True):
-        run.check_state(state, CHECKPOINT_KEYS, max_step=max_step)
-        # checkpoints written before runs named themselves carry no identity and are trusted
-        own, theirs = run_identity(spec), state.get("run", run_identity(spec))
-        if theirs != own:
-            raise BenchError(
-                f"{run.path / 'checkpoint.pt'} belongs to run {theirs}, not to {own}; "
-                "move it aside to train this run from the start"
-            )
-    return states
-
-
 def train_runs(
     specs: Sequence[RunSpec],
     runs: Sequence[RunDir],
@@ -346,15 +317,8 @@ def _train(specs, runs, progress, data_root, rt: Runtime) -> list[dict]:
     curves: list[list[dict]] = [[] for _ in specs]
     snapshots: list[dict] = [{} for _ in specs]
     evals: list[list[dict]] = [[] for _ in specs]
-    start, states = 0, _resume_states(specs, runs, cfg.steps)
+    start, states = 0, resume_states(specs, runs, cfg.steps, t.models)
     if states is not None:
-        for k, (run, state) in enumerate(zip(runs, states, strict=True)):
-            problem = checkpoint_problem(state, t.models, k)
-            if problem:
-                raise BenchError(
-                    f"{run.path / 'checkpoint.pt'} does not fit this run: {problem}; delete it "
-                    "to train the run again from step 0"
-                )
         with resume_errors(runs[0]):
             t.models.load(states)
             for r, s in zip(t.rngs, states, strict=True):
