@@ -719,3 +719,29 @@ def test_every_image_preset_states_its_evaluation_size():
         )
     # the table preset's curve points are the 10,000-step probe's: 10,000 samples each
     assert get_suite("digits-perclass").params("table")["n_eval"] == 10_000
+
+
+def test_table_on_chosen_seeds_and_classes(digits_store, tmp_path, capsys):
+    """`bench table --seeds --classes`: the tables and per_seed.csv hold those runs only; a
+    class with no finished run is named on stderr; --classes on a toy suite is refused."""
+    out, _ = digits_store
+    results = tmp_path / "results"
+    base = _argv("table", "digits-perclass", out, results, "--methods", "gan", "wgan-gp")
+    base = [a for a in base if a != "--no-progress"]
+    rc, text, err = _run([*base, "--seeds", "1", "--classes", "8", "--no-plots"], capsys)
+    assert rc == 0, err
+    folder = results / "digits-perclass" / "smoke"
+    rows = pd.read_csv(folder / "per_seed.csv")
+    assert sorted(zip(rows["method"], rows["class"], rows["seed"], strict=True)) == [
+        ("gan", 8, 1),
+        ("wgan-gp", 8, 1),
+    ]
+    table = pd.read_csv(folder / "table_ms_ssim.csv", index_col=0)
+    assert list(table.index) == ["8", "mean over classes"]
+    rc, text, err = _run([*base, "--classes", "2", "5", "--no-plots"], capsys)
+    assert rc == 0 and "no finished runs of class(es) 5; the tables show 2" in err
+    assert set(pd.read_csv(folder / "per_seed.csv")["seed"]) == {0, 1}  # every seed
+    toy = _argv("table", "gaussians25", out, results, "--classes", "2")
+    rc, text, err = _run([a for a in toy if a != "--no-progress"], capsys)
+    assert rc == 2 and err.count("\n") == 1
+    assert "--classes applies to per-class suites only" in err

@@ -322,11 +322,25 @@ def _method_options(args, methods: Sequence[str]) -> dict:
     return parse_method_options(getattr(args, "method_set", None), methods)
 
 
-def table_request(args, methods: list[str]):
-    """The command line's table request (``report/writers.py``)."""
+def check_classes(suite, classes: Sequence[str] | None, suite_name: str) -> None:
+    """``--classes`` names classes of a per-class suite only (which names exist is checked
+    against the runs or the data where they are read)."""
+    if classes is not None and not suite.per_class:
+        raise BenchError(f"--classes applies to per-class suites only; {suite_name} is not one")
+
+
+def table_request(args, methods: list[str], select: bool = False):
+    """The command line's table request (``report/writers.py``). With ``select`` the tables
+    cover only the command's ``--seeds`` and ``--classes`` (`bench table`, `bench report`);
+    without, every finished run of the configuration (`bench run`, `bench compare`: their
+    tables are the store's, whichever seeds one command trained)."""
     from ..report.writers import TableRequest
 
+    seeds = getattr(args, "seeds", None) if select else None
+    classes = getattr(args, "classes", None) if select else None
     return TableRequest(
+        seeds=None if seeds is None else tuple(parse_seeds(seeds)),
+        classes=None if classes is None else tuple(classes),
         suite=args.suite,
         preset=args.preset,
         methods=tuple(methods),
@@ -339,12 +353,12 @@ def table_request(args, methods: list[str]):
     )
 
 
-def write_tables(args, methods: list[str]) -> str:
+def write_tables(args, methods: list[str], select: bool = False) -> str:
     """Every table and figure of the command line's suite, as ``bench table`` writes them."""
     from ..report.writers import write_tables as _write
     from ..store.runstore import RunStore
 
-    return _write(table_request(args, methods), RunStore(args.out))
+    return _write(table_request(args, methods, select), RunStore(args.out))
 
 
 def results_dir(args) -> Path:

@@ -58,6 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("table", help="aggregate finished runs into the suite's table")
     _store_args(t, preset="default", runs=False)
     t.add_argument("--methods", nargs="+", default=None)
+    t.add_argument(
+        "--seeds", nargs="+", default=None, help="these seeds only (default: every finished run)"
+    )
+    t.add_argument("--classes", nargs="+", default=None, help="per-class suites: these only")
     t.add_argument("--format", default="md", choices=["md", "csv", "latex"])
     t.add_argument("--no-plots", action="store_true")
 

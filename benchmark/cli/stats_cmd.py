@@ -17,6 +17,7 @@ from .args import (
     _plan,
     _runtime,
     _suite_options,
+    check_classes,
     parse_seeds,
     results_dir,
     table_request,
@@ -173,9 +174,11 @@ def cmd_report(args) -> int:
     if not Path(args.out).is_dir():
         raise BenchError(f"run store {args.out} does not exist; run `bench run --out {args.out}`")
     check_writable_dir(args.results, "--results")
+    check_classes(get_suite(args.suite), args.classes, args.suite)
     specs = _plan(args, methods, seeds)
-    req = table_request(args, methods)
-    write_tables(args, methods)  # tables and figures, exactly as `bench table` writes them
+    req = table_request(args, methods, select=True)
+    # tables and figures, exactly as `bench table --seeds --classes` writes them
+    write_tables(args, methods, select=True)
     rep = ReportRequest(
         tables=req,
         out=args.out,

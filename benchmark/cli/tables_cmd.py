@@ -7,17 +7,19 @@ from pathlib import Path
 from ..errors import BenchError
 from ..store.atomic import check_writable_dir
 from ..suites import SUITES, get_suite
-from .args import _methods, _suite_options, write_tables
+from .args import _methods, _suite_options, check_classes, parse_seeds, write_tables
 
 
 def cmd_table(args) -> int:
-    get_suite(args.suite)
+    check_classes(get_suite(args.suite), args.classes, args.suite)
+    if args.seeds is not None:
+        parse_seeds(args.seeds)  # malformed seeds: one line, before any work
     if not Path(args.out).is_dir():
         raise BenchError(
             f"run store {args.out} does not exist; run `bench run --out {args.out}` first"
         )
     check_writable_dir(args.results, "--results")
-    print(write_tables(args, _methods(args.methods, args.suite)), end="")
+    print(write_tables(args, _methods(args.methods, args.suite), select=True), end="")
     return 0
 
 

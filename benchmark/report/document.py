@@ -27,6 +27,7 @@ from ..store.rundir import RunDir
 #: figures of a results folder, in report order, with their headings
 FIGURES = (
     ("samples.png", "Samples (last snapshot; toys: D's contours behind the samples)"),
+    ("per_class.png", "Per class: each method's mean ± std over seeds, the real images' MS-SSIM"),
     ("seeds.png", "Per-seed values with bootstrap 95 % confidence intervals"),
     ("convergence.png", "Evaluation metrics over training (the convergence curves)"),
     ("modes_by_seed.png", "Modes covered over training, every run (collapse as it unfolds)"),

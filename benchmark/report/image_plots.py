@@ -1,5 +1,5 @@
-"""Figures of the image suites: sample grids per class and method, training curves, and the
-independent-critic curve over training (the greed paper Fig. 4)."""
+"""Figures of the image suites: sample grids per class and method, the per-class table as a
+figure, training curves, and the independent-critic curve over training (the greed paper Fig. 4)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ...metrics.registry import get as get_metric
 from ..errors import BenchError
 from ..store.rundir import RunDir
 from .plots import plt, save_figure
@@ -138,3 +139,73 @@ def critic_figure(curve: pd.DataFrame, suite_name: str, path: Path) -> None:
     )
     ax.legend(fontsize=7)
     save_figure(fig, path)
+
+
+#: the per-class figure's panels: the paper's two columns, then collapse over training
+PER_CLASS_METRICS = ("ms_ssim", "fid", "recall", "collapsed_share")
+#: the per-class figure's name for the real images' MS-SSIM (the ground-truth row)
+REAL = "real data"
+
+
+def per_class_summary(
+    df: pd.DataFrame, metrics: Sequence[str], methods: Sequence[str]
+) -> pd.DataFrame:
+    """The per-class table's numbers in long form: one row per (metric, class, method) with the
+    mean, std and n over seeds; for MS-SSIM also the real images' value per class (method
+    ``REAL``, std 0). Diverged runs (NaN) are left out of n, as in the tables."""
+    rows = []
+    for metric in metrics:
+        if metric not in df or df[metric].isna().all():
+            continue
+        for c in class_order(df["class"].astype(str)):
+            at = df[df["class"].astype(str) == c]
+            for m in methods:
+                v = at.loc[at["method"] == m, metric].dropna().to_numpy(dtype=float)
+                if len(v):
+                    std = float(v.std(ddof=1)) if len(v) > 1 else 0.0
+                    rows.append((metric, c, m, float(v.mean()), std, len(v)))
+            if metric == "ms_ssim" and "ms_ssim_real" in at and at["ms_ssim_real"].notna().any():
+                rows.append((metric, c, REAL, float(at["ms_ssim_real"].dropna().iloc[0]), 0.0, 1))
+    return pd.DataFrame(rows, columns=["metric", "class", "method", "mean", "std", "n"])
+
+
+def per_class_figure(summary: pd.DataFrame, path: Path):
+    """The per-class table as a figure: one panel per metric, classes along x, each method's
+    mean ± std over seeds side by side, the real images' MS-SSIM as a black bar. Returns the
+    figure's data (one errorbar container per method and panel, in ``summary``'s order)."""
+    metrics = list(dict.fromkeys(summary["metric"]))
+    if not metrics:
+        return None
+    fig, axes = plt.subplots(len(metrics), 1, figsize=(9, 2.6 * len(metrics)), squeeze=False)
+    for ax, metric in zip(axes[:, 0], metrics, strict=True):
+        s = summary[summary["metric"] == metric]
+        classes = list(dict.fromkeys(s["class"]))
+        methods = [m for m in dict.fromkeys(s["method"]) if m != REAL]
+        x = np.arange(len(classes))
+        width = 0.8 / max(1, len(methods))
+        info = get_metric(metric)
+        scale = 100.0 if info.unit == "%" else 1.0
+        for i, m in enumerate(methods):
+            sm = s[s["method"] == m].set_index("class").reindex(classes)
+            pos = x - 0.4 + width * (i + 0.5)
+            mean, std = (sm[k].to_numpy(dtype=float) * scale for k in ("mean", "std"))
+            ax.errorbar(pos, mean, yerr=std, fmt="o", ms=4, capsize=2, label=m, color=f"C{i}")
+        real = s[s["method"] == REAL].set_index("class").reindex(classes)
+        if len(s[s["method"] == REAL]):
+            ax.hlines(real["mean"], x - 0.45, x + 0.45, colors="k", lw=1.5, label=REAL)
+        arrow = {"higher": "↑", "lower": "↓"}[info.direction]
+        unit = " (%)" if scale != 1.0 else ""
+        ax.set_title(f"{info.label}{unit} {arrow}, mean ± std over seeds", fontsize=9)
+        ax.set_xticks(x, classes)
+        ax.set_xlim(-0.5, len(classes) - 0.5)
+        ax.grid(axis="y", alpha=0.3)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    axes[-1, 0].set_xlabel("class")
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
+    fig.legend(handles, labels, loc="upper center", ncol=len(labels), fontsize=8, frameon=False)
+    drawn = [
+        [tuple(np.asarray(v, dtype=float) for v in c.lines[0].get_data()) for c in ax.containers]
+        for ax in axes[:, 0]
+    ]
+    save_figure(fig, path)
+    return drawn

@@ -14,6 +14,7 @@ Inception number and a digits-classifier number are never read as one.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 
 import numpy as np
@@ -95,15 +96,38 @@ def _scale(metric: str) -> float:
     return 100.0 if get_metric(metric).unit == "%" else 1.0
 
 
+def complete_classes(df: pd.DataFrame) -> list[str]:
+    """The classes in which every method of ``df`` has a run of every seed of ``df``: the ones a
+    mean over classes may average, so that every method's mean covers the same classes (a
+    class still training for one method would otherwise pull only that method's mean)."""
+    seeds = set(df["seed"])
+    have = df.groupby(["method", "class"])["seed"].agg(set)
+    methods = set(df["method"])
+    return [
+        c
+        for c in class_order(df["class"])
+        if all(have.get((m, c), set()) == seeds for m in methods)
+    ]
+
+
+def _classes_phrase(classes: Sequence[str]) -> str:
+    if not classes:
+        return "no class"
+    return f"class{'es' if len(classes) > 1 else ''} {', '.join(classes)}"
+
+
 def per_class_table(
     df: pd.DataFrame, metric: str, methods: Sequence[str], published: str | None
 ) -> pd.DataFrame:
-    """Classes as rows; per method mean ± std over seeds; published columns beside ours."""
+    """Classes as rows; per method mean ± std over seeds; published columns beside ours. The
+    mean over classes (ours, published and the real data's) covers ``complete_classes`` only."""
     d = _digits(metric)
     classes = class_order(df["class"])
+    complete = complete_classes(df)
     pub = PUBLISHED_PER_CLASS.get(published or "", {}).get(metric, {})
     rows: dict[str, dict[str, str]] = {}
     for c in [*classes, "mean over classes"]:
+        mean_row = c == "mean over classes"
         row: dict[str, str] = {}
         for m in methods:
             sub = df[df["method"] == m]
@@ -111,19 +135,20 @@ def per_class_table(
                 continue
             # mean over classes: per seed, the mean over classes; then mean ± std over seeds,
             # marked when any run of any class is
-            runs = sub if c == "mean over classes" else sub[sub["class"] == c]
-            vals = runs.groupby("seed")[metric].mean() if c == "mean over classes" else runs[metric]
-            row[m] = _cell(vals, d, runs_mark(runs, metric), _scale(metric))
+            runs = sub[sub["class"].isin(complete)] if mean_row else sub[sub["class"] == c]
+            vals = runs.groupby("seed")[metric].mean() if mean_row else runs[metric]
+            row[m] = _cell(vals, d, runs_mark(runs, metric), _scale(metric)) if len(runs) else ""
             if m in pub:
                 label = f"{GREED_PAPER_NAMES.get(m, m)} (greed paper, published)"
-                if c == "mean over classes":
-                    row[label] = f"{np.mean(list(pub[m].values())):.{d}f}"
+                if mean_row:
+                    shown = [pub[m][k] for k in complete if k in pub[m]]
+                    row[label] = f"{np.mean(shown):.{d}f}" if shown else ""
                 else:
                     row[label] = f"{pub[m][c]:.{d}f}" if c in pub[m] else ""
         if metric == "ms_ssim":
             # the real images' MS-SSIM depends on the class only (same for every run of it)
             real = df.groupby("class")["ms_ssim_real"].first()
-            v = real.mean() if c == "mean over classes" else real.get(c, np.nan)
+            v = real.reindex(complete).mean() if mean_row else real.get(c, np.nan)
             row["real data (ground truth)"] = f"{v:.{d}f}"
         rows[c] = row
     table = pd.DataFrame.from_dict(rows, orient="index")
@@ -233,13 +258,24 @@ def write_image_tables(req, store) -> str:
     from . import image_plots
 
     suite = get_suite(req.suite).with_overrides(dict(req.suite_options))
-    df = per_seed(
-        store, req.suite, list(req.methods), req.preset, req.suite_options, req.method_options
+    df = req.select(
+        per_seed(
+            store, req.suite, list(req.methods), req.preset, req.suite_options, req.method_options
+        )
     )
     if df.empty:
         raise BenchError(
             "no finished runs of this configuration in the store; run `bench run` first"
         )
+    if req.classes is not None:
+        absent = [c for c in req.classes if c not in set(df["class"].astype(str))]
+        if absent:  # a class still to train: the tables show the others (a report lists it)
+            shown = ", ".join(class_order(df["class"].astype(str)))
+            absent_names = ", ".join(absent)
+            print(
+                f"bench: no finished runs of class(es) {absent_names}; the tables show {shown}",
+                file=sys.stderr,
+            )
     methods = [m for m in req.methods if m in set(df["method"])]
     # rows in the order the methods were asked for (the store lists them alphabetically)
     df = df.assign(_order=df["method"].map(methods.index)).sort_values(
@@ -248,6 +284,13 @@ def write_image_tables(req, store) -> str:
     df = df.drop(columns="_order").reset_index(drop=True)
     out = req.out
     cap = caption(suite, req.preset, df)
+    if suite.per_class:
+        complete, shown = complete_classes(df), class_order(df["class"])
+        if complete != shown:
+            cap += (
+                f" Mean over classes: over {_classes_phrase(complete)} only, the classes with a "
+                "finished run of every method and seed."
+            )
     printed = []
     if suite.per_class:
         for metric in suite.reported_metrics:
@@ -288,6 +331,9 @@ def write_image_tables(req, store) -> str:
         from .plots import convergence_figure
 
         image_plots.samples_figure(df, suite, out / "samples.png")
+        if suite.per_class:
+            summary = image_plots.per_class_summary(df, image_plots.PER_CLASS_METRICS, methods)
+            image_plots.per_class_figure(summary, out / "per_class.png")
         image_plots.curves_figure(df, out / "curves.png")
         convergence_figure(df, suite.curve_names, out / "convergence.png")
     return "\n".join(printed)

@@ -21,6 +21,7 @@ def write_toy_tables(req, store) -> str:
     methods = list(req.methods)
     suite = get_suite(req.suite).with_overrides(dict(req.suite_options))
     df = per_seed(store, req.suite, methods, req.preset, req.suite_options, req.method_options)
+    df = req.select(df)
     _note_lacking(df, suite)
     summ = summary(df, suite.reported_metrics, methods)
     protocol = suite.protocol

@@ -28,6 +28,17 @@ class TableRequest:
     method_set: str | None = None
     format: str = "md"
     no_plots: bool = False
+    #: only these seeds / classes (None: every finished run of the configuration)
+    seeds: tuple[int, ...] | None = None
+    classes: tuple[str, ...] | None = None
+
+    def select(self, df):
+        """The rows of a ``tables.per_seed`` frame this request covers."""
+        if self.seeds is not None and not df.empty:
+            df = df[df["seed"].isin(self.seeds)]
+        if self.classes is not None and "class" in df:
+            df = df[df["class"].astype(str).isin(self.classes)]
+        return df.reset_index(drop=True)
 
     @property
     def out(self) -> Path:
