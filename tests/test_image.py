@@ -745,3 +745,23 @@ def test_table_on_chosen_seeds_and_classes(digits_store, tmp_path, capsys):
     rc, text, err = _run([a for a in toy if a != "--no-progress"], capsys)
     assert rc == 2 and err.count("\n") == 1
     assert "--classes applies to per-class suites only" in err
+
+
+def test_compare_with_classes_leaves_other_classes_runs_out(digits_store, tmp_path, capsys):
+    """`bench compare --classes 2`: class 8's runs in the same store enter neither the
+    class-by-class table nor the seeds' means (one number per seed is class 2's own value)."""
+    out, _ = digits_store
+    results = tmp_path / "results"
+    argv = _argv("compare", "digits-perclass", out, results, "--method", "wgan-gp")
+    argv += ["--against", "gan", "--seeds", "0", "1", "--classes", "2"]
+    rc, text, err = _run(argv, capsys)
+    assert rc == 0, err
+    folder = results / "digits-perclass" / "smoke"
+    per_class = pd.read_csv(folder / "compare-wgan-gp-per-class.csv")
+    assert set(per_class["class"]) == {2}
+    # the pooled comparison's means: class 2's runs alone, read from their metrics.json
+    runs = sorted((out / "digits-perclass" / "wgan-gp").glob("seed*-2-*"))
+    fid = [json.loads((r / "metrics.json").read_text())["fid"] for r in runs]
+    assert len(fid) == 2
+    pooled = pd.read_csv(folder / "compare-wgan-gp.csv").set_index("metric")
+    assert pooled.loc["fid", "mean_new"] == pytest.approx(np.mean(fid))

@@ -49,6 +49,10 @@ def _ensure_runs(args, methods: list[str]):
     keys = [c for c in ("method", "class", "seed") if c in df]
     keep = [*keys, *(m for m in reported if m in df), *(c for c in df if c.startswith(CONVERGED))]
     df = df.loc[df["seed"].isin(seeds), keep]  # settings such as ndb_bins are not metrics
+    if getattr(args, "classes", None) is not None and "class" in df:
+        # the classes asked for only: another class's runs (some still training) would enter
+        # the per-class tests and every seed's mean over classes
+        df = df[df["class"].astype(str).isin(args.classes)]
     # per-class suites: a method's mark covers every run of it, over classes and seeds
     marks = cell_marks(df, reported)
     df = df.drop(columns=[c for c in df.columns if c.startswith(CONVERGED)])
