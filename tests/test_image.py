@@ -765,3 +765,21 @@ def test_compare_with_classes_leaves_other_classes_runs_out(digits_store, tmp_pa
     assert len(fid) == 2
     pooled = pd.read_csv(folder / "compare-wgan-gp.csv").set_index("metric")
     assert pooled.loc["fid", "mean_new"] == pytest.approx(np.mean(fid))
+
+
+def test_critic_on_chosen_seeds_and_classes(digits_store, tmp_path, capsys):
+    """`bench critic --seeds --classes` scores those runs' snapshots only."""
+    out, _ = digits_store
+    results = tmp_path / "results"
+    argv = _argv("critic", "digits-perclass", out, results, "--critic-steps", "5")
+    argv += ["--methods", "gan", "wgan-gp", "--seeds", "1", "--classes", "8"]
+    rc, text, err = _run(argv, capsys)
+    assert rc == 0, err
+    curve = pd.read_csv(results / "digits-perclass" / "smoke" / "critic.csv")
+    # 2 methods x class 8 x seed 1 x snapshot steps 3 and 6
+    rows = curve[["method", "class", "seed", "step"]].itertuples(index=False, name=None)
+    assert sorted(rows) == [
+        ("gan", 8, 1, 3), ("gan", 8, 1, 6), ("wgan-gp", 8, 1, 3), ("wgan-gp", 8, 1, 6),
+    ]  # fmt: skip
+    rc, _, err = _run(_argv("critic", "digits", out, results, "--classes", "8"), capsys)
+    assert rc == 2 and "--classes applies to per-class suites only" in err

@@ -110,6 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _store_args(w, preset="default", runs=False)
     w.add_argument("--methods", nargs="+", default=None)
+    w.add_argument(
+        "--seeds", nargs="+", default=None, help="these seeds only (default: every finished run)"
+    )
+    w.add_argument("--classes", nargs="+", default=None, help="per-class suites: these only")
     w.add_argument("--critic-steps", type=_positive_int, default=500)
     w.add_argument("--no-progress", action="store_true")
 

@@ -27,7 +27,7 @@ from .args import (
 
 def _ensure_runs(args, methods: list[str]):
     """Run whatever is missing for (methods x seeds) and return the per-seed table."""
-    from ..report.tables import CONVERGED, cell_marks, per_seed
+    from ..report.tables import CONVERGED, cell_marks, per_seed, select_runs
     from ..store.runstore import RunStore
 
     seeds = parse_seeds(args.seeds)
@@ -48,11 +48,10 @@ def _ensure_runs(args, methods: list[str]):
     reported = get_suite(args.suite).reported_metrics
     keys = [c for c in ("method", "class", "seed") if c in df]
     keep = [*keys, *(m for m in reported if m in df), *(c for c in df if c.startswith(CONVERGED))]
-    df = df.loc[df["seed"].isin(seeds), keep]  # settings such as ndb_bins are not metrics
-    if getattr(args, "classes", None) is not None and "class" in df:
-        # the classes asked for only: another class's runs (some still training) would enter
-        # the per-class tests and every seed's mean over classes
-        df = df[df["class"].astype(str).isin(args.classes)]
+    # the seeds and classes asked for only: another class's runs (some still training) would
+    # enter the per-class tests and every seed's mean over classes
+    df = select_runs(df, seeds, getattr(args, "classes", None))
+    df = df[keep]  # settings such as ndb_bins are not metrics
     # per-class suites: a method's mark covers every run of it, over classes and seeds
     marks = cell_marks(df, reported)
     df = df.drop(columns=[c for c in df.columns if c.startswith(CONVERGED)])

@@ -17,6 +17,7 @@ from .args import (
     _plan,
     _runtime,
     _suite_options,
+    check_classes,
     parse_seeds,
     results_dir,
     write_tables,
@@ -142,7 +143,7 @@ def cmd_variants(args) -> int:
 def cmd_critic(args) -> int:
     from ..analysis.critic_curve import critic_curve
     from ..report.image_plots import critic_figure
-    from ..report.tables import per_seed
+    from ..report.tables import per_seed, select_runs
     from ..store.atomic import atomic_write_text
     from ..store.runstore import RunStore
 
@@ -153,6 +154,8 @@ def cmd_critic(args) -> int:
             "table already has the critic's curve in curves.png)"
         )
     methods = _methods(args.methods, args.suite)
+    check_classes(suite, args.classes, args.suite)
+    seeds = None if args.seeds is None else parse_seeds(args.seeds)
     check_writable_dir(args.results, "--results")
     df = per_seed(
         RunStore(args.out),
@@ -162,6 +165,7 @@ def cmd_critic(args) -> int:
         _suite_options(args),
         _method_options(args, methods),
     )
+    df = select_runs(df, seeds, args.classes)
     curve = critic_curve(
         df, args.suite, args.data_root, args.critic_steps, progress=not args.no_progress
     )

@@ -134,8 +134,10 @@ def critic_figure(curve: pd.DataFrame, suite_name: str, path: Path) -> None:
         ax.fill_between(s.min().index, s.min().values, s.max().values, alpha=0.15)
     ax.set_xlabel("generator step")
     ax.set_ylabel("independent critic W")
+    classes = class_order(curve["class"].dropna().astype(str)) if "class" in curve else []
+    shown = f", class{'es' if len(classes) > 1 else ''} {', '.join(classes)}" if classes else ""
     ax.set_title(
-        f"{suite_name}: independent Wasserstein critic (the greed paper Fig. 4)", fontsize=9
+        f"{suite_name}{shown}: independent Wasserstein critic (the greed paper Fig. 4)", fontsize=9
     )
     ax.legend(fontsize=7)
     save_figure(fig, path)

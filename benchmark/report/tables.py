@@ -36,6 +36,20 @@ def results_dir(
     return out / "_".join(parts) if parts else out
 
 
+def select_runs(
+    df: pd.DataFrame,
+    seeds: Sequence[int] | None = None,
+    classes: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """The rows of a ``per_seed`` frame of these seeds and (per-class suites) classes; None
+    keeps every one."""
+    if seeds is not None and not df.empty:
+        df = df[df["seed"].isin(seeds)]
+    if classes is not None and "class" in df:
+        df = df[df["class"].astype(str).isin(classes)]
+    return df.reset_index(drop=True)
+
+
 def per_seed(
     store: RunStore,
     suite: str,

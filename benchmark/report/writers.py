@@ -34,11 +34,9 @@ class TableRequest:
 
     def select(self, df):
         """The rows of a ``tables.per_seed`` frame this request covers."""
-        if self.seeds is not None and not df.empty:
-            df = df[df["seed"].isin(self.seeds)]
-        if self.classes is not None and "class" in df:
-            df = df[df["class"].astype(str).isin(self.classes)]
-        return df.reset_index(drop=True)
+        from .tables import select_runs
+
+        return select_runs(df, self.seeds, self.classes)
 
     @property
     def out(self) -> Path:
