@@ -783,3 +783,28 @@ def test_critic_on_chosen_seeds_and_classes(digits_store, tmp_path, capsys):
     ]  # fmt: skip
     rc, _, err = _run(_argv("critic", "digits", out, results, "--classes", "8"), capsys)
     assert rc == 2 and "--classes applies to per-class suites only" in err
+
+
+def test_report_pools_seeds_over_the_classes_every_method_has(digits_store, tmp_path, capsys):
+    """A class only one method has finished (gan's class 5) stays out of the report's per-seed
+    means and its comparison; the report says which classes they cover."""
+    import shutil
+
+    out = tmp_path / "runs"
+    shutil.copytree(digits_store[0], out)
+    results = tmp_path / "results"
+    extra = ["--methods", "gan", "--seeds", "0", "--classes", "5", "--no-plots"]
+    rc, _, err = _run(_argv("run", "digits-perclass", out, results, *extra), capsys)
+    assert rc == 0, err
+    argv = _argv("report", "digits-perclass", out, results, "--methods", "gan", "wgan-gp")
+    argv = [a for a in argv if a != "--no-progress"]
+    rc, text, err = _run([*argv, "--seeds", "0", "1", "--compare", "wgan-gp"], capsys)
+    assert rc == 0, err
+    md = (results / "digits-perclass" / "smoke" / "report.md").read_text()
+    assert "average over classes 2, 8 only" in md
+    rows = pd.read_csv(results / "digits-perclass" / "smoke" / "per_seed.csv")
+    assert 5 in set(rows["class"])  # the table still shows class 5 on its own row
+    gan = rows[(rows["method"] == "gan") & rows["class"].isin([2, 8])]
+    expected = gan.groupby("seed")["fid"].mean().mean()
+    (line,) = [x for x in md.splitlines() if x.startswith("| gan | fid ")]
+    assert f"| {expected:.4g}? (n=2) |" in line
