@@ -325,7 +325,9 @@ def test_kill_9_of_the_parent_leaves_no_worker_running(tmp_path):
 @pytest.mark.parametrize("moment", ["importing", "workers starting", "training"])
 def test_ctrl_c_with_workers_is_one_line(tmp_path, moment):
     out, log = tmp_path / "runs", tmp_path / "starts.txt"
-    env = {"SLOW_LOG": str(log), "SLOW_SECONDS": "0.1"}
+    # a gate never opened: the workers hold at their first step, so however slowly this test
+    # reaches its moment on a loaded machine, no run can finish before the Ctrl-C
+    env = {"SLOW_LOG": str(log), "SLOW_SECONDS": "0.1", "SLOW_GATE": str(tmp_path / "closed")}
     proc = bench(
         *run_argv(out, SLOW, ("0", "1"), "--workers", "2"), env=env, start_new_session=True
     )
