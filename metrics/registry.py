@@ -19,6 +19,12 @@ class Metric:
     digits: int = 3
     unit: str = ""
 
+    @property
+    def display_scale(self) -> float:
+        """Stored value -> shown value: a share (unit %) is stored as a fraction and shown as
+        a percentage."""
+        return 100.0 if self.unit == "%" else 1.0
+
 
 _ALL = (
     # 2-D mixtures: mode coverage (metrics/coverage.py)

@@ -186,7 +186,7 @@ def per_class_figure(summary: pd.DataFrame, path: Path):
         x = np.arange(len(classes))
         width = 0.8 / max(1, len(methods))
         info = get_metric(metric)
-        scale = 100.0 if info.unit == "%" else 1.0
+        scale = info.display_scale
         for i, m in enumerate(methods):
             sm = s[s["method"] == m].set_index("class").reindex(classes)
             pos = x - 0.4 + width * (i + 0.5)

@@ -93,7 +93,7 @@ def _digits(metric: str) -> int:
 def _scale(metric: str) -> float:
     """A share (registry unit %) is stored as a fraction and printed as a percentage, as the
     toy tables print theirs."""
-    return 100.0 if get_metric(metric).unit == "%" else 1.0
+    return get_metric(metric).display_scale
 
 
 def complete_classes(df: pd.DataFrame) -> list[str]:
