@@ -66,7 +66,7 @@ PUBLISHED_CELEBA = {
     "greed-wgan": 0.2913,
     "ground truth": 0.2940,
 }
-#: Stacked-MNIST (modes, KL) as quoted in the issue from PacGAN Table 3 / VEEGAN; MNIST numbers
+#: Stacked-MNIST (modes, KL) from PacGAN Table 3 (its Unrolled GAN and VEEGAN rows); MNIST numbers
 PUBLISHED_STACKED = {
     "Unrolled GAN (Stacked-MNIST, published)": (48.7, 4.32),
     "VEEGAN (Stacked-MNIST, published)": (150.0, 2.95),
