@@ -322,13 +322,6 @@ def _method_options(args, methods: Sequence[str]) -> dict:
     return parse_method_options(getattr(args, "method_set", None), methods)
 
 
-def check_classes(suite, classes: Sequence[str] | None, suite_name: str) -> None:
-    """``--classes`` names classes of a per-class suite only (which names exist is checked
-    against the runs or the data where they are read)."""
-    if classes is not None and not suite.per_class:
-        raise BenchError(f"--classes applies to per-class suites only; {suite_name} is not one")
-
-
 def table_request(args, methods: list[str], select: bool = False):
     """The command line's table request (``report/writers.py``). With ``select`` the tables
     cover only the command's ``--seeds`` and ``--classes`` (`bench table`, `bench report`);

@@ -17,7 +17,6 @@ from .args import (
     _plan,
     _runtime,
     _suite_options,
-    check_classes,
     parse_seeds,
     results_dir,
     table_request,
@@ -177,8 +176,7 @@ def cmd_report(args) -> int:
     if not Path(args.out).is_dir():
         raise BenchError(f"run store {args.out} does not exist; run `bench run --out {args.out}`")
     check_writable_dir(args.results, "--results")
-    check_classes(get_suite(args.suite), args.classes, args.suite)
-    specs = _plan(args, methods, seeds)
+    specs = _plan(args, methods, seeds)  # also refuses --classes on a suite without classes
     req = table_request(args, methods, select=True)
     # tables and figures, exactly as `bench table --seeds --classes` writes them
     write_tables(args, methods, select=True)

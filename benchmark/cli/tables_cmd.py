@@ -7,10 +7,12 @@ from pathlib import Path
 from ..errors import BenchError
 from ..store.atomic import check_writable_dir
 from ..suites import SUITES, get_suite
-from .args import _methods, _suite_options, check_classes, parse_seeds, write_tables
+from .args import _methods, _suite_options, parse_seeds, write_tables
 
 
 def cmd_table(args) -> int:
+    from ..runs.planning import check_classes
+
     check_classes(get_suite(args.suite), args.classes, args.suite)
     if args.seeds is not None:
         parse_seeds(args.seeds)  # malformed seeds: one line, before any work

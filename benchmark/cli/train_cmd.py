@@ -17,7 +17,6 @@ from .args import (
     _plan,
     _runtime,
     _suite_options,
-    check_classes,
     parse_seeds,
     results_dir,
     write_tables,
@@ -92,6 +91,7 @@ def cmd_run(args) -> int:
 def cmd_variants(args) -> int:
     from ..report import variants as V
     from ..report.tables import render
+    from ..runs.planning import check_classes
     from ..store.atomic import atomic_write_text
     from ..store.runstore import RunStore
 
@@ -104,8 +104,7 @@ def cmd_variants(args) -> int:
         args.suite, method, variant_list, seeds, args.preset, args.data_root, base
     )
     if args.classes is not None:
-        if not suite.per_class:
-            raise BenchError(f"--classes applies to per-class suites only; {args.suite} is not one")
+        check_classes(suite, args.classes, args.suite)
         by_variant = {k: [s for s in v if s.cls in args.classes] for k, v in by_variant.items()}
         if not any(by_variant.values()):
             valid = ", ".join(suite.classes(args.data_root))
@@ -144,6 +143,7 @@ def cmd_critic(args) -> int:
     from ..analysis.critic_curve import critic_curve
     from ..report.image_plots import critic_figure
     from ..report.tables import per_seed, select_runs
+    from ..runs.planning import check_classes
     from ..store.atomic import atomic_write_text
     from ..store.runstore import RunStore
 

@@ -20,6 +20,7 @@ from .document import (
     protocol_card,
     section_runs,
 )
+from .image_tables import complete_classes
 from .seed_plots import plot_seeds
 from .tables import cell_marks, per_seed
 from .writers import TableRequest
@@ -62,8 +63,6 @@ def build_report(req: ReportRequest, store, specs) -> tuple[Path, int, int]:
     if "class" in df:
         # one number per (method, seed): the mean over the classes every method and seed has,
         # as in the tables' mean-over-classes row
-        from .image_tables import complete_classes
-
         complete = complete_classes(df)
         if len(complete) < df["class"].nunique():
             pooled_note = (

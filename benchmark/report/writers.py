@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..suites import get_suite
-from .tables import results_dir
+from .tables import results_dir, select_runs
 
 
 @dataclass(frozen=True)
@@ -34,8 +34,6 @@ class TableRequest:
 
     def select(self, df):
         """The rows of a ``tables.per_seed`` frame this request covers."""
-        from .tables import select_runs
-
         return select_runs(df, self.seeds, self.classes)
 
     @property

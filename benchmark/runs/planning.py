@@ -16,6 +16,13 @@ from ..training.methods import method_params
 MethodOptions = Mapping[str, Mapping[str, Any]]
 
 
+def check_classes(suite, classes: Sequence[str] | None, suite_name: str) -> None:
+    """``--classes`` names classes of a per-class suite only (which names exist is checked
+    against the data where runs are planned, against the runs where tables are written)."""
+    if classes is not None and not suite.per_class:
+        raise BenchError(f"--classes applies to per-class suites only; {suite_name} is not one")
+
+
 def plan(
     suite_name: str,
     methods: Sequence[str],
@@ -31,10 +38,9 @@ def plan(
     ``{"arch": "resnet"}`` for image suites; ``method_options``: {method: {param: value}} over
     the suite's method defaults (``bench --set``)."""
     suite = _suite(suite_name, preset, suite_options)
+    check_classes(suite, classes, suite_name)
     if classes is None:
         classes = suite.classes(data_root) if suite.per_class else (None,)
-    elif not suite.per_class:
-        raise BenchError(f"--classes applies to per-class suites only; {suite_name} is not one")
     else:
         valid = suite.classes(data_root)
         bad = [c for c in classes if c not in valid]
