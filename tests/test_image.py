@@ -808,3 +808,28 @@ def test_report_pools_seeds_over_the_classes_every_method_has(digits_store, tmp_
     expected = gan.groupby("seed")["fid"].mean().mean()
     (line,) = [x for x in md.splitlines() if x.startswith("| gan | fid ")]
     assert f"| {expected:.4g}? (n=2) |" in line
+
+
+def test_export_of_a_per_class_store_reports_like_the_store(digits_store, tmp_path, capsys):
+    """`bench export --classes 8`: the copy's report equals the store's on class 8; the critic
+    needs the generator snapshots an export leaves behind unless --weights, and says so."""
+    out, _ = digits_store
+    to = tmp_path / "exported"
+    extra = ["--methods", "gan", "wgan-gp", "--classes", "8", "--to", str(to)]
+    argv = _argv("export", "digits-perclass", out, tmp_path, *extra)
+    argv = [a for a in argv if a not in ("--no-progress", "--results", str(tmp_path))]
+    rc, text, err = _run(argv, capsys)
+    assert rc == 0 and "exported 4 runs" in text, err
+    assert {p.name.split("-")[1] for p in to.glob("digits-perclass/*/seed*")} == {"8"}
+    frames = []
+    for name, store in (("store", out), ("copy", to)):
+        results = tmp_path / name
+        table = _argv("report", "digits-perclass", store, results, "--methods", "gan", "wgan-gp")
+        table = [a for a in table if a != "--no-progress"]
+        rc, _, err = _run([*table, "--seeds", "0", "1", "--classes", "8"], capsys)
+        assert rc == 0, err
+        frames.append(pd.read_csv(results / "digits-perclass" / "smoke" / "per_seed.csv"))
+    pd.testing.assert_frame_equal(*frames)
+    critic = _argv("critic", "digits-perclass", to, tmp_path / "c", "--critic-steps", "5")
+    rc, _, err = _run(critic, capsys)
+    assert rc == 2 and err.count("\n") == 1 and "has no generator snapshots" in err

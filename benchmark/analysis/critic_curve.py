@@ -89,8 +89,9 @@ def critic_curve(
             steps = run.generator_steps()
             if not steps:
                 raise BenchError(
-                    f"run {run.path} kept no generator snapshots (runs made before they were "
-                    "kept); rerun it into a fresh --out"
+                    f"run {run.path} has no generator snapshots (a `bench export` copy without "
+                    "--weights, or a run made before they were kept); give the store that "
+                    "trained it, or rerun it into a fresh --out"
                 )
             for step in steps:
                 G.load_state_dict(run.load_generator(step))

@@ -1,4 +1,4 @@
-"""`bench`: list, run, table, evaluate, perf. Every user error is one line on stderr, exit 2."""
+"""`bench`: every command. Every user error is one line on stderr, exit 2."""
 
 from __future__ import annotations
 
@@ -9,13 +9,14 @@ from ..errors import BenchError
 from .args import _use_dinov2
 from .parser import build_parser
 from .stats_cmd import cmd_check, cmd_compare, cmd_report
-from .tables_cmd import cmd_agreement, cmd_evaluate, cmd_table
+from .tables_cmd import cmd_agreement, cmd_evaluate, cmd_export, cmd_table
 from .train_cmd import cmd_critic, cmd_data, cmd_list, cmd_perf, cmd_run, cmd_variants
 
 COMMANDS = {
     "list": cmd_list,
     "run": cmd_run,
     "table": cmd_table,
+    "export": cmd_export,
     "variants": cmd_variants,
     "evaluate": cmd_evaluate,
     "compare": cmd_compare,

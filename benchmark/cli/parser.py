@@ -65,6 +65,27 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--format", default="md", choices=["md", "csv", "latex"])
     t.add_argument("--no-plots", action="store_true")
 
+    x = sub.add_parser(
+        "export",
+        help="copy finished runs without their weights into another run store (to commit them)",
+    )
+    _store_args(x, preset="default", results=False, runs=False)
+    x.add_argument("--to", required=True, help="destination run store (created if missing)")
+    x.add_argument("--methods", nargs="+", default=None)
+    x.add_argument("--seeds", nargs="+", default=None, help="these seeds only (default: every)")
+    x.add_argument("--classes", nargs="+", default=None, help="per-class suites: these only")
+    x.add_argument(
+        "--no-samples",
+        action="store_true",
+        help="leave out the final samples and snapshots (10 MB per image run): tables, compare "
+        "and report still work; the sample figures and evaluating a metric added later need them",
+    )
+    x.add_argument(
+        "--weights",
+        action="store_true",
+        help="also the checkpoint and generator snapshots (resuming, `bench critic`)",
+    )
+
     e = sub.add_parser("evaluate", help="metrics of a sample set produced by any tool")
     e.add_argument("--suite", required=True)
     _protocol_arg(e)

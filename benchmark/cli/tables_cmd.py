@@ -1,4 +1,5 @@
-"""bench table, evaluate and agreement: tables from the run store and metrics of sample files."""
+"""bench table, export, evaluate and agreement: tables from the run store, its records copied
+out, and metrics of sample files."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 from ..errors import BenchError
 from ..store.atomic import check_writable_dir
 from ..suites import SUITES, get_suite
-from .args import _methods, _suite_options, parse_seeds, write_tables
+from .args import _method_options, _methods, _suite_options, parse_seeds, write_tables
 
 
 def cmd_table(args) -> int:
@@ -22,6 +23,37 @@ def cmd_table(args) -> int:
         )
     check_writable_dir(args.results, "--results")
     print(write_tables(args, _methods(args.methods, args.suite), select=True), end="")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from ..runs.planning import check_classes, config_hashes
+    from ..store.export import export_runs, select_records
+    from ..store.runstore import RunStore
+
+    check_classes(get_suite(args.suite), args.classes, args.suite)
+    seeds = None if args.seeds is None else parse_seeds(args.seeds)
+    if not Path(args.out).is_dir():
+        raise BenchError(f"run store {args.out} does not exist; give the store that trained them")
+    methods = _methods(args.methods, args.suite)
+    hashes = config_hashes(
+        args.suite, methods, args.preset, _suite_options(args), _method_options(args, methods)
+    )
+    records = select_records(RunStore(args.out), args.suite, hashes, seeds, args.classes)
+    if not records:
+        raise BenchError(f"no finished runs of this configuration in {args.out} to export")
+    dest = RunStore(args.to)
+    dest.ensure_writable()
+    done = export_runs(records, dest, samples=not args.no_samples, weights=args.weights)
+    kept = ["records"] + ([] if args.no_samples else ["samples"]) + ["weights"] * args.weights
+    what = " and ".join([", ".join(kept[:-1]), kept[-1]] if len(kept) > 1 else kept)
+    left = ["samples"] * args.no_samples + ([] if args.weights else ["weights"])
+    what += f" (no {', no '.join(left)})" if left else ""
+    print(
+        f"exported {done.copied} runs' {what} to {args.to} ({done.bytes_copied / 2**20:.1f} MiB); "
+        f"{done.already} were there already. Tables from them: "
+        f"bench table --suite {args.suite} --preset {args.preset} --out {args.to}"
+    )
     return 0
 
 

@@ -328,9 +328,10 @@ def write_image_tables(req, store) -> str:
         printed.append(_calibration(suite, int(df["n_generated"].iloc[0]), out, req.format))
     atomic_write_text(out / "per_seed.csv", df.drop(columns="run_dir").to_csv(index=False))
     if not req.no_plots:
-        from .plots import convergence_figure
+        from .plots import can_draw, convergence_figure
 
-        image_plots.samples_figure(df, suite, out / "samples.png")
+        if can_draw(df, out / "samples.png", "samples.npy"):
+            image_plots.samples_figure(df, suite, out / "samples.png")
         if suite.per_class:
             summary = image_plots.per_class_summary(df, image_plots.PER_CLASS_METRICS, methods)
             image_plots.per_class_figure(summary, out / "per_class.png")

@@ -28,6 +28,24 @@ def save_figure(fig, path: Path) -> None:
         plt.close(fig)
 
 
+def can_draw(df: pd.DataFrame, path: Path, needs: str) -> bool:
+    """Whether every run in ``df`` has the file ``needs`` that the figure ``path`` draws from.
+    A record exported with ``--no-samples`` has none: the figure is not drawn, an older copy
+    of it (another set of runs) is removed, and one line on stderr says why."""
+    import sys
+
+    lacking = [r for r in df["run_dir"] if not (Path(r) / needs).is_file()]
+    if not lacking:
+        return True
+    path.unlink(missing_ok=True)
+    print(
+        f"bench: {path.name} not drawn: {len(lacking)} of {len(df)} runs have no {needs} "
+        f"(e.g. {lacking[0]}, a record exported with --no-samples)",
+        file=sys.stderr,
+    )
+    return False
+
+
 def _runs_by_method(df: pd.DataFrame) -> dict[tuple[str, int], RunDir]:
     """(method, seed) -> run directory, from a ``tables.per_seed`` frame."""
     if df.empty:

@@ -70,12 +70,14 @@ def write_toy_tables(req, store) -> str:
         atomic_write_text(out / "published.csv", pub.to_csv(index=False))
         text += "\n" + render(pub_view, req.format, pub_caption)
     if not req.no_plots:
-        plots.samples_figure(df, req.suite, methods, req.preset, out / "samples.png")
+        if plots.can_draw(df, out / "samples.png", "snapshots.npz"):
+            plots.samples_figure(df, req.suite, methods, req.preset, out / "samples.png")
         plots.curves_figure(df, out / "curves.png")
         plots.convergence_figure(df, suite.metric_names, out / "convergence.png")
         plots.modes_by_seed_figure(df, suite.n_modes, out / "modes_by_seed.png")
         plots.curriculum_figure(df, out / "curriculum.png")
-        partition_figure(df, req.suite, methods, out / "partitions.png")
+        if plots.can_draw(df, out / "partitions.png", "snapshots.npz"):
+            partition_figure(df, req.suite, methods, out / "partitions.png")
     return text
 
 
