@@ -143,3 +143,15 @@ def test_a_record_without_samples_gives_tables_and_says_which_figures_it_cannot(
     assert main(rerun) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "lacks vendi and has no samples.npy" in err
+
+
+def test_a_damaged_run_is_refused_before_anything_is_copied(smoke_store, tmp_path, capsys):
+    out = tmp_path / "runs"
+    shutil.copytree(smoke_store[0], out)
+    (damaged,) = out.glob("gaussians25/wgan-gp/seed1-*")
+    (damaged / "evals.csv").write_text("step,modes_covered\n10,\x00not a number\n")
+    to = tmp_path / "exported"
+    assert main(_export(out, to)) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "corrupted run directory" in err and str(damaged) in err
+    assert not list(to.rglob("seed*"))

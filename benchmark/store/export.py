@@ -75,6 +75,23 @@ def _files(run: Path, samples: bool, weights: bool) -> list[Path]:
     return out
 
 
+def _check_readable(rec: RunRecord, files: Sequence[Path]) -> None:
+    """Read every record file the way the tables will, so a damaged run is refused here, in the
+    RunDir's one line naming the source, rather than copied and refused later."""
+    run, names = rec.run, {str(f) for f in files}
+    run.read_metrics()
+    run.read_runtime()
+    run.read_curves()
+    run.read_evals()
+    run.read_partitions()
+    if "samples.npy" in names:
+        run.read_samples()
+    if "snapshots.npz" in names:
+        run.read_snapshots()
+    # config.json was read and its key checked by RunStore.records; the weights are CRC-checked
+    # by whoever loads them (state_files.read_state)
+
+
 def _same(a: Path, b: Path) -> bool:
     if a.stat().st_size != b.stat().st_size:
         return False
@@ -100,14 +117,16 @@ def _differs(src: Path, dest: Path, files: Iterable[Path]) -> str | None:
 def export_runs(
     records: Sequence[RunRecord], dest: RunStore, samples: bool = True, weights: bool = False
 ) -> ExportSummary:
-    """Copy ``records`` into ``dest`` (same layout, so ``dest`` is a run store). Checks every
-    destination before copying anything, so a refused export leaves ``dest`` as it was."""
+    """Copy ``records`` into ``dest`` (same layout, so ``dest`` is a run store). Reads every
+    source file and checks every destination before copying anything, so a refused export
+    leaves ``dest`` as it was."""
     if not records:
         raise BenchError("no finished runs of this configuration to export; run `bench run` first")
     todo, already = [], 0
     for rec in records:
         target = dest.run_dir(rec.spec).path
         files = _files(rec.run.path, samples, weights)
+        _check_readable(rec, files)
         if target.resolve() == rec.run.path.resolve():
             raise BenchError(f"--to is the run store itself ({dest.root}); give another folder")
         if target.exists():
