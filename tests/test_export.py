@@ -12,21 +12,8 @@ from collapsebench.benchmark.cli.main import main
 
 
 def _export(out, to, *extra: str) -> list[str]:
-    return [
-        "export",
-        "--suite",
-        "gaussians25",
-        "--preset",
-        "smoke",
-        "--methods",
-        "gan",
-        "wgan-gp",
-        "--out",
-        str(out),
-        "--to",
-        str(to),
-        *extra,
-    ]
+    argv = "export --suite gaussians25 --preset smoke --methods gan wgan-gp".split()
+    return [*argv, "--out", str(out), "--to", str(to), *extra]
 
 
 def _table(out, results) -> pd.DataFrame:
