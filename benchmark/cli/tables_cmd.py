@@ -51,8 +51,8 @@ def cmd_export(args) -> int:
     what += f" (no {', no '.join(left)})" if left else ""
     print(
         f"exported {done.copied} runs' {what} to {args.to} ({done.bytes_copied / 2**20:.1f} MiB); "
-        f"{done.already} were there already. Tables from them: "
-        f"bench table --suite {args.suite} --preset {args.preset} --out {args.to}"
+        f"{done.already} were there already. Tables from them: bench table --suite "
+        f"{args.suite} (same options) --out {args.to}"
     )
     return 0
 
