@@ -142,3 +142,19 @@ def test_a_damaged_run_is_refused_before_anything_is_copied(smoke_store, tmp_pat
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "corrupted run directory" in err and str(damaged) in err
     assert not list(to.rglob("seed*"))
+
+
+def test_nothing_is_trained_into_a_records_folder(smoke_store, tmp_path, capsys):
+    """A run missing from the copy is refused in one line, not trained into it (`bench run` and
+    `bench compare` train missing runs into --out)."""
+    out, _ = smoke_store
+    to = tmp_path / "exported"
+    assert main(_export(out, to, "--seeds", "0")) == 0
+    assert (to / "RECORDS.md").is_file()
+    before = sorted(p.relative_to(to) for p in to.rglob("*"))
+    argv = ["compare", "--suite", "gaussians25", "--preset", "smoke", "--method", "wgan-gp"]
+    argv += ["--against", "gan", "--seeds", "0", "1", "--out", str(to)]
+    assert main([*argv, "--results", str(tmp_path / "r"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "holds exported records" in err
+    assert sorted(p.relative_to(to) for p in to.rglob("*")) == before

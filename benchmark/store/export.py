@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import BenchError
-from .runstore import RunRecord, RunStore
+from .atomic import atomic_write_text
+from .runstore import RECORDS_MARK, RunRecord, RunStore
 
 #: the files of a finished run that its tables, compare and report read (rundir.py describes each)
 RECORD_FILES = (
@@ -35,6 +36,14 @@ RECORD_FILES = (
 SAMPLE_FILES = ("snapshots.npz", "samples.npy")
 #: what only resuming (checkpoint) and `bench critic` (generator snapshots) need
 WEIGHT_FILES = ("checkpoint.pt", "generators")
+
+
+RECORDS_TEXT = """# Exported run records
+
+Finished runs copied by `bench export` without their weights: `bench table`, `bench compare` and
+`bench report` read this folder with `--out`; `bench run` trains nothing into it (this file marks
+it). Train in a run store, then export again.
+"""
 
 
 @dataclass(frozen=True)
@@ -139,6 +148,9 @@ def export_runs(
             already += 1
             continue
         todo.append((rec.run.path, target, files))
+    mark = dest.root / RECORDS_MARK
+    if not mark.exists():
+        atomic_write_text(mark, RECORDS_TEXT)
     copied = 0
     for src, target, files in todo:
         target.parent.mkdir(parents=True, exist_ok=True)

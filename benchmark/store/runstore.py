@@ -13,6 +13,9 @@ from ..errors import BenchError
 from .rundir import RunDir
 from .spec import RunSpec, TrainConfig
 
+#: the file `bench export` leaves at a records folder's root
+RECORDS_MARK = "RECORDS.md"
+
 
 @dataclass(frozen=True)
 class RunRecord:
@@ -23,6 +26,12 @@ class RunRecord:
 class RunStore:
     def __init__(self, root: str | Path):
         self.root = Path(root)
+
+    @property
+    def holds_records(self) -> bool:
+        """Whether this root is a `bench export` copy: finished runs without their weights,
+        read by tables, never trained into (``export.RECORDS_MARK``)."""
+        return (self.root / RECORDS_MARK).is_file()
 
     def ensure_writable(self) -> None:
         try:
