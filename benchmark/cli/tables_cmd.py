@@ -40,11 +40,9 @@ def cmd_export(args) -> int:
         args.suite, methods, args.preset, _suite_options(args), _method_options(args, methods)
     )
     records = select_records(RunStore(args.out), args.suite, hashes, seeds, args.classes)
-    if not records:
-        raise BenchError(f"no finished runs of this configuration in {args.out} to export")
-    dest = RunStore(args.to)
-    dest.ensure_writable()
-    done = export_runs(records, dest, samples=not args.no_samples, weights=args.weights)
+    done = export_runs(
+        records, RunStore(args.to), samples=not args.no_samples, weights=args.weights
+    )
     kept = ["records"] + ([] if args.no_samples else ["samples"]) + ["weights"] * args.weights
     what = " and ".join([", ".join(kept[:-1]), kept[-1]] if len(kept) > 1 else kept)
     left = ["samples"] * args.no_samples + ([] if args.weights else ["weights"])

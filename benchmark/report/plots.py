@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -32,8 +33,6 @@ def can_draw(df: pd.DataFrame, path: Path, needs: str) -> bool:
     """Whether every run in ``df`` has the file ``needs`` that the figure ``path`` draws from.
     A record exported with ``--no-samples`` has none: the figure is not drawn, an older copy
     of it (another set of runs) is removed, and one line on stderr says why."""
-    import sys
-
     lacking = [r for r in df["run_dir"] if not (Path(r) / needs).is_file()]
     if not lacking:
         return True

@@ -37,13 +37,13 @@ def complete_evaluations(
     """Evaluate the stored samples of finished runs that lack metrics; returns how many."""
     todo = [s for s in specs if missing_metrics(store, s)]
     for spec in todo:
-        if not (store.run_dir(spec).path / "samples.npy").is_file():
-            raise BenchError(
-                f"run {store.run_dir(spec).path} lacks {', '.join(missing_metrics(store, spec))} "
-                "and has no samples.npy to evaluate them from (a record exported with "
-                "--no-samples); give the store that trained it"
-            )
         run = store.run_dir(spec)
+        if not (run.path / "samples.npy").is_file():
+            raise BenchError(
+                f"run {run.path} lacks {', '.join(missing_metrics(store, spec))} and has no "
+                "samples.npy to evaluate them from (a record exported with --no-samples); give "
+                "the store that trained it"
+            )
         with run.lock(_note):
             missing = missing_metrics(store, spec)  # another process may have added them
             if not missing:

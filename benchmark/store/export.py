@@ -13,6 +13,7 @@ byte for byte, or the export stops before writing anything.
 
 from __future__ import annotations
 
+import filecmp
 import shutil
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -101,24 +102,12 @@ def _check_readable(rec: RunRecord, files: Sequence[Path]) -> None:
     # by whoever loads them (state_files.read_state)
 
 
-def _same(a: Path, b: Path) -> bool:
-    if a.stat().st_size != b.stat().st_size:
-        return False
-    with a.open("rb") as fa, b.open("rb") as fb:
-        while True:
-            ca, cb = fa.read(1 << 20), fb.read(1 << 20)
-            if ca != cb:
-                return False
-            if not ca:
-                return True
-
-
 def _differs(src: Path, dest: Path, files: Iterable[Path]) -> str | None:
     """Why ``dest`` is not a copy of ``src`` (None: it holds every file, identical)."""
     for rel in files:
         if not (dest / rel).is_file():
             return f"no {rel}"
-        if not _same(src / rel, dest / rel):
+        if not filecmp.cmp(src / rel, dest / rel, shallow=False):
             return f"another {rel}"
     return None
 
@@ -131,6 +120,7 @@ def export_runs(
     leaves ``dest`` as it was."""
     if not records:
         raise BenchError("no finished runs of this configuration to export; run `bench run` first")
+    dest.ensure_writable()
     todo, already = [], 0
     for rec in records:
         target = dest.run_dir(rec.spec).path
