@@ -104,6 +104,34 @@ def test_evaluate_perfect_samples(tmp_path, capsys):
     assert got["vendi"] == pytest.approx(8.0, rel=1e-6)
 
 
+def test_evaluate_within_sets_both_radii(tmp_path, capsys):
+    """--within K scores with one radius of K std for high quality and coverage alike."""
+    suite = get_suite("ring8").with_overrides({"protocol": "veegan"})
+    assert suite.std == 0.01  # VEEGAN's ring: 3 std = 0.03, 15 std = 0.15
+    c = suite.centers_array()
+    near = c[0] * 1.10  # 0.10 from mode 0 along its radius: inside 0.15, outside 0.03
+    far = c[4] * 0.5  # 0.5 from mode 4 and farther from the rest: inside neither
+    samples = np.concatenate([np.repeat(c[2:3], 10, 0), np.repeat([near], 10, 0), [far] * 10])
+    path = tmp_path / "s.npy"
+    np.save(path, samples)
+
+    def scores(*extra):
+        argv = ["evaluate", "--suite", "ring8", "--protocol", "veegan", "--samples", str(path)]
+        assert main([*argv, "--json", *extra]) == 0
+        got = json.loads(capsys.readouterr().out)
+        return got["modes_covered"], got["hq_fraction"]
+
+    assert scores() == (1, pytest.approx(10 / 30))
+    assert scores("--within", "15") == (2, pytest.approx(20 / 30))
+    err = one_line_error(capsys, ["evaluate", "--suite", "digits", "--samples", str(path),
+                                  "--within", "3"])  # fmt: skip
+    assert "--within applies to toy suites" in err
+    for bad in ("0", "-1", "nan", "x"):
+        err = one_line_error(capsys, ["evaluate", "--suite", "ring8", "--samples", str(path),
+                                      "--within", bad])  # fmt: skip
+        assert "must be a positive number" in err
+
+
 def test_rerun_skips_finished(smoke_store, capsys, tmp_path):
     out, _ = smoke_store
     before = {p: p.stat().st_mtime_ns for p in out.rglob("metrics.json")}

@@ -11,6 +11,7 @@ from .args import (
     _dinov2_arg,
     _exec_args,
     _Parser,
+    _positive_float,
     _positive_int,
     _protocol_arg,
     _store_args,
@@ -104,6 +105,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_int,
         default=None,
         help="image pairs for MS-SSIM (default: the suite's, as in its runs)",
+    )
+    e.add_argument(
+        "--within",
+        type=_positive_float,
+        default=None,
+        metavar="K",
+        help="toy suites: a sample is high quality, and covers its nearest mode, within K std "
+        "of it (default: the protocol's radii, 3 std in every published protocol)",
     )
 
     c = sub.add_parser("compare", help="a new method against baselines, with statistics")

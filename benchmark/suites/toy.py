@@ -59,6 +59,9 @@ class GaussianMixtureSuite(ReportedMetrics):
     #: ``--ring linspace``: the ring as its sources' code builds it (``linspace_ring``), to
     #: measure what that layout changes (None: the protocol's ring of distinct modes)
     ring: str | None = None
+    #: ``bench evaluate --within K``: one radius, in std, for both high quality and coverage
+    #: (VEEGAN's evaluation code uses one), instead of the protocol's (None)
+    within: float | None = None
     #: the evaluation size a run's key records (smoke presets evaluate fewer samples)
     eval_n: int | None = None
     data_seed: int = 20180101
@@ -83,7 +86,7 @@ class GaussianMixtureSuite(ReportedMetrics):
     #: bench agreement ranks every metric against this one: (metric, how captions name it)
     agreement_reference: ClassVar[tuple[str, str]] = ("modes_covered", "modes covered")
     #: suite options besides the protocol (``--update-order``)
-    OVERRIDABLE = ("protocol", "update_order", "ring")
+    OVERRIDABLE = ("protocol", "update_order", "ring", "within")
 
     def __post_init__(self) -> None:
         centers = self.protocol.mixture(self.name).centers  # one line when not defined here
@@ -91,6 +94,8 @@ class GaussianMixtureSuite(ReportedMetrics):
             raise BenchError(
                 f"unknown update order {self.order!r}; valid: {', '.join(UPDATE_ORDERS)}"
             )
+        if self.within is not None and not (math.isfinite(self.within) and self.within > 0):
+            raise BenchError(f"--within must be a positive number of std, got {self.within}")
         if self.ring is not None:
             if self.ring not in RING_LAYOUTS:
                 raise BenchError(f"unknown ring {self.ring!r}; valid: {', '.join(RING_LAYOUTS)}")
@@ -136,9 +141,16 @@ class GaussianMixtureSuite(ReportedMetrics):
     method_defaults = _from_protocol("method_defaults")
     presets = _from_protocol("presets")
     eval_sizes = _from_protocol("eval_sizes")
-    covered_within = _from_protocol("covered_within")
     covered_rule = _from_protocol("covered_rule")
-    hq_within = _from_protocol("hq_within")
+
+    @property
+    def covered_within(self) -> float:
+        return self.protocol.covered_within if self.within is None else self.within
+
+    @property
+    def hq_within(self) -> float:
+        return self.protocol.hq_within if self.within is None else self.within
+
     kl_over = _from_protocol("kl_over")
     fresh_data = _from_protocol("fresh_data")
 
@@ -169,6 +181,7 @@ class GaussianMixtureSuite(ReportedMetrics):
             **{k: getattr(self, k) for k in GAN_TOY_FIELDS if k != "protocol"},
             "protocol": self.protocol.name,
             **({"ring": self.ring} if self.ring else {}),
+            **({"within": self.within} if self.within is not None else {}),
         }
         own = self.with_protocol(self.protocol.name)  # the protocol's values, no departures
         legacy = {k: v for k, v in GAN_TOY_FIELDS.items() if _value(own, k) == v}
@@ -210,6 +223,8 @@ class GaussianMixtureSuite(ReportedMetrics):
         if "ring" in overrides:  # the protocol's own ring of distinct modes is None
             ring = overrides["ring"]
             suite = dataclasses.replace(suite, ring=None if ring == "distinct" else ring)
+        if "within" in overrides:
+            suite = dataclasses.replace(suite, within=overrides["within"])
         return suite
 
     def command_options(
