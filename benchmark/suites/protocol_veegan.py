@@ -1,0 +1,220 @@
+"""The VEEGAN / GDPP toy protocol (VEEGAN Table 1, GDPP Table 1): its settings, published
+cells, and the measured reason beside every cell of ours that differs from a published one.
+
+Kept apart from ``protocols.py`` because its ``differences`` are long measured texts, each
+naming the runs behind it (``results/<suite>/veegan/default/``)."""
+
+from __future__ import annotations
+
+from .protocol import (
+    GRID,
+    SMOKE_EVAL,
+    Mixture,
+    Protocol,
+    budget,
+    ring,
+    smoke_budget,
+)
+
+#: VEEGAN Table 1 and GDPP Table 1 report 5 runs and no spread
+VEEGAN_TRIALS = 5
+
+VEEGAN = Protocol(
+    name="veegan",
+    source="VEEGAN (Srivastava et al., NIPS 2017) Table 1 and GDPP (Elfeki et al., ICML 2019) "
+    "Table 1, Sec. 5.1, App. A.1; M-Elfeki/GDPP gdppgan_Synthetic.py (after "
+    "poolio/unrolled_gan, akashgit/VEEGAN)",
+    summary="grid std 0.05, ring radius 1 std 0.01, fresh data every step; 2x128 tanh MLPs, "
+    "noise 256, orthogonal init (gain 1.4); Adam lr 1e-4 D, 1e-3 G, beta1 0.5; batch 512; "
+    "G and D updated simultaneously; 25,000 steps; 2,500 samples, high quality within 3 std",
+    mixtures={"gaussians25": Mixture(GRID, 0.05), "ring8": Mixture(ring(1.0), 0.01)},
+    n_train=2_500,
+    n_per_mode=None,
+    nets="veegan",
+    hidden=128,
+    depth=2,
+    noise_dim=256,
+    init_std=None,
+    init_gain=1.4,
+    update_order="simultaneous",
+    fresh_data=True,
+    method_defaults={
+        "*": {"lr_d": 1e-4, "lr_g": 1e-3, "beta1": 0.5, "beta2": 0.999},
+        # the sources state no WGAN-GP settings: its paper's n_critic and betas, gan_toy.py's
+        # toy lambda, the protocol's two learning rates
+        "wgan-gp": {
+            "lr_d": 1e-4,
+            "lr_g": 1e-3,
+            "beta1": 0.5,
+            "beta2": 0.9,
+            "gp_lambda": 0.1,
+            "n_critic": 5,
+        },
+    },  # fmt: skip
+    presets={
+        "smoke": smoke_budget(512),
+        # one evaluation every 500 steps (the source's viz_every): collapse as it unfolds
+        "default": budget(25_000, 512, evals=50),
+        # four times the source's budget, evaluated as often: whether runs still sharpening at
+        # 25,000 steps (GDPP on the grid) settle where the source's table says
+        "long": budget(100_000, 512, evals=200),
+    },
+    n_eval=2500,
+    covered_within=3.0,
+    covered_rule="nearest",
+    hq_within=3.0,
+    kl_over="all",
+    trials=VEEGAN_TRIALS,
+    published={
+        # mean over 5 runs, no spread published; hq as a fraction (the tables print percent)
+        "ring8": {
+            "GAN (VEEGAN Table 1)": {"modes_covered": (1.0, None), "hq_fraction": (0.993, None)},
+            "ALI (VEEGAN Table 1)": {"modes_covered": (2.8, None), "hq_fraction": (0.0013, None)},
+            "Unrolled GAN (VEEGAN Table 1)": {
+                "modes_covered": (7.6, None),
+                "hq_fraction": (0.356, None),
+            },
+            "VEEGAN (VEEGAN Table 1)": {"modes_covered": (8.0, None), "hq_fraction": (0.529, None)},
+            "WGAN-GP (GDPP Table 1)": {"modes_covered": (6.8, None), "hq_fraction": (0.596, None)},
+            "GDPP (GDPP Table 1)": {"modes_covered": (8.0, None), "hq_fraction": (0.717, None)},
+        },
+        "gaussians25": {
+            "GAN (VEEGAN Table 1)": {"modes_covered": (3.3, None), "hq_fraction": (0.005, None)},
+            "ALI (VEEGAN Table 1)": {"modes_covered": (15.8, None), "hq_fraction": (0.016, None)},
+            "Unrolled GAN (VEEGAN Table 1)": {
+                "modes_covered": (23.6, None),
+                "hq_fraction": (0.16, None),
+            },
+            "VEEGAN (VEEGAN Table 1)": {"modes_covered": (24.6, None), "hq_fraction": (0.40, None)},
+            "WGAN-GP (GDPP Table 1)": {"modes_covered": (24.2, None), "hq_fraction": (0.287, None)},
+            "GDPP (GDPP Table 1)": {"modes_covered": (24.8, None), "hq_fraction": (0.685, None)},
+        },
+    },
+    published_methods={
+        "GAN (VEEGAN Table 1)": "gan",
+        "ALI (VEEGAN Table 1)": None,
+        "Unrolled GAN (VEEGAN Table 1)": "unrolled-gan",
+        "VEEGAN (VEEGAN Table 1)": None,
+        "WGAN-GP (GDPP Table 1)": "wgan-gp",
+        "GDPP (GDPP Table 1)": "gdpp",
+    },
+    published_preset="default",
+    published_as="VEEGAN Table 1 and GDPP Table 1, 5 runs, no spread published",
+    differences={
+        "ring8": {
+            ("GAN (VEEGAN Table 1)", "modes_covered"): (
+                "measured: the ring. On the ring the sources' code builds (--ring linspace: 7 "
+                "distinct modes, one drawn twice as often) the same GAN collapses as published: "
+                "0.8 modes at the end (5 seeds; agrees, ring-linspace/), and 130 of its 250 "
+                "evaluations cover 1 mode or none, against 35 of 500 on 8 distinct modes. Not "
+                "the cause: the update order (alternating: 8.0 modes, 5 seeds) and the "
+                "generator loss (minimax: 4.6 modes)"
+            ),
+            ("GDPP (GDPP Table 1)", "hq_fraction"): (
+                "agrees over 10 seeds; 5 understate the spread. Seeds 0-4 (the source's trial "
+                "count) give 82.4 ± 2.4 % (s.e.), 4.4 s.e. above the published 71.7 %, and seeds "
+                "6 and 8 give 54.0 and 52.4 % (the other eight 73.6-88.2 %). Measured, not the "
+                "cause: the ring. On the sources' ring (--ring linspace) GDPP's hq is 65.7 ± "
+                "14.2 % (5 seeds), and the published 8.0 modes cannot come from that ring, whose "
+                "evaluation counts at most 7 (ours cover 6.2), so GDPP's table was measured on 8 "
+                "distinct modes, as ours is"
+            ),
+            ("GAN (VEEGAN Table 1)", "hq_fraction"): (
+                "measured, not the cause: the update order (alternating: 18.8 % hq, 5 seeds), "
+                "the generator loss (minimax: 7.8 %) and the ring (--ring linspace: 0.3 %; its "
+                "collapsed samples lie between modes). No evaluation of any run reaches 99 %: "
+                "at most 90.8 % on 8 distinct modes (at 8 modes) and 33.2 % on the sources' "
+                "ring, so one sharp mode is a state these nets and settings do not reach here"
+            ),
+        }
+        | dict.fromkeys(
+            [
+                ("WGAN-GP (GDPP Table 1)", "modes_covered"),
+                ("WGAN-GP (GDPP Table 1)", "hq_fraction"),
+            ],
+            "measured: the number of critic steps, which the sources do not state, decides "
+            "this cell. At the WGAN-GP paper's 5 our runs cover 8.0 modes with 78.0 % hq (5 "
+            "seeds); at 1 critic step per generator step (the GDPP script runs one D op per "
+            "iteration) they collapse to 1.4 modes and 0.4 % (5 seeds, --set n_critic=1, "
+            "n-critic-1/); the published 6.8 modes and 59.6 % lie between the two",
+        ),
+        "gaussians25": dict.fromkeys(
+            [("GAN (VEEGAN Table 1)", "modes_covered"), ("GAN (VEEGAN Table 1)", "hq_fraction")],
+            "measured, not the cause: the update order (alternating: 9.2 modes, 2.5 % hq, 5 "
+            "seeds) and the generator loss (minimax: 10.0 modes, 3.8 %). Our GAN oscillates "
+            "(240 mode-loss events per run; 1 to 24 modes): 38 of its 500 evaluations cover 3 "
+            "modes or fewer and 36 % have at most 1 % within 3 std, so the published cell is a "
+            "state our runs pass through, not their average",
+        )
+        | dict.fromkeys(
+            [
+                ("WGAN-GP (GDPP Table 1)", "modes_covered"),
+                ("WGAN-GP (GDPP Table 1)", "hq_fraction"),
+            ],
+            "measured: the number of critic steps, which the sources do not state, decides "
+            "this cell. At the WGAN-GP paper's 5 our runs cover 25.0 modes with 84.8 % hq (5 "
+            "seeds); at 1 critic step per generator step (the GDPP script runs one D op per "
+            "iteration) 6.0 modes and 1.9 % (5 seeds, --set n_critic=1, n-critic-1/); the "
+            "published 24.2 modes and 28.7 % lie between the two",
+        )
+        | {
+            ("Unrolled GAN (VEEGAN Table 1)", "modes_covered"): (
+                "not explained yet. Measured: our runs swing between 12 and 25 modes (181 "
+                "mode-loss events per run; 24 of their 250 evaluations cover 24 or more), and "
+                "the cell is 2.4 modes (2 of our s.e.) from the published mean: with a spread "
+                "among the source's 5 trials like ours it would agree, and the source gives "
+                "none. Measured on three seeds, not the cause: the update order (alternating: "
+                "20, 23 and 25 modes, against 23, 19 and 25 for the same seeds simultaneous). "
+                "Not yet run: a longer budget (--preset long)"
+            ),
+            ("Unrolled GAN (VEEGAN Table 1)", "hq_fraction"): (
+                "not explained yet. Measured: no evaluation of any run reaches the published "
+                "16 % (at most 10.2 %); three seeds stay at 2-4 % all run, two are still "
+                "sharpening at the source's 25,000 steps (mean hq 2.4 and 2.7 % over the first "
+                "half, 7.5 and 8.3 % over the last five evaluations). Measured on three seeds, "
+                "not the cause: the update order (alternating: 3.2, 11.6 and 11.3 %, against "
+                "2.8, 9.4 and 8.2 % for the same seeds simultaneous). Not yet run: a longer "
+                "budget (--preset long)"
+            ),
+        }
+        | {
+            ("GDPP (GDPP Table 1)", "modes_covered"): (
+                "measured: the budget. At the source's 25,000 steps our runs are still "
+                "early (10 seeds: 220 mode-loss events per run; 8 of the 10 have their highest "
+                "hq at one of their last two evaluations). Trained 4 times as long (--preset "
+                "long, long/, 3 seeds) they end at 23, 20 and 25 modes (22.7 ± 1.5 s.e., within 2 "
+                "s.e. of 24.8); seed 2 covers 24 or 25 modes at 142 of its 200 evaluations. "
+                "Measured, not the cause: the update "
+                "order (alternating: 18.3 modes, 3 seeds)"
+            ),
+            ("GDPP (GDPP Table 1)", "hq_fraction"): (
+                "measured: the budget. At the source's 25,000 steps our runs are still "
+                "sharpening: 8 of 10 have their highest hq at one of their last two "
+                "evaluations, at most 48.1 %, and none of their 500 evaluations reaches 50 %. "
+                "Trained 4 times as long (--preset long, long/, 3 seeds), all pass the "
+                "published 68.5 % (at 61,500, 48,500 and 46,500 steps) and end at 83.0, 82.9 "
+                "and 82.0 % (medians over their last 50 evaluations 78.0, 81.9 and 82.7 %). Why "
+                "ours need longer "
+                "than the source's 25,000 steps is not found: its script's loss, weights, "
+                "optimisers and evaluation are the protocol's. Measured, not the cause: the "
+                "update order (alternating: 17.0 % hq, 3 seeds)"
+            ),
+        },
+    },
+    open_details=(
+        "the ring: GDPP's code places its modes at linspace(0, 2 pi, 8), which repeats one "
+        "mode (7 distinct); the tables report 8, so the 8 distinct modes at 2 pi k / 8 are run "
+        "(--ring linspace runs the source's ring)",
+        "update order: the GDPP code runs G's and D's train ops from one forward pass "
+        "(simultaneous), and so does this protocol; `--update-order alternating` runs the "
+        "harness's D-then-G order (a different run key)",
+        "WGAN-GP's lambda and n_critic are not stated: gan_toy.py's toy lambda 0.1 and the "
+        "paper's n_critic 5 with Adam (0.5, 0.9) at the protocol's two learning rates; under "
+        "simultaneous updates G steps with D's last critic step",
+        "methods with one learning rate and methods whose papers fix their optimiser keep "
+        "their own; GAN, Unrolled GAN, GDPP and WGAN-GP take the protocol's 1e-4 / 1e-3",
+        "reverse KL (not in the tables) over the nearest-mode histogram of all samples",
+        "ALI and VEEGAN need an inverse network: their rows are published only",
+    ),
+    eval_sizes={"smoke": SMOKE_EVAL},
+)
