@@ -120,11 +120,17 @@ VEEGAN = Protocol(
                 "distinct modes, as ours is"
             ),
             ("GAN (VEEGAN Table 1)", "hq_fraction"): (
-                "measured, not the cause: the update order (alternating: 18.8 % hq, 5 seeds), "
-                "the generator loss (minimax: 7.8 %) and the ring (--ring linspace: 0.3 %; its "
-                "collapsed samples lie between modes). No evaluation of any run reaches 99 %: "
-                "at most 90.8 % on 8 distinct modes (at 8 modes) and 33.2 % on the sources' "
-                "ring, so one sharp mode is a state these nets and settings do not reach here"
+                "not explained. Measured, not the cause: the update order (alternating: 18.8 % "
+                "hq, 5 seeds), the generator loss (minimax: 7.8 %), the ring (--ring linspace: "
+                "0.3 %; its collapsed samples lie between modes and off the ring), D's learning "
+                "rate (VEEGAN's notebook trains every net with Adam 1e-3: --set lr=0.001, seed "
+                "0, lr-0.001/: 8 modes, 13.5 %, at most 17.9 % over its 50 evaluations, never "
+                "below 3 modes) and the evaluation radius (that notebook scores within a fixed "
+                "0.15, 15 std of this ring: bench evaluate --within 15 gives 81.0 % on 8 modes "
+                "for that run and 11.2 % for seed 0 on the sources' ring). No evaluation of any "
+                "run reaches 99 %: at most 90.8 % on 8 distinct modes (at 8 modes) and 33.2 % on "
+                "the sources' ring, so one sharp mode is a state these nets and settings do not "
+                "reach here"
             ),
         }
         | dict.fromkeys(
