@@ -43,6 +43,14 @@ def _from_protocol(name: str) -> property:
     return property(lambda self: getattr(self.protocol, name), doc=f"the protocol's {name}")
 
 
+def _radius(name: str) -> property:
+    """A protocol's radius (std multiples), or the one ``bench evaluate --within`` gave."""
+    return property(
+        lambda self: getattr(self.protocol, name) if self.within is None else self.within,
+        doc=f"the protocol's {name}, unless --within overrides it",
+    )
+
+
 @dataclass(frozen=True)
 class GaussianMixtureSuite(ReportedMetrics):
     """A 2-D mixture of equal-weight isotropic Gaussians, evaluated by mode coverage.
@@ -142,15 +150,8 @@ class GaussianMixtureSuite(ReportedMetrics):
     presets = _from_protocol("presets")
     eval_sizes = _from_protocol("eval_sizes")
     covered_rule = _from_protocol("covered_rule")
-
-    @property
-    def covered_within(self) -> float:
-        return self.protocol.covered_within if self.within is None else self.within
-
-    @property
-    def hq_within(self) -> float:
-        return self.protocol.hq_within if self.within is None else self.within
-
+    covered_within = _radius("covered_within")
+    hq_within = _radius("hq_within")
     kl_over = _from_protocol("kl_over")
     fresh_data = _from_protocol("fresh_data")
 
