@@ -59,12 +59,11 @@ def cmd_evaluate(args) -> int:
     if args.suite not in SUITES:
         valid = ", ".join(SUITES)
         raise BenchError(f"unknown suite {args.suite!r}; valid suites for evaluate: {valid}")
-    options = _suite_options(args)
+    suite = get_suite(args.suite).with_overrides(_suite_options(args))
     if args.within is not None:
-        if get_suite(args.suite).kind != "toy":
+        if suite.kind != "toy":
             raise BenchError(f"--within applies to toy suites; {args.suite} is an image suite")
-        options["within"] = args.within
-    suite = get_suite(args.suite).with_overrides(options)
+        suite = suite.scored_within(args.within)
     as_json, as_text = suite.evaluate_file(Path(args.samples), args.data_root, args.pairs)
     print(as_json if args.json else as_text)
     return 0

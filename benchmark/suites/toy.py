@@ -94,7 +94,7 @@ class GaussianMixtureSuite(ReportedMetrics):
     #: bench agreement ranks every metric against this one: (metric, how captions name it)
     agreement_reference: ClassVar[tuple[str, str]] = ("modes_covered", "modes covered")
     #: suite options besides the protocol (``--update-order``)
-    OVERRIDABLE = ("protocol", "update_order", "ring", "within")
+    OVERRIDABLE = ("protocol", "update_order", "ring")
 
     def __post_init__(self) -> None:
         centers = self.protocol.mixture(self.name).centers  # one line when not defined here
@@ -224,9 +224,12 @@ class GaussianMixtureSuite(ReportedMetrics):
         if "ring" in overrides:  # the protocol's own ring of distinct modes is None
             ring = overrides["ring"]
             suite = dataclasses.replace(suite, ring=None if ring == "distinct" else ring)
-        if "within" in overrides:
-            suite = dataclasses.replace(suite, within=overrides["within"])
         return suite
+
+    def scored_within(self, k: float) -> GaussianMixtureSuite:
+        """``bench evaluate --within K``: the same suite, scored at one radius of K std. Not a
+        suite option of ``run`` or ``variants``: it changes no training, only the scoring."""
+        return dataclasses.replace(self, within=k)
 
     def command_options(
         self, protocol: str | None, update_order: str | None, ring: str | None = None
