@@ -123,6 +123,11 @@ def test_evaluate_within_sets_both_radii(tmp_path, capsys):
 
     assert scores() == (1, pytest.approx(10 / 30))
     assert scores("--within", "15") == (2, pytest.approx(20 / 30))
+    argv = ["evaluate", "--suite", "ring8", "--protocol", "veegan", "--samples", str(path)]
+    assert main([*argv, "--within", "15"]) == 0
+    text = capsys.readouterr().out  # the text output says which radius gave its numbers
+    assert "high quality within 15 std (0.15) of the nearest mode" in text
+    assert "hq_fraction" in text and "30 samples" in text
     err = one_line_error(capsys, ["evaluate", "--suite", "digits", "--samples", str(path),
                                   "--within", "3"])  # fmt: skip
     assert "--within applies to toy suites" in err

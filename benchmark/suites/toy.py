@@ -336,7 +336,18 @@ class GaussianMixtureSuite(ReportedMetrics):
         """`bench evaluate`: the metrics of a .npy file of (N, 2) samples, as (JSON, text)."""
         arr = read_array_file(path, "a .npy file of shape (N, 2), float", npz=False)
         metrics = self.evaluate(self.check_evaluable(arr, what=f"samples in {path}"))
-        return json.dumps(metrics), "\n".join(f"{k:<16} {v}" for k, v in metrics.items())
+        text = "\n".join(f"{k:<16} {v}" for k, v in metrics.items())
+        return json.dumps(metrics), f"{text}\n{self._scoring_line(len(arr))}"
+
+    def _scoring_line(self, n: int) -> str:
+        """What the text output was scored under: the radii decide the numbers."""
+        ring = f", --ring {self.ring}" if self.ring else ""
+        hq, cov = self.hq_within, self.covered_within
+        return (
+            f"scored under protocol {self.protocol.name}{ring}: {n:,} samples, high quality "
+            f"within {hq:g} std ({hq * self.std:g}) of the nearest mode, a mode covered within "
+            f"{cov:g} std ({cov * self.std:g}, rule {self.covered_rule!r})"
+        )
 
     def snapshot(self, D: nn.Module, method) -> dict[str, np.ndarray]:
         """D's raw output on a grid over the plane (the greed paper Fig. 3's contours)."""
