@@ -115,15 +115,15 @@ def test_evaluate_within_sets_both_radii(tmp_path, capsys):
     path = tmp_path / "s.npy"
     np.save(path, samples)
 
+    argv = ["evaluate", "--suite", "ring8", "--protocol", "veegan", "--samples", str(path)]
+
     def scores(*extra):
-        argv = ["evaluate", "--suite", "ring8", "--protocol", "veegan", "--samples", str(path)]
         assert main([*argv, "--json", *extra]) == 0
         got = json.loads(capsys.readouterr().out)
         return got["modes_covered"], got["hq_fraction"]
 
     assert scores() == (1, pytest.approx(10 / 30))
     assert scores("--within", "15") == (2, pytest.approx(20 / 30))
-    argv = ["evaluate", "--suite", "ring8", "--protocol", "veegan", "--samples", str(path)]
     assert main([*argv, "--within", "15"]) == 0
     text = capsys.readouterr().out  # the text output says which radius gave its numbers
     assert "high quality within 15 std (0.15) of the nearest mode" in text
