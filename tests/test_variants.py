@@ -86,13 +86,33 @@ def test_run_with_set_is_its_own_configuration_and_table(tmp_path, capsys):
     cfgs = [json.loads((r / "config.json").read_text())["method_params"] for r in runs]
     assert sorted(c.get("optimizer", "rmsprop") for c in cfgs) == ["rmsprop", "sgd"]
     # the option's table lives one level down; the default table is not overwritten
-    assert (res / "gaussians25" / "dyngan" / "smoke" / "optimizer-sgd" / "table.md").exists()
+    sgd_table = (
+        res / "gaussians25" / "dyngan" / "smoke" / "optimizer-sgd" / "table.md"
+    ).read_text()
     assert (res / "gaussians25" / "dyngan" / "smoke" / "table.md").read_text() == default_table
+    # the caption names the option, so the table still says what it shows out of its folder
+    assert "), trained with --set optimizer=sgd: mean ± std over seeds 0" in sgd_table
+    assert "trained with" not in default_table
     capsys.readouterr()  # the runs above printed their tables and summaries
     err = one_line_error(capsys, [*args, "--set", "optimizer=adamw"])
     assert "unknown optimizer 'adamw'; valid: rmsprop, adam, sgd" in err
     err = one_line_error(capsys, [*args, "--set", "lr"])
     assert "write NAME=VALUE" in err
+
+
+def test_a_tables_caption_names_the_options_its_runs_were_trained_with():
+    from collapsebench.benchmark.report.tables import trained_with
+    from collapsebench.benchmark.report.writers import TableRequest
+
+    def req(suite, options=None, method_set=None):
+        return TableRequest(suite, "smoke", ("wgan",), "r", options or {}, {}, method_set)
+
+    assert trained_with(req("digits")) == ""
+    assert trained_with(req("ring8", {"protocol": "veegan"})) == ""  # the protocol is named apart
+    got = trained_with(req("digits", {"arch": "resnet"}, "wgan.lr=1e-4"))
+    assert got == ", trained with --arch resnet --set wgan.lr=1e-4"
+    got = trained_with(req("ring8", {"protocol": "veegan", "update_order": "alternating"}))
+    assert got == ", trained with --update-order alternating"
 
 
 # -- bench variants ------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from ..store.atomic import atomic_write_text
 from ..suites import data as data_mod
 from ..suites import get_suite
 from .image_plots import CIFAR10_ORDER, class_order
-from .tables import per_seed, render, runs_mark, seed_list
+from .tables import per_seed, render, runs_mark, seed_list, trained_with
 
 #: our method names -> the greed paper's column names
 GREED_PAPER_NAMES = {
@@ -192,13 +192,14 @@ def methods_table(
     return table
 
 
-def caption(suite, preset: str, df: pd.DataFrame) -> str:
-    """The table's caption, from the evaluation details of a run that did not diverge."""
+def caption(suite, preset: str, df: pd.DataFrame, options: str = "") -> str:
+    """The table's caption, from the evaluation details of a run that did not diverge;
+    ``options``: the clause naming the options the runs were trained under."""
     finished = df[~df["diverged"].astype(bool)] if "diverged" in df else df
     if finished.empty:
         return (
-            f"{suite.name}, preset {preset}: every run diverged (non-finite samples), so no "
-            "metric could be computed; the cells are empty."
+            f"{suite.name}, preset {preset}{options}: every run diverged (non-finite samples), "
+            "so no metric could be computed; the cells are empty."
         )
     first = finished.iloc[0]
     budget = suite.presets[preset]
@@ -210,7 +211,7 @@ def caption(suite, preset: str, df: pd.DataFrame) -> str:
     )
     head = (
         f"{suite.name}, preset {preset} ({budget.steps:,} generator steps, batch "
-        f"{budget.batch_size}; seeds {seeds}; {curve})"
+        f"{budget.batch_size}; seeds {seeds}; {curve}){options}"
     )
     if suite.stacked:
         rule = (
@@ -283,7 +284,7 @@ def write_image_tables(req, store) -> str:
     )
     df = df.drop(columns="_order").reset_index(drop=True)
     out = req.out
-    cap = caption(suite, req.preset, df)
+    cap = caption(suite, req.preset, df, trained_with(req))
     if suite.per_class:
         complete, shown = complete_classes(df), class_order(df["class"])
         if complete != shown:

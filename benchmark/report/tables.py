@@ -202,3 +202,18 @@ def render(table: pd.DataFrame, fmt: str, caption: str) -> str:
         # numbers stay as written (0.2940, not 0.294): the cells are already formatted
         return f"{table.to_markdown(disable_numparse=True)}\n\n{caption}\n"
     raise BenchError(f"unknown --format {fmt!r}; valid formats: md, csv, latex")
+
+
+def trained_options(req) -> list[str]:
+    """The command-line options, beyond suite and preset, that ``req``'s runs were trained under
+    (suite options other than the protocol, and ``--set``), as a reader would type them."""
+    opts = sorted((k, v) for k, v in req.suite_options.items() if k != "protocol")
+    sets = [req.method_set] if isinstance(req.method_set, str) else list(req.method_set or ())
+    return [f"--{k.replace('_', '-')} {v}" for k, v in opts] + [f"--set {s}" for s in sets]
+
+
+def trained_with(req) -> str:
+    """The caption's clause naming those options ("" for the default configuration), so a
+    table copied out of its folder still says which runs it shows."""
+    opts = trained_options(req)
+    return f", trained with {' '.join(opts)}" if opts else ""

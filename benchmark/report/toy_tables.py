@@ -12,7 +12,17 @@ from ..suites.published import published_table, verdict_counts
 from ..suites.toy import TOY_REFERENCE, TOY_VENDI
 from . import plots
 from .partition_plots import partition_figure
-from .tables import cell_marks, display_table, diverged_counts, per_seed, render, seed_list, summary
+from .tables import (
+    cell_marks,
+    display_table,
+    diverged_counts,
+    per_seed,
+    render,
+    seed_list,
+    summary,
+    trained_options,
+    trained_with,
+)
 
 
 def write_toy_tables(req, store) -> str:
@@ -33,7 +43,8 @@ def write_toy_tables(req, store) -> str:
     seeds = seed_list(df)
     caption = (
         f"{req.suite} under protocol {protocol.name} ({protocol.source}), preset {req.preset} "
-        f"({budget.steps:,} generator steps, batch {budget.batch_size}): mean ± std over seeds "
+        f"({budget.steps:,} generator steps, batch {budget.batch_size})"
+        f"{trained_with(req)}: mean ± std over seeds "
         f"{seeds} ({n_eval:,} samples each). Covered: {_covered_rule(suite)}; hq = within "
         f"{suite.hq_within:g} std of the nearest mode; reverse KL = KL(nearest-mode histogram of "
         f"{'all' if suite.kl_over == 'all' else 'high-quality'} samples || the mixture's mode "
@@ -85,9 +96,7 @@ def departures(req) -> list[str]:
     """The command-line options by which ``req``'s runs depart from their protocol: suite
     options, ``--set``, and a preset longer than the published one (a shorter one is already
     "not comparable: budget")."""
-    opts = sorted((k, v) for k, v in req.suite_options.items() if k != "protocol")
-    sets = [req.method_set] if isinstance(req.method_set, str) else list(req.method_set or ())
-    out = [f"--{k.replace('_', '-')} {v}" for k, v in opts] + [f"--set {s}" for s in sets]
+    out = trained_options(req)
     protocol = get_suite(req.suite).with_overrides(dict(req.suite_options)).protocol
     source = protocol.presets.get(protocol.published_preset)
     preset = protocol.presets.get(req.preset)
