@@ -46,7 +46,7 @@ interface stacks with no edit inside the package.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
@@ -102,6 +102,19 @@ def fold_rates(params: Params) -> None:
     for name in ("lr_d", "lr_g"):
         if getattr(params, name) == params.lr:
             object.__setattr__(params, name, None)
+
+
+def given_over_defaults(defaults: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
+    """Parameters given on the command line (``--set``) over a protocol's defaults. A rate given
+    for both nets (``lr``) also replaces the per-net rates (``lr_d``, ``lr_g``; ``own_rates``)
+    the defaults set and the command line does not: otherwise ``--set lr=X`` would change the
+    run key but neither net's rate under a protocol that sets both."""
+    merged = {**defaults, **given}
+    if "lr" in given:
+        for own in ("lr_d", "lr_g"):
+            if own not in given:
+                merged.pop(own, None)
+    return merged
 
 
 def own_rates(params: Params) -> tuple[float, float]:

@@ -66,6 +66,25 @@ def test_set_bad_items_name_what_is_valid(items, needle):
         parse_method_options(items, ["wgan"])
 
 
+def test_set_lr_trains_both_nets_at_that_rate_under_every_protocol():
+    """`--set lr=X` means both nets at X, also where a protocol gives D and G their own rates
+    (VEEGAN's: D 1e-4, G 1e-3); a per-net rate given beside it still wins for its net."""
+    from collapsebench.baselines.base import own_rates
+    from collapsebench.benchmark.runs.planning import plan
+    from collapsebench.benchmark.training.methods import build_method
+
+    def rates(options, protocol="veegan"):
+        (spec,) = plan("ring8", ["gan"], [0], "smoke", None, {"protocol": protocol}, None, options)
+        return own_rates(build_method("gan", spec.method_params, 1).params)  # (G, D)
+
+    assert rates({}) == (1e-3, 1e-4)
+    assert rates({"gan": {"lr": 1e-3}}) == (1e-3, 1e-3)
+    assert rates({"gan": {"lr_d": 1e-3}}) == (1e-3, 1e-3)
+    assert rates({"gan": {"lr": 2e-3, "lr_g": 5e-4}}) == (5e-4, 2e-3)
+    assert rates({}, "dyngan") == (1e-3, 1e-3)  # dyngan sets lr, lr_d and lr_g alike
+    assert rates({"gan": {"lr": 2e-3}}, "dyngan") == (2e-3, 2e-3)
+
+
 def test_results_dir_names_non_default_options(tmp_path):
     base = tmp_path / "gaussians25" / "smoke"
     assert results_dir(tmp_path, "gaussians25", "smoke") == base

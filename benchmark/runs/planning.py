@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ...baselines.base import given_over_defaults
 from ..errors import BenchError
 from ..store.runstore import RunStore
 from ..store.spec import RunSpec
@@ -86,7 +87,9 @@ def _specs(suite, methods, seeds, preset, classes, method_options=None) -> list[
             seed=s,
             preset=preset,
             train=train,
-            method_params=method_params(m, {**defaults_for(suite, m), **opts.get(m, {})}),
+            method_params=method_params(
+                m, given_over_defaults(defaults_for(suite, m), opts.get(m, {}))
+            ),
             suite_params=suite.params(preset),
             cls=c,
         )
