@@ -123,13 +123,14 @@ VEEGAN = Protocol(
                 "not explained. Measured, not the cause: the update order (alternating: 18.8 % "
                 "hq, 5 seeds), the generator loss (minimax: 7.8 %), the ring (--ring linspace: "
                 "0.3 %; its collapsed samples lie between modes and off the ring), D's learning "
-                "rate (VEEGAN's notebook trains every net with Adam 1e-3: --set lr=0.001, seed "
-                "0, lr-0.001/: 8 modes, 13.5 %, at most 17.9 % over its 50 evaluations, never "
-                "below 3 modes) and the evaluation radius (that notebook scores within a fixed "
-                "0.15, 15 std of this ring: bench evaluate --within 15 gives 81.0 % on 8 modes "
-                "for that run and 11.2 % for seed 0 on the sources' ring). No evaluation of any "
-                "run reaches 99 %: at most 90.8 % on 8 distinct modes (at 8 modes) and 33.2 % on "
-                "the sources' ring, so one sharp mode is a state these nets and settings do not "
+                "rate (VEEGAN's notebook trains every net with Adam 1e-3: --set lr_d=0.001, "
+                "lr-d-0.001/, 3 seeds: 6.7 modes and 63.1 %, never below 2 modes at any of "
+                "their 150 evaluations) and the evaluation radius (that notebook scores within "
+                "a fixed 0.15, 15 std of this ring: bench evaluate --within 15 gives 56.8, 97.7 "
+                "and 93.4 % on 8, 7 and 8 modes for those runs, and 11.2 % for seed 0 on the "
+                "sources' ring). No evaluation reaches 99 %: at most 90.8 % in the protocol's "
+                "own runs (at 8 modes), 92.2 % with D at 1e-3 (at 6 modes) and 33.2 % on the "
+                "sources' ring, so one sharp mode is a state these nets and settings do not "
                 "reach here"
             ),
         }
@@ -222,7 +223,9 @@ VEEGAN = Protocol(
         "VEEGAN's released notebook (as public copies of it read) trains every net with one "
         "Adam at 1e-3 and scores within a fixed 0.15 (3 std of the grid, 15 of the ring); the "
         "protocol follows GDPP's script (1e-4 / 1e-3, 3 std of each mixture): --set lr=0.001 "
-        "and bench evaluate --within 15 measure the other choice",
+        "and bench evaluate --within 15 measure the other choice. Its nets differ too (G two "
+        "ReLU layers of 128, D one ReLU layer of 128, batch 500, 100,000 iterations); no "
+        "option here builds them",
         "reverse KL (not in the tables) over the nearest-mode histogram of all samples",
         "ALI and VEEGAN need an inverse network: their rows are published only",
     ),
