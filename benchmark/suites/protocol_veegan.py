@@ -122,16 +122,18 @@ VEEGAN = Protocol(
             ("GAN (VEEGAN Table 1)", "hq_fraction"): (
                 "not explained. Measured, not the cause: the update order (alternating: 18.8 % "
                 "hq, 5 seeds), the generator loss (minimax: 7.8 %), the ring (--ring linspace: "
-                "0.3 %; its collapsed samples lie between modes and off the ring), D's learning "
-                "rate (VEEGAN's notebook trains every net with Adam 1e-3: --set lr_d=0.001, "
-                "lr-d-0.001/, 3 seeds: 6.7 modes and 63.1 %, never below 2 modes at any of "
-                "their 150 evaluations) and the evaluation radius (that notebook scores within "
-                "a fixed 0.15, 15 std of this ring: bench evaluate --within 15 gives 56.8, 97.7 "
-                "and 93.4 % on 8, 7 and 8 modes for those runs, and 11.2 % for seed 0 on the "
-                "sources' ring). No evaluation reaches 99 %: at most 90.8 % in the protocol's "
-                "own runs (at 8 modes), 92.2 % with D at 1e-3 (at 6 modes) and 33.2 % on the "
-                "sources' ring, so one sharp mode is a state these nets and settings do not "
-                "reach here"
+                "0.3 %; its collapsed samples lie between modes and off the ring), the ring and "
+                "the loss together, the Unrolled GAN notebook at 0 unrolling steps (--ring "
+                "linspace --set loss=minimax, seed 0: 4 modes, 0.2 %, at most 6.9 % over its 50 "
+                "evaluations), D's learning rate (VEEGAN's notebook trains every net with Adam "
+                "1e-3: --set lr_d=0.001, lr-d-0.001/, 3 seeds: 6.7 modes and 63.1 %, never "
+                "below 2 modes at any of their 150 evaluations) and the evaluation radius (that "
+                "notebook scores within a fixed 0.15, 15 std of this ring: bench evaluate "
+                "--within 15 gives 56.8, 97.7 and 93.4 % on 8, 7 and 8 modes for those runs, "
+                "and 11.2 % for seed 0 on the sources' ring). No evaluation reaches 99 %: at "
+                "most 90.8 % in the protocol's own runs (at 8 modes), 92.2 % with D at 1e-3 (at "
+                "6 modes) and 33.2 % on the sources' ring, so one sharp mode is a state these "
+                "nets and settings do not reach here"
             ),
         }
         | dict.fromkeys(
