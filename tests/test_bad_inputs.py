@@ -394,6 +394,8 @@ case("run --ring on the grid", run_("--protocol", "veegan", "--ring", "linspace"
 case("run --ring on an image suite", run_("--ring", "linspace", suite="digits-perclass"))
 case("run unknown ring", run_("--ring", "spiral", suite="ring8"))
 case("table --ring on the grid", table_("--ring", "linspace"))
+case("run --nets on an image suite", run_("--nets", "veegan-code", suite="digits-perclass"))
+case("run unknown nets", run_("--nets", "resnet", suite="ring8"))
 case("evaluate --pairs 0", evaluate_(lambda e: e.npy("p.npy", np.zeros((4, 2))), "digits",
                                      "--pairs", "0"))  # fmt: skip
 

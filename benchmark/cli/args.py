@@ -14,7 +14,7 @@ from ...baselines import REGISTRY
 from ..errors import BenchError
 from ..store.atomic import check_writable_dir
 from ..suites import SUITES, get_suite
-from ..suites.protocols import RING_LAYOUTS
+from ..suites.protocols import NET_CHOICES, RING_LAYOUTS
 from .slurm_args import SLURM_FLAGS, add_slurm_arguments, slurm_options
 
 DEFAULT_OUT = "runs"
@@ -195,6 +195,14 @@ def _protocol_arg(p: argparse.ArgumentParser) -> None:
         "the unrolled-GAN and GDPP code: k - 1 modes, one drawn twice as often; a different "
         "run key and results folder)",
     )
+    p.add_argument(
+        "--nets",
+        choices=NET_CHOICES,
+        default=None,
+        help="toy suites: build these nets instead of the protocol's (another protocol's, or "
+        "veegan-code: the nets of VEEGAN's released notebook; a different run key and results "
+        "folder)",
+    )
 
 
 def _exec_args(p: argparse.ArgumentParser) -> None:
@@ -309,13 +317,8 @@ def _suite_options(args) -> dict:
     names = ("arch", "width", "min_count", "counter")
     opts = {k: v for k in names if (v := getattr(args, k, None)) is not None}
     suite = get_suite(args.suite)
-    opts.update(
-        suite.command_options(
-            getattr(args, "protocol", None),
-            getattr(args, "update_order", None),
-            getattr(args, "ring", None),
-        )
-    )
+    toy = ("protocol", "update_order", "ring", "nets")
+    opts.update(suite.command_options({k: getattr(args, k, None) for k in toy}))
     return opts
 
 

@@ -121,9 +121,8 @@ def build_report(req: ReportRequest, store, specs) -> tuple[Path, int, int]:
     rep.heading("Reproduce")
     common = ["--suite", t.suite, "--preset", t.preset, "--methods", *methods]
     common += ["--protocol", protocol.name] if protocol else []
-    update_order = t.suite_options.get("update_order")
-    common += ["--update-order", update_order] if update_order else []
-    common += ["--ring", t.suite_options["ring"]] if "ring" in t.suite_options else []
+    for name, value in sorted(t.suite_options.items()):  # --update-order, --ring, --nets
+        common += [f"--{name.replace('_', '-')}", str(value)] if name != "protocol" else []
     common += ["--set", *req.method_set] if req.method_set else []
     seed_args = ["--seeds", *map(str, req.seeds)]
     seed_args += ["--classes", *req.classes] if req.classes else []

@@ -124,14 +124,13 @@ class ImageSuite(ReportedMetrics):
         if unsized:
             raise ValueError(f"image suite {self.name}: presets {unsized} have no eval_sizes entry")
 
-    def command_options(
-        self, protocol: str | None, update_order: str | None, ring: str | None = None
-    ) -> dict[str, Any]:
+    def command_options(self, given: Mapping[str, Any]) -> dict[str, Any]:
         """Image suites have no protocols: the suite options come from --arch/--width/..."""
-        if protocol is not None or update_order is not None or ring is not None:
+        named = [f"--{k.replace('_', '-')}" for k, v in given.items() if v is not None]
+        if named:
             raise BenchError(
-                "--protocol, --update-order and --ring apply to the toy suites only; "
-                f"{self.name} has none"
+                f"{', '.join(named)} {'applies' if len(named) == 1 else 'apply'} to the toy "
+                f"suites only (--protocol, --update-order, --ring, --nets); {self.name} has none"
             )
         return {}
 

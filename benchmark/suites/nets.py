@@ -94,6 +94,21 @@ def orthogonal_init(module: nn.Module, gain: float) -> nn.Module:
     return module
 
 
+def glorot_init(module: nn.Module) -> nn.Module:
+    """Every Linear weight Glorot (Xavier) uniform, every bias 0: the default initialiser of
+    TensorFlow's dense layers, as code written for them initialises its nets."""
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.xavier_uniform_(m.weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+    return module
+
+
+#: nets that carry their own initialisation, whatever the protocol sets (``toy_nets``)
+OWN_INIT = {"veegan-code": glorot_init}
+
+
 def _two_layer_nets(
     in_dim: int, cond_dim: int, hidden: int, pack: int, g_act, d_act
 ) -> tuple[nn.Module, nn.Module]:
@@ -117,6 +132,23 @@ def veegan_nets(in_dim: int, cond_dim: int, hidden: int, pack: int) -> tuple[nn.
     two tanh layers ``hidden`` wide, linear outputs; D's features are its last tanh layer (the
     "last feature map of the discriminator" GDPP's loss uses)."""
     return _two_layer_nets(in_dim, cond_dim, hidden, pack, nn.Tanh, nn.Tanh)
+
+
+def veegan_code_nets(
+    in_dim: int, cond_dim: int, hidden: int, pack: int
+) -> tuple[nn.Module, nn.Module]:
+    """The nets of VEEGAN's released 2-D ring notebook (akashgit/VEEGAN, VEEGAN_2D_RING.ipynb),
+    which differ from those its table's protocol describes: G two ReLU layers ``hidden`` wide,
+    D *one* ReLU layer (its ``features``) and a linear score head. Initialised as TensorFlow's
+    dense layers are by default (Glorot uniform weights, zero biases): ``toy_nets`` applies
+    ``glorot_init``, not the protocol's initialisation."""
+    G = nn.Sequential(
+        nn.Linear(in_dim, hidden), nn.ReLU(),
+        nn.Linear(hidden, hidden), nn.ReLU(),
+        nn.Linear(hidden, 2),
+    )  # fmt: skip
+    trunk = nn.Sequential(nn.Linear((2 + cond_dim) * pack, hidden), nn.ReLU())
+    return G, PackedScore(trunk, nn.Linear(hidden, 1), pack)
 
 
 def dyngan_nets(in_dim: int, cond_dim: int, hidden: int, pack: int) -> tuple[nn.Module, nn.Module]:
@@ -158,8 +190,9 @@ def toy_nets(
     init_gain: float | None = None,
     init_std: float | None = None,
 ) -> tuple[nn.Module, nn.Module]:
-    """A toy suite's G and D by its protocol's ``nets``, initialised as the protocol says; the
-    caller seeds the global RNG. ``hidden`` (a method's width) serves the gan-toy nets only: a
+    """A toy suite's G and D by ``nets`` (the protocol's, or ``--nets``), initialised as the
+    protocol says unless the nets carry their own initialisation (``OWN_INIT``); the caller
+    seeds the global RNG. ``hidden`` (a method's width) serves the gan-toy nets only: a
     published protocol fixes its width (``protocol_hidden``)."""
     if nets == "gan-toy":
         G: nn.Module = mlp(noise_dim + cond_dim, 2, hidden, depth)
@@ -168,9 +201,14 @@ def toy_nets(
         G, D = dyngan_nets(noise_dim + cond_dim, cond_dim, protocol_hidden, pack)
     elif nets == "veegan":
         G, D = veegan_nets(noise_dim + cond_dim, cond_dim, protocol_hidden, pack)
-    else:  # pacgan (the protocol admits no other value)
+    elif nets == "veegan-code":
+        G, D = veegan_code_nets(noise_dim + cond_dim, cond_dim, protocol_hidden, pack)
+    else:  # pacgan (NET_CHOICES admits no other value)
         G, D = pacgan_nets(noise_dim + cond_dim, cond_dim, protocol_hidden, 200, 5, pack)
-    if init_gain is not None:
+    if nets in OWN_INIT:
+        OWN_INIT[nets](G)
+        OWN_INIT[nets](D)
+    elif init_gain is not None:
         orthogonal_init(G, init_gain)
         orthogonal_init(D, init_gain)
     elif init_std is not None:

@@ -22,6 +22,7 @@ from ..store.spec import TrainConfig
 from .protocol import (
     GP_TOY,
     GRID,
+    NET_CHOICES,
     NETS,
     OWN_OPTIMISERS,
     RING_LAYOUTS,
@@ -45,6 +46,7 @@ __all__ = [
     "GP_TOY",
     "OWN_OPTIMISERS",
     "NETS",
+    "NET_CHOICES",
     "UPDATE_ORDERS",
     "TOY_DESCRIPTIONS",
     "Mixture",

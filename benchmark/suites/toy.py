@@ -24,10 +24,11 @@ from ...metrics.coverage import mode_coverage
 from ..errors import BenchError
 from ..store.keys import omit_defaults
 from .base import ReportedMetrics
-from .nets import toy_nets
+from .nets import OWN_INIT, toy_nets
 from .protocol import GAN_TOY_FIELDS
 from .protocols import (
     DEFAULT_PROTOCOL,
+    NET_CHOICES,
     RING_LAYOUTS,
     TOY_DESCRIPTIONS,
     UPDATE_ORDERS,
@@ -67,6 +68,9 @@ class GaussianMixtureSuite(ReportedMetrics):
     #: ``--ring linspace``: the ring as its sources' code builds it (``linspace_ring``), to
     #: measure what that layout changes (None: the protocol's ring of distinct modes)
     ring: str | None = None
+    #: ``--nets NAME``: other toy nets than the protocol's (``NET_CHOICES``), to measure what
+    #: the nets change (None: the protocol's)
+    net_choice: str | None = None
     #: ``bench evaluate --within K``: one radius, in std, for both high quality and coverage
     #: (VEEGAN's evaluation code uses one), instead of the protocol's (None)
     within: float | None = None
@@ -94,7 +98,7 @@ class GaussianMixtureSuite(ReportedMetrics):
     #: bench agreement ranks every metric against this one: (metric, how captions name it)
     agreement_reference: ClassVar[tuple[str, str]] = ("modes_covered", "modes covered")
     #: suite options besides the protocol (``--update-order``)
-    OVERRIDABLE = ("protocol", "update_order", "ring")
+    OVERRIDABLE = ("protocol", "update_order", "ring", "nets")
 
     def __post_init__(self) -> None:
         centers = self.protocol.mixture(self.name).centers  # one line when not defined here
@@ -102,6 +106,8 @@ class GaussianMixtureSuite(ReportedMetrics):
             raise BenchError(
                 f"unknown update order {self.order!r}; valid: {', '.join(UPDATE_ORDERS)}"
             )
+        if self.net_choice is not None and self.net_choice not in NET_CHOICES:
+            raise BenchError(f"unknown nets {self.net_choice!r}; valid: {', '.join(NET_CHOICES)}")
         if self.within is not None and not (math.isfinite(self.within) and self.within > 0):
             raise BenchError(f"--within must be a positive number of std, got {self.within}")
         if self.ring is not None:
@@ -140,12 +146,20 @@ class GaussianMixtureSuite(ReportedMetrics):
 
     # read straight from the protocol (suites/protocols.py documents each)
     n_per_mode = _from_protocol("n_per_mode")
-    nets = _from_protocol("nets")
     hidden = _from_protocol("hidden")
     depth = _from_protocol("depth")
     noise_dim = _from_protocol("noise_dim")
-    init_std = _from_protocol("init_std")
-    init_gain = _from_protocol("init_gain")
+
+    @property
+    def init_std(self) -> float | None:
+        """The protocol's Gaussian init std; None for nets that carry their own init."""
+        return None if self.nets in OWN_INIT else self.protocol.init_std
+
+    @property
+    def init_gain(self) -> float | None:
+        """The protocol's orthogonal init gain; None for nets that carry their own init."""
+        return None if self.nets in OWN_INIT else self.protocol.init_gain
+
     method_defaults = _from_protocol("method_defaults")
     presets = _from_protocol("presets")
     eval_sizes = _from_protocol("eval_sizes")
@@ -158,6 +172,11 @@ class GaussianMixtureSuite(ReportedMetrics):
     @property
     def n_eval(self) -> int:
         return self.protocol.n_eval if self.eval_n is None else self.eval_n
+
+    @property
+    def nets(self) -> str:
+        """The toy nets this suite builds: ``--nets``, else the protocol's."""
+        return self.protocol.nets if self.net_choice is None else self.net_choice
 
     @property
     def update_order(self) -> str:
@@ -194,24 +213,26 @@ class GaussianMixtureSuite(ReportedMetrics):
 
     def resolve(self, params: Mapping[str, Any]) -> GaussianMixtureSuite:
         """The suite a run's config describes: its protocol (gan-toy when the key has none),
-        its update order, its ring and its evaluation size."""
+        its update order, its ring, its nets and its evaluation size."""
         suite = self.with_protocol(params.get("protocol", "gan-toy"))
         order = params.get("update_order", suite.update_order)
+        nets = params.get("nets", suite.nets)
         return dataclasses.replace(
             suite,
             eval_n=params.get("n_eval", suite.n_eval),
             order=None if order == suite.protocol.update_order else order,
             ring=params.get("ring"),
+            net_choice=None if nets == suite.protocol.nets else nets,
         )
 
     def with_protocol(self, name: str) -> GaussianMixtureSuite:
         return dataclasses.replace(
-            self, protocol=get_protocol(name), order=None, eval_n=None, ring=None
+            self, protocol=get_protocol(name), order=None, eval_n=None, ring=None, net_choice=None
         )
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> GaussianMixtureSuite:
-        """``{"protocol": NAME}`` (``--protocol``), then ``update_order`` (``--update-order``)
-        and ``ring`` (``--ring``) over what the protocol sets."""
+        """``{"protocol": NAME}`` (``--protocol``), then ``update_order`` (``--update-order``),
+        ``ring`` (``--ring``) and ``nets`` (``--nets``) over what the protocol sets."""
         extra = sorted(set(overrides) - set(self.OVERRIDABLE))
         if extra:
             raise BenchError(
@@ -224,6 +245,11 @@ class GaussianMixtureSuite(ReportedMetrics):
         if "ring" in overrides:  # the protocol's own ring of distinct modes is None
             ring = overrides["ring"]
             suite = dataclasses.replace(suite, ring=None if ring == "distinct" else ring)
+        if "nets" in overrides:  # the protocol's own nets are None
+            nets = overrides["nets"]
+            suite = dataclasses.replace(
+                suite, net_choice=None if nets == suite.protocol.nets else nets
+            )
         return suite
 
     def scored_within(self, k: float) -> GaussianMixtureSuite:
@@ -231,22 +257,17 @@ class GaussianMixtureSuite(ReportedMetrics):
         suite option of ``run`` or ``variants``: it changes no training, only the scoring."""
         return dataclasses.replace(self, within=k)
 
-    def command_options(
-        self, protocol: str | None, update_order: str | None, ring: str | None = None
-    ) -> dict[str, Any]:
-        """The suite options of a command line: toy suites always name their protocol (the
-        default one when --protocol is not given), so tables of different protocols never
-        share a folder; an update order or ring is named only where it departs from the
-        protocol's."""
-        opts: dict[str, Any] = {"protocol": protocol or DEFAULT_PROTOCOL}
-        if update_order is not None and update_order != get_protocol(opts["protocol"]).update_order:
-            opts["update_order"] = update_order
-        if ring is not None:
-            opts["ring"] = ring
+    def command_options(self, given: Mapping[str, Any]) -> dict[str, Any]:
+        """The suite options of a command line (``given``: --protocol, --update-order, --ring,
+        --nets, None where not given): toy suites always name their protocol (the default one
+        when --protocol is not given), so tables of different protocols never share a folder;
+        the others are named only where they depart from what the protocol sets."""
+        protocol = get_protocol(given.get("protocol") or DEFAULT_PROTOCOL)
+        own = {"update_order": protocol.update_order, "ring": "distinct", "nets": protocol.nets}
+        opts: dict[str, Any] = {"protocol": protocol.name}
+        opts |= {k: v for k, v in given.items() if k in own and v is not None}
         self.with_overrides(opts)  # a bad combination is one line here, before any work
-        if opts.get("ring") == "distinct":  # the protocol's own ring: no departure to name
-            del opts["ring"]
-        return opts
+        return {k: v for k, v in opts.items() if k == "protocol" or v != own[k]}
 
     def preset_lines(self) -> list[str]:
         """`bench list`'s lines on this suite's budgets."""

@@ -1,0 +1,93 @@
+"""``--nets``: a toy run that builds other nets than its protocol's, here the nets of VEEGAN's
+released ring notebook (G two ReLU layers of 128, D one, Glorot-uniform weights and zero biases,
+TensorFlow's default), checked against sizes and bounds worked out by hand."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from collapsebench.benchmark.errors import BenchError
+from collapsebench.benchmark.runs.planning import plan
+from collapsebench.benchmark.suites import get_suite
+
+
+def _suite(nets: str | None = "veegan-code"):
+    opts = {"protocol": "veegan"} | ({"nets": nets} if nets else {})
+    return get_suite("ring8").with_overrides(opts)
+
+
+def _linears(module: nn.Module) -> list[nn.Linear]:
+    return [m for m in module.modules() if isinstance(m, nn.Linear)]
+
+
+def _shapes(module: nn.Module) -> list[tuple[int, int]]:
+    return [(m.in_features, m.out_features) for m in _linears(module)]
+
+
+def test_veegan_code_nets_have_the_notebooks_layers():
+    G, D = _suite().build_nets(seed=0)
+    # G: 256 noise -> 128 -> 128 -> 2; D: 2 -> 128 -> 1 (one hidden layer, not the protocol's two)
+    assert _shapes(G) == [(256, 128), (128, 128), (128, 2)]
+    assert _shapes(D) == [(2, 128), (128, 1)]
+    assert sum(p.numel() for p in G.parameters()) == 256 * 128 + 128 + 128 * 128 + 128 + 128 * 2 + 2
+    assert sum(p.numel() for p in D.parameters()) == 2 * 128 + 128 + 128 + 1
+    assert sum(isinstance(m, nn.ReLU) for m in G.modules()) == 2
+    assert sum(isinstance(m, nn.ReLU) for m in D.modules()) == 1
+    assert not any(isinstance(m, nn.Tanh) for m in [*G.modules(), *D.modules()])
+    x = torch.randn(6, 2)
+    assert D(x).shape == (6,) and D.features(x).shape == (6, 128)
+
+
+def test_veegan_code_nets_are_glorot_initialised_not_the_protocols_orthogonal_gain():
+    G, D = _suite().build_nets(seed=3)
+    for m in _linears(G) + _linears(D):
+        bound = math.sqrt(6 / (m.in_features + m.out_features))  # Glorot uniform's limit
+        assert m.weight.abs().max() <= bound
+        # a uniform draw on [-b, b] has variance b^2 / 3
+        if m.weight.numel() >= 256:
+            assert m.weight.var().item() == pytest.approx(bound**2 / 3, rel=0.15)
+        assert torch.count_nonzero(m.bias) == 0
+    # the protocol's own nets: orthogonal with gain 1.4, so the square layer's W W^T = 1.96 I
+    G0, _ = _suite(None).build_nets(seed=3)
+    w = _linears(G0)[1].weight
+    torch.testing.assert_close(w @ w.T, 1.96 * torch.eye(128), atol=1e-4, rtol=0)
+    w = _linears(G)[1].weight
+    assert not torch.allclose(w @ w.T, 1.96 * torch.eye(128), atol=0.1)
+    # and the run key records no orthogonal gain for them
+    assert _suite().params()["init_gain"] is None and _suite(None).params()["init_gain"] == 1.4
+
+
+def test_nets_are_their_own_run_and_resolve_back():
+    opts = {"protocol": "veegan"}
+    (base,) = plan("ring8", ["gan"], [0], "smoke", suite_options=opts)
+    (code,) = plan("ring8", ["gan"], [0], "smoke", suite_options=opts | {"nets": "veegan-code"})
+    assert base.config_hash() != code.config_hash()
+    assert code.suite_params["nets"] == "veegan-code"
+    back = get_suite("ring8").resolve(code.suite_params)
+    assert back.nets == "veegan-code" and back.protocol.name == "veegan"
+    assert get_suite("ring8").resolve(base.suite_params).nets == "veegan"
+    # naming the protocol's own nets is no departure: the same key as giving no option
+    (own,) = plan("ring8", ["gan"], [0], "smoke", suite_options=opts | {"nets": "veegan"})
+    assert own.config_hash() == base.config_hash()
+
+
+def test_command_options_name_nets_only_where_they_depart():
+    s = get_suite("ring8")
+    given = {"protocol": "veegan", "update_order": None, "ring": None}
+    assert s.command_options(given | {"nets": "veegan"}) == {"protocol": "veegan"}
+    assert s.command_options(given | {"nets": "dyngan"}) == {"protocol": "veegan", "nets": "dyngan"}
+    with pytest.raises(BenchError, match="toy suites only"):
+        get_suite("digits-perclass").command_options({"nets": "veegan-code"})
+    with pytest.raises(BenchError, match="unknown nets"):
+        s.with_overrides({"protocol": "veegan", "nets": "resnet"})
+
+
+def test_another_protocols_nets_take_this_protocols_width():
+    # --nets dyngan under veegan: DynGAN's ReLU/LeakyReLU nets at veegan's 128 and noise 256
+    G, D = _suite("dyngan").build_nets(seed=0)
+    assert _shapes(G) == [(256, 128), (128, 128), (128, 2)]
+    assert any(isinstance(m, nn.LeakyReLU) for m in D.modules())
