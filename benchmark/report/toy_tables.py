@@ -9,7 +9,7 @@ from ..analysis.convergence import CAPTION as CONVERGENCE_CAPTION
 from ..store.atomic import atomic_write_text, remove_stale_tmp
 from ..suites import get_suite
 from ..suites.published import published_table, verdict_counts
-from ..suites.toy import TOY_REFERENCE, TOY_VENDI
+from ..suites.toy_eval import TOY_REFERENCE, TOY_VENDI
 from . import plots
 from .partition_plots import partition_figure
 from .tables import (
