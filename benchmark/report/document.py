@@ -231,7 +231,8 @@ def section_runs(rep: Report, per_seed: pd.DataFrame, missing: list, stale: list
         rep.text("Missing: none; every planned run finished.")
     if stale:
         rep.text(
-            f"Not in this report: {len(stale)} finished runs of these methods under another "
+            f"Not in this report: {len(stale)} finished run{'s' * (len(stale) != 1)} of these "
+            "methods under another "
             "configuration (another preset, protocol, option or older defaults):"
         )
         rep.items(stale)

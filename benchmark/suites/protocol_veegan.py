@@ -127,13 +127,20 @@ VEEGAN = Protocol(
                 "linspace --set loss=minimax, seed 0: 4 modes, 0.2 %, at most 6.9 % over its 50 "
                 "evaluations), D's learning rate (VEEGAN's notebook trains every net with Adam "
                 "1e-3: --set lr_d=0.001, lr-d-0.001/, 3 seeds: 6.7 modes and 63.1 %, never "
-                "below 2 modes at any of their 150 evaluations) and the evaluation radius (that "
+                "below 2 modes at any of their 150 evaluations), the evaluation radius (that "
                 "notebook scores within a fixed 0.15, 15 std of this ring: bench evaluate "
                 "--within 15 gives 56.8, 97.7 and 93.4 % on 8, 7 and 8 modes for those runs, "
-                "and 11.2 % for seed 0 on the sources' ring). No evaluation reaches 99 %: at "
-                "most 90.8 % in the protocol's own runs (at 8 modes), 92.2 % with D at 1e-3 (at "
-                "6 modes) and 33.2 % on the sources' ring, so one sharp mode is a state these "
-                "nets and settings do not reach here"
+                "and 11.2 % for seed 0 on the sources' ring) and the notebook's nets (--nets "
+                "veegan-code with its one Adam 1e-3 and the minimax loss, "
+                "nets-veegan-code_loss-minimax_lr-0.001/, 5 seeds: one mode at 181 of their 250 "
+                "evaluations and at the end on 2 seeds, but as a wide blob that wanders along "
+                "and off the ring, at most 47.8 % within 3 std while at one mode and 41.2 and "
+                "40.1 % within the notebook's 0.15 at the end; the other 3 end at 8 modes and "
+                "73-77 %; updated in turn as the notebook does, 3 seeds, all end at 8 modes, "
+                "61.5 %). No evaluation reaches 99 %: at most 90.8 % in the protocol's own runs "
+                "(at 8 modes), 92.2 % with D at 1e-3 (at 6 modes), 87.0 % with the notebook's "
+                "nets (at 8 modes) and 33.2 % on the sources' ring, so one sharp mode is a "
+                "state these nets and settings do not reach here"
             ),
         }
         | dict.fromkeys(
@@ -226,8 +233,8 @@ VEEGAN = Protocol(
         "Adam at 1e-3 and scores within a fixed 0.15 (3 std of the grid, 15 of the ring); the "
         "protocol follows GDPP's script (1e-4 / 1e-3, 3 std of each mixture): --set lr=0.001 "
         "and bench evaluate --within 15 measure the other choice. Its nets differ too (G two "
-        "ReLU layers of 128, D one ReLU layer of 128, batch 500, 100,000 iterations); no "
-        "option here builds them",
+        "ReLU layers of 128, D one, TensorFlow's default Glorot-uniform init): --nets "
+        "veegan-code builds them; its batch of 500 and 100,000 iterations are not run",
         "reverse KL (not in the tables) over the nearest-mode histogram of all samples",
         "ALI and VEEGAN need an inverse network: their rows are published only",
     ),
