@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import math
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -16,6 +15,7 @@ from ..store.atomic import check_writable_dir
 from ..suites import SUITES, get_suite
 from ..suites.protocols import NET_CHOICES, RING_LAYOUTS
 from .slurm_args import SLURM_FLAGS, add_slurm_arguments, slurm_options
+from .values import parse_seeds, positive_int
 
 DEFAULT_OUT = "runs"
 
@@ -26,67 +26,6 @@ DEFAULT_RESULTS = "results"
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, no usage dump
         self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-#: seeds seed ``torch.Generator.manual_seed`` and numpy's SeedSequence: 63-bit non-negative
-MAX_SEED = 2**63 - 1
-
-
-#: more runs than one command may plan (a typo like 0-99999999999 must not allocate them)
-MAX_SEEDS = 10_000
-
-
-def parse_seeds(tokens: Sequence[str]) -> list[int]:
-    """Seeds as non-negative integers or inclusive ranges: ``0 1 2`` or ``0-9``."""
-    seeds: list[int] = []
-    valid = f"seeds are integers 0..{MAX_SEED} (e.g. 0 1 2) or ranges like 0-9"
-    for tok in tokens:
-        parts = tok.split("-")
-        try:
-            if len(parts) == 1:
-                lo = hi = _seed(parts[0])
-            elif len(parts) == 2 and parts[0] and parts[1]:
-                lo, hi = _seed(parts[0]), _seed(parts[1])
-                if hi < lo:
-                    raise ValueError
-            else:
-                raise ValueError
-        except ValueError:
-            raise BenchError(f"bad seed {tok!r}: {valid}") from None
-        if len(seeds) + hi - lo + 1 > MAX_SEEDS:
-            raise BenchError(f"too many seeds ({tok!r}): at most {MAX_SEEDS} per command")
-        seeds.extend(range(lo, hi + 1))
-    if len(set(seeds)) != len(seeds):
-        raise BenchError(f"seeds repeat: {tokens}; give each seed once")
-    return seeds
-
-
-def _seed(text: str) -> int:
-    if (
-        not (text.isascii() and text.isdigit()) or len(text) > 19 or int(text) > MAX_SEED
-    ):  # digits only: no sign
-        raise ValueError(text)
-    return int(text)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {v}")
-    return v
-
-
-def _positive_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}") from None
-    if not (math.isfinite(v) and v > 0):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return v
 
 
 def _store_args(p: argparse.ArgumentParser, preset: str, results: bool = True, runs: bool = True):
@@ -106,7 +45,7 @@ def _store_args(p: argparse.ArgumentParser, preset: str, results: bool = True, r
     )
     _protocol_arg(p)
     p.add_argument("--arch", default=None, help="image suites: dcgan (default), resnet, densenet")
-    p.add_argument("--width", type=_positive_int, default=None, help="image suites: ngf = ndf")
+    p.add_argument("--width", type=positive_int, default=None, help="image suites: ngf = ndf")
     _counting_args(p)
     _dinov2_arg(p)
     p.add_argument(
@@ -161,7 +100,7 @@ def _use_dinov2(args) -> Iterator[None]:
 def _counting_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--min-count",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         metavar="K",
         help="stacked suites: a mode counts when at least K samples land on it (default 1: any "
@@ -209,7 +148,7 @@ def _exec_args(p: argparse.ArgumentParser) -> None:
     """How runs are executed: never part of a run's identity (benchmark/training/runtime.py)."""
     p.add_argument(
         "--workers",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         help="parallel processes (default: chosen for the machine, runs/layout.py)",
     )
@@ -221,7 +160,7 @@ def _exec_args(p: argparse.ArgumentParser) -> None:
         "slurm (one Slurm job array through submitit; extra: slurm)",
     )
     p.add_argument("--address", default=None, help="--executor ray: auto or HOST:PORT")
-    add_slurm_arguments(p, _positive_int)
+    add_slurm_arguments(p, positive_int)
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
     p.add_argument(
         "--fast",
@@ -240,7 +179,7 @@ def _exec_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--log-dir", default=None, help="--log: where (default: each run directory)")
     p.add_argument(
         "--batch-models",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         metavar="K",
         help="train up to K runs of one configuration (seeds, classes) as one stacked model "

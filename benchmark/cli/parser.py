@@ -11,11 +11,10 @@ from .args import (
     _dinov2_arg,
     _exec_args,
     _Parser,
-    _positive_float,
-    _positive_int,
     _protocol_arg,
     _store_args,
 )
+from .values import positive_float, positive_int
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -102,13 +101,13 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--data-root", default=None, help="image data (default: $COLLAPSEBENCH_DATA)")
     e.add_argument(
         "--pairs",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         help="image pairs for MS-SSIM (default: the suite's, as in its runs)",
     )
     e.add_argument(
         "--within",
-        type=_positive_float,
+        type=positive_float,
         default=None,
         metavar="K",
         help="toy suites: a sample is high quality, and covers its nearest mode, within K std "
@@ -144,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--seeds", nargs="+", default=None, help="these seeds only (default: every finished run)"
     )
     w.add_argument("--classes", nargs="+", default=None, help="per-class suites: these only")
-    w.add_argument("--critic-steps", type=_positive_int, default=500)
+    w.add_argument("--critic-steps", type=positive_int, default=500)
     w.add_argument("--no-progress", action="store_true")
 
     rp = sub.add_parser(
@@ -176,11 +175,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     f.add_argument("--suite", default="gaussians25")
     f.add_argument("--method", default="wgan-gp")
-    f.add_argument("--steps", type=_positive_int, default=100)
-    f.add_argument("--repeats", type=_positive_int, default=3)
+    f.add_argument("--steps", type=positive_int, default=100)
+    f.add_argument("--repeats", type=positive_int, default=3)
     f.add_argument(
         "--batch-models",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         metavar="K",
         help="instead: K runs (seeds; classes first on per-class suites) as one stacked model "
@@ -199,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     f.add_argument(
         "--threads",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         help="with --batch-models: torch CPU threads (default: all cores)",
     )
@@ -217,13 +216,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     f.add_argument(
         "--runs",
-        type=_positive_int,
+        type=positive_int,
         default=4,
         help="with --executor or --layout: runs (seeds) per measurement",
     )
     f.add_argument(
         "--workers",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         help="with --executor: parallel runs for both executors (default: one per core)",
     )

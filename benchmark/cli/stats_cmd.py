@@ -17,11 +17,11 @@ from .args import (
     _plan,
     _runtime,
     _suite_options,
-    parse_seeds,
     results_dir,
     table_request,
     write_tables,
 )
+from .values import parse_seeds
 
 
 def _ensure_runs(args, methods: list[str]):

@@ -8,7 +8,8 @@ from pathlib import Path
 from ..errors import BenchError
 from ..store.atomic import check_writable_dir
 from ..suites import SUITES, get_suite
-from .args import _method_options, _methods, _suite_options, parse_seeds, write_tables
+from .args import _method_options, _methods, _suite_options, write_tables
+from .values import parse_seeds
 
 
 def cmd_table(args) -> int:

@@ -17,10 +17,10 @@ from .args import (
     _plan,
     _runtime,
     _suite_options,
-    parse_seeds,
     results_dir,
     write_tables,
 )
+from .values import parse_seeds
 
 
 def cmd_list(args) -> int:
