@@ -4,6 +4,7 @@ TensorFlow's default), checked against sizes and bounds worked out by hand."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -91,3 +92,29 @@ def test_another_protocols_nets_take_this_protocols_width():
     G, D = _suite("dyngan").build_nets(seed=0)
     assert _shapes(G) == [(256, 128), (128, 128), (128, 2)]
     assert any(isinstance(m, nn.LeakyReLU) for m in D.modules())
+
+
+def test_bench_run_with_nets_trains_them_and_names_them_everywhere(tmp_path):
+    from collapsebench.benchmark.cli.main import main
+
+    out, res = tmp_path / "runs", tmp_path / "results"
+    common = ["--suite", "ring8", "--protocol", "veegan", "--preset", "smoke", "--methods", "gan"]
+    common += ["--seeds", "0", "--out", str(out), "--results", str(res)]
+    assert main(["run", *common, "--nets", "veegan-code", "--no-progress"]) == 0
+    (run,) = (out / "ring8" / "gan").iterdir()
+    suite_params = json.loads((run / "config.json").read_text())["suite_params"]
+    assert suite_params["nets"] == "veegan-code" and suite_params["init_gain"] is None
+    # the checkpoint holds the notebook's D: one hidden layer of 128, then the score
+    state = torch.load(run / "checkpoint.pt", weights_only=False)["D"]
+    assert {k: tuple(v.shape) for k, v in state.items()} == {
+        "trunk.0.weight": (128, 2),
+        "trunk.0.bias": (128,),
+        "head.weight": (1, 128),
+        "head.bias": (1,),
+    }
+    folder = res / "ring8" / "veegan" / "smoke" / "nets-veegan-code"
+    assert "trained with --nets veegan-code" in (folder / "table.md").read_text()
+    assert main(["report", *common, "--nets", "veegan-code"]) == 0
+    report = (folder / "report.md").read_text()
+    assert "--protocol veegan --nets veegan-code --seeds 0" in report
+    assert "These runs depart from the protocol (--nets veegan-code)" in report
