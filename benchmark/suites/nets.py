@@ -109,17 +109,22 @@ def glorot_init(module: nn.Module) -> nn.Module:
 OWN_INIT = {"veegan-code": glorot_init}
 
 
+def _two_layer_generator(in_dim: int, hidden: int, act) -> nn.Sequential:
+    """G of the 128-wide toy protocols: two ``act`` layers ``hidden`` wide, a linear 2-D output."""
+    return nn.Sequential(
+        nn.Linear(in_dim, hidden), act(),
+        nn.Linear(hidden, hidden), act(),
+        nn.Linear(hidden, 2),
+    )  # fmt: skip
+
+
 def _two_layer_nets(
     in_dim: int, cond_dim: int, hidden: int, pack: int, g_act, d_act
 ) -> tuple[nn.Module, nn.Module]:
     """G: two ``g_act`` layers ``hidden`` wide and a linear 2-D output; D: a trunk of two
     ``d_act`` layers (its ``features``) and a linear score head. Built G first, then D's trunk
     and head, so a seed gives every protocol's nets the same draws as before."""
-    G = nn.Sequential(
-        nn.Linear(in_dim, hidden), g_act(),
-        nn.Linear(hidden, hidden), g_act(),
-        nn.Linear(hidden, 2),
-    )  # fmt: skip
+    G = _two_layer_generator(in_dim, hidden, g_act)
     trunk = nn.Sequential(
         nn.Linear((2 + cond_dim) * pack, hidden), d_act(),
         nn.Linear(hidden, hidden), d_act(),
@@ -142,11 +147,7 @@ def veegan_code_nets(
     D *one* ReLU layer (its ``features``) and a linear score head. Initialised as TensorFlow's
     dense layers are by default (Glorot uniform weights, zero biases): ``toy_nets`` applies
     ``glorot_init``, not the protocol's initialisation."""
-    G = nn.Sequential(
-        nn.Linear(in_dim, hidden), nn.ReLU(),
-        nn.Linear(hidden, hidden), nn.ReLU(),
-        nn.Linear(hidden, 2),
-    )  # fmt: skip
+    G = _two_layer_generator(in_dim, hidden, nn.ReLU)
     trunk = nn.Sequential(nn.Linear((2 + cond_dim) * pack, hidden), nn.ReLU())
     return G, PackedScore(trunk, nn.Linear(hidden, 1), pack)
 
