@@ -19,7 +19,6 @@ Digits rule: the 8×8 images (0..16) are scaled to 0..255 and resized bilinearly
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, ClassVar
@@ -28,8 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ...metrics import digits_classifier, dinov2, fidelity, image_collapse, msssim
-from ...metrics.feature_diversity import feature_diversity
+from ...metrics import digits_classifier, fidelity, image_collapse, msssim
 from ...metrics.images import to_uint8_nchw
 from ...metrics.stacked_modes import N_STACKED_MODES
 from ..errors import BenchError
@@ -38,7 +36,7 @@ from ..store.spec import TrainConfig
 from . import data as data_mod
 from .base import ReportedMetrics
 from .image_batches import ImageBatches, StackedBatches
-from .image_eval import fidelity_records, on_device, stacked_mode_count
+from .image_eval import ImageEvaluation
 from .image_nets import ARCHS, build_image_nets
 
 #: the published counting rule (PacGAN / VEEGAN): any sample counts, the plain classifier
@@ -50,7 +48,7 @@ def _presets(smoke: TrainConfig, default: TrainConfig, paper: TrainConfig) -> di
 
 
 @dataclass(frozen=True)
-class ImageSuite(ReportedMetrics):
+class ImageSuite(ImageEvaluation, ReportedMetrics):
     name: str
     description: str
     #: data.DATASETS name of the training images ("cifar10", "celeba", "digits", "mnist")
@@ -133,12 +131,6 @@ class ImageSuite(ReportedMetrics):
                 f"suites only (--protocol, --update-order, --ring, --nets); {self.name} has none"
             )
         return {}
-
-    def evaluate_file(self, path, data_root=None, pairs=None) -> tuple[str, str]:
-        """`bench evaluate`: the suite's metrics on a sample file, as (JSON, text)."""
-        from .image_eval import evaluate_file
-
-        return evaluate_file(self, path, data_root, pairs)
 
     def preset_lines(self) -> list[str]:
         """`bench list`'s lines on this suite's budgets."""
@@ -317,110 +309,3 @@ class ImageSuite(ReportedMetrics):
     def to_stored(samples: torch.Tensor | np.ndarray) -> np.ndarray:
         """Generated images in [-1, 1] -> uint8 N×C×H×W, the format every metric reads."""
         return to_uint8_nchw(torch.as_tensor(samples).clamp(-1, 1)).numpy()
-
-    # -- evaluation (how: image_eval.py) ------------------------------------------------------
-    @property
-    def diversity_names(self) -> tuple[str, ...]:
-        """Computed on the final samples only, on the FID extractor's features (and, when DINOv2
-        weights are configured, on DINOv2's)."""
-        if self.stacked:
-            return ()
-        extra = dinov2.METRIC_NAMES if os.environ.get(dinov2.WEIGHTS_ENV) else ()
-        return ("density", "coverage", "vendi", "ndb", "ndb_js", *extra)
-
-    def evaluate(
-        self,
-        samples: np.ndarray,
-        cls: str | None = None,
-        data_root=None,
-        device: str = "cpu",
-        diversity: bool = True,
-    ) -> dict[str, Any]:
-        """One pass of the feature extractor over the samples serves IS, FID, KID and
-        precision/recall (torch-fidelity extracts every metric's layers at once); on ``device``
-        ``cuda[:N]`` that pass and the MS-SSIM pairs run on that GPU, in larger batches."""
-        images = torch.as_tensor(to_uint8_nchw(samples))
-        if tuple(images.shape[1:]) != (self.channels, self.image_size, self.image_size):
-            raise BenchError(
-                f"{self.name} images are {self.channels}×{self.image_size}×{self.image_size}; "
-                f"got {tuple(images.shape[1:])}"
-            )
-        if self.stacked:
-            return stacked_mode_count(images, self.counter, self.min_count)
-        with on_device(device):
-            return self._evaluate(images, cls, data_root, device, diversity)
-
-    def curve_metrics(
-        self, samples: np.ndarray, cls: str | None = None, data_root=None, device: str = "cpu"
-    ) -> dict[str, Any]:
-        """One point of the convergence curve (``curve_names``), on the same features, sample
-        size and MS-SSIM pairs as the final evaluation, so its last point matches the table's."""
-        images = torch.as_tensor(to_uint8_nchw(samples))
-        if self.stacked:  # the curve holds numbers only: not the counter's name, accuracy, ...
-            counts = stacked_mode_count(images, self.counter, self.min_count)
-            return {k: counts[k] for k in self.curve_names}
-        real = self.real_images(cls, data_root)
-        with on_device(device):
-            try:
-                recs, _ = self._fidelity(images, real, cls, device, metrics=("fid", "prc"))
-                gen_div = self._msssim(images, device)
-            except (ValueError, fidelity.MissingWeightsError) as exc:
-                raise BenchError(f"{self.name}: {exc}") from None
-        return {
-            "ms_ssim": gen_div.mean,
-            "fid": recs["fid"]["value"],
-            "precision": recs["prc"]["precision"],
-            "recall": recs["prc"]["recall"],
-        }
-
-    def _fidelity(self, images, real, cls: str | None, device: str, **options):
-        tag = f"{self.dataset}.{self.image_size}px.{'all' if cls is None else 'class_' + cls}"
-        return fidelity_records(images, real, self.extractor, tag, device, **options)
-
-    def _msssim(self, images, device: str):
-        return msssim.msssim_diversity(
-            images, n_pairs=self.n_pairs, protocol=self.msssim_protocol, device=device
-        )
-
-    def _evaluate(self, images, cls, data_root, device: str, diversity: bool) -> dict[str, Any]:
-        real = self.real_images(cls, data_root)
-        kid_size = min(fidelity.DEFAULTS["kid_subset_size"], len(images), len(real))
-        try:
-            recs, feats = self._fidelity(
-                images,
-                real,
-                cls,
-                device,
-                isc_splits=min(fidelity.IS_SPLITS, len(images)),
-                kid_subset_size=kid_size,
-            )
-            gen_div, real_div = self._msssim(images, device), self._msssim(real, device)
-            extra = {}
-            if diversity:
-                extra = feature_diversity(feats.generated, feats.reference)
-                extra["diversity_features"] = f"{self.extractor}:{feats.layer}"
-                weights = dinov2.weights_path()
-                if weights is not None:
-                    extra.update(
-                        dinov2.dinov2_metrics(images, real, weights, kid_size, device=device)
-                    )
-        except (ValueError, fidelity.MissingWeightsError) as exc:
-            raise BenchError(f"{self.name}: {exc}") from None
-        return {
-            **extra,
-            "ms_ssim": gen_div.mean,
-            "ms_ssim_se": gen_div.std_error,
-            "ms_ssim_real": real_div.mean,
-            "inception_score": recs["isc"]["mean"],
-            "inception_score_std": recs["isc"]["std"],
-            "fid": recs["fid"]["value"],
-            "kid": recs["kid"]["mean"],
-            "precision": recs["prc"]["precision"],
-            "recall": recs["prc"]["recall"],
-            "n_generated": len(images),
-            "n_reference": len(real),
-            "n_pairs": self.n_pairs,
-            "kid_subset_size": kid_size,
-            "extractor": self.extractor,
-            "msssim_protocol": gen_div.protocol,
-        }

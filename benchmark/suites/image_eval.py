@@ -13,8 +13,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from ...metrics import digits_classifier, fidelity
+from ...metrics import digits_classifier, dinov2, fidelity, msssim
+from ...metrics.feature_diversity import feature_diversity
+from ...metrics.images import to_uint8_nchw
 from ...metrics.stacked_modes import stacked_modes
+from ..errors import BenchError
 
 #: images per feature-extractor forward: torch-fidelity's default on the CPU, more on a GPU
 FEATURE_BATCH = {"cpu": 64, "cuda": 256}
@@ -90,7 +93,6 @@ def evaluate_file(suite, path: Path, data_root=None, pairs: int | None = None) -
 
     import pandas as pd
 
-    from ..errors import BenchError
     from .sample_files import load_samples
 
     if pairs is not None:
@@ -122,3 +124,118 @@ def evaluate_file(suite, path: Path, data_root=None, pairs: int | None = None) -
             f"more diverse; ms_ssim_real = real images of the class); {CAPTION}."
         )
     return table.to_json(orient="records"), text
+
+
+class ImageEvaluation:
+    """The evaluation half of an image suite: what to evaluate, on the stages above. A mixin of
+    ``ImageSuite`` (``image.py``), which owns the data, extractor and options it reads."""
+
+    def evaluate_file(self, path, data_root=None, pairs=None) -> tuple[str, str]:
+        """`bench evaluate`: the suite's metrics on a sample file, as (JSON, text)."""
+        return evaluate_file(self, path, data_root, pairs)
+
+    @property
+    def diversity_names(self) -> tuple[str, ...]:
+        """Computed on the final samples only, on the FID extractor's features (and, when DINOv2
+        weights are configured, on DINOv2's)."""
+        if self.stacked:
+            return ()
+        extra = dinov2.METRIC_NAMES if os.environ.get(dinov2.WEIGHTS_ENV) else ()
+        return ("density", "coverage", "vendi", "ndb", "ndb_js", *extra)
+
+    def evaluate(
+        self,
+        samples: np.ndarray,
+        cls: str | None = None,
+        data_root=None,
+        device: str = "cpu",
+        diversity: bool = True,
+    ) -> dict[str, Any]:
+        """One pass of the feature extractor over the samples serves IS, FID, KID and
+        precision/recall (torch-fidelity extracts every metric's layers at once); on ``device``
+        ``cuda[:N]`` that pass and the MS-SSIM pairs run on that GPU, in larger batches."""
+        images = torch.as_tensor(to_uint8_nchw(samples))
+        if tuple(images.shape[1:]) != (self.channels, self.image_size, self.image_size):
+            raise BenchError(
+                f"{self.name} images are {self.channels}×{self.image_size}×{self.image_size}; "
+                f"got {tuple(images.shape[1:])}"
+            )
+        if self.stacked:
+            return stacked_mode_count(images, self.counter, self.min_count)
+        with on_device(device):
+            return self._evaluate(images, cls, data_root, device, diversity)
+
+    def curve_metrics(
+        self, samples: np.ndarray, cls: str | None = None, data_root=None, device: str = "cpu"
+    ) -> dict[str, Any]:
+        """One point of the convergence curve (``curve_names``), on the same features, sample
+        size and MS-SSIM pairs as the final evaluation, so its last point matches the table's."""
+        images = torch.as_tensor(to_uint8_nchw(samples))
+        if self.stacked:  # the curve holds numbers only: not the counter's name, accuracy, ...
+            counts = stacked_mode_count(images, self.counter, self.min_count)
+            return {k: counts[k] for k in self.curve_names}
+        real = self.real_images(cls, data_root)
+        with on_device(device):
+            try:
+                recs, _ = self._fidelity(images, real, cls, device, metrics=("fid", "prc"))
+                gen_div = self._msssim(images, device)
+            except (ValueError, fidelity.MissingWeightsError) as exc:
+                raise BenchError(f"{self.name}: {exc}") from None
+        return {
+            "ms_ssim": gen_div.mean,
+            "fid": recs["fid"]["value"],
+            "precision": recs["prc"]["precision"],
+            "recall": recs["prc"]["recall"],
+        }
+
+    def _fidelity(self, images, real, cls: str | None, device: str, **options):
+        tag = f"{self.dataset}.{self.image_size}px.{'all' if cls is None else 'class_' + cls}"
+        return fidelity_records(images, real, self.extractor, tag, device, **options)
+
+    def _msssim(self, images, device: str):
+        return msssim.msssim_diversity(
+            images, n_pairs=self.n_pairs, protocol=self.msssim_protocol, device=device
+        )
+
+    def _evaluate(self, images, cls, data_root, device: str, diversity: bool) -> dict[str, Any]:
+        real = self.real_images(cls, data_root)
+        kid_size = min(fidelity.DEFAULTS["kid_subset_size"], len(images), len(real))
+        try:
+            recs, feats = self._fidelity(
+                images,
+                real,
+                cls,
+                device,
+                isc_splits=min(fidelity.IS_SPLITS, len(images)),
+                kid_subset_size=kid_size,
+            )
+            gen_div, real_div = self._msssim(images, device), self._msssim(real, device)
+            extra = {}
+            if diversity:
+                extra = feature_diversity(feats.generated, feats.reference)
+                extra["diversity_features"] = f"{self.extractor}:{feats.layer}"
+                weights = dinov2.weights_path()
+                if weights is not None:
+                    extra.update(
+                        dinov2.dinov2_metrics(images, real, weights, kid_size, device=device)
+                    )
+        except (ValueError, fidelity.MissingWeightsError) as exc:
+            raise BenchError(f"{self.name}: {exc}") from None
+        return {
+            **extra,
+            "ms_ssim": gen_div.mean,
+            "ms_ssim_se": gen_div.std_error,
+            "ms_ssim_real": real_div.mean,
+            "inception_score": recs["isc"]["mean"],
+            "inception_score_std": recs["isc"]["std"],
+            "fid": recs["fid"]["value"],
+            "kid": recs["kid"]["mean"],
+            "precision": recs["prc"]["precision"],
+            "recall": recs["prc"]["recall"],
+            "n_generated": len(images),
+            "n_reference": len(real),
+            "n_pairs": self.n_pairs,
+            "kid_subset_size": kid_size,
+            "extractor": self.extractor,
+            "msssim_protocol": gen_div.protocol,
+        }
