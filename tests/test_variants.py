@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from test_cli import one_line_error
+from test_image import _argv
 
 from collapsebench.benchmark.cli.main import main
 from collapsebench.benchmark.errors import BenchError
@@ -20,22 +21,6 @@ from collapsebench.benchmark.runs.planning import plan
 from collapsebench.benchmark.store.rundir import RunDir
 from collapsebench.benchmark.suites import get_suite
 from collapsebench.benchmark.training.methods import parse_method_options
-
-
-def _argv(command, suite, out, results, *extra, preset="smoke"):
-    return [
-        command,
-        "--suite",
-        suite,
-        "--preset",
-        preset,
-        "--out",
-        str(out),
-        "--results",
-        str(results),
-        "--no-progress",
-        *extra,
-    ]
 
 
 # -- --set ---------------------------------------------------------------------------------------
