@@ -99,6 +99,23 @@ def test_the_verdicts_inconclusive_and_not_supported():
     assert claim_verdict(v, ["ms_ssim"]) == "not supported"
 
 
+def test_constant_counts_are_not_significant_at_three_seeds():
+    """Every greed seed has 2 collapse episodes, every baseline seed none, on two classes:
+    Welch's t is infinite, the exact permutation p is 2 / C(6, 3) = 0.1 in each class and
+    Holm makes both 0.2, so the counts contradict nothing at n = 3."""
+    rows = [
+        {"method": m, "class": c, "seed": s, "collapse_episodes": v}
+        for m, v in (("greed-gan", 2.0), ("gan", 0.0))
+        for c in (5, 6)
+        for s in range(3)
+    ]
+    t = per_class_compare(pd.DataFrame(rows), "greed-gan", "gan", ["collapse_episodes"])
+    assert t["p_welch"].tolist() == pytest.approx([0.1, 0.1])
+    assert t["p_holm"].tolist() == pytest.approx([0.2, 0.2])
+    assert not t["significant"].any()
+    assert metric_verdicts(t).loc[0, "verdict"] == "inconclusive"
+
+
 def test_a_share_prints_as_a_percentage_in_the_per_class_table():
     """collapsed_share is stored as a fraction (registry unit %): shares 0.05, 0.10 and 0.15
     of three seeds print as 10.0 ± 5.0 (percent, one decimal, as the toy tables print theirs),

@@ -246,7 +246,9 @@ def test_constant_groups_do_not_warn_and_get_a_note():
         }
     )
     t = S.compare(df, "new", ["gan"], None, config=FAST_CMP).set_index("metric")
-    assert t.loc["modes_covered", "better"] == "better"
+    # 8 against 2 on every seed: no exact test of 3 seeds against 3 gets below 2/20
+    assert t.loc["modes_covered", "p_welch"] == pytest.approx(0.1)
+    assert t.loc["modes_covered", "better"] == "n.s."
     assert "constant" in t.loc["modes_covered", "note"]
     assert t.loc["modes_covered", "diff_ci_low"] == t.loc["modes_covered", "diff_ci_high"] == 6.0
     assert t.loc["hq_fraction", "better"] == "n.s."
@@ -332,3 +334,31 @@ def test_every_metric_a_suite_produces_has_a_direction():
         (s.name, m) for s in suites for m in s.reported_metrics if m not in METRIC_DIRECTIONS
     }
     assert not missing
+
+
+@pytest.mark.parametrize(
+    ("n", "m", "hand"), [(3, 3, 2 / 20), (3, 5, 2 / 56), (4, 4, 2 / 70), (2, 2, 2 / 6)]
+)
+def test_constant_groups_get_the_exact_permutation_p(n, m, hand):
+    """Two constant groups: Welch's t is infinite, so the p is the exact permutation test's,
+    2 / C(n + m, n) by hand (only the observed split is as extreme), and scipy's enumeration of
+    every split agrees."""
+    x, y = np.full(n, 2.0), np.full(m, 0.0)
+    p, note = S.welch_p(x, y)
+    assert p == pytest.approx(hand)
+    assert "exact permutation" in note
+    diff = lambda a, b, axis: np.mean(a, axis=axis) - np.mean(b, axis=axis)  # noqa: E731
+    scipy_p = st.permutation_test(
+        (x, y), diff, permutation_type="independent", n_resamples=np.inf, vectorized=True
+    ).pvalue
+    assert p == pytest.approx(scipy_p)
+    assert S.welch_p(y, x)[0] == pytest.approx(hand)  # symmetric in the groups
+    assert S.welch_p(x, x.copy()) == (1.0, "both groups constant and equal")
+
+
+def test_one_constant_group_keeps_welch():
+    """Welch by hand: t = 1.5 / sqrt(0.25 / 3), all the spread in y, so Welch-Satterthwaite's
+    degrees of freedom are m - 1 = 2."""
+    x, y = np.array([2.0, 2.0, 2.0]), np.array([0.0, 1.0, 0.5])
+    t = 1.5 / math.sqrt(0.25 / 3)
+    assert S.welch_p(x, y) == (pytest.approx(2 * st.t.sf(t, 2)), "")

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from .stats import MIN_N_TEST, _welch_p, holm, metric_direction
+from .stats import MIN_N_TEST, holm, metric_direction, welch_p
 
 PER_CLASS_COLUMNS = [
     "metric",
@@ -62,7 +62,7 @@ def per_class_compare(
                     "mean_base": float(y.mean()) if y.size else np.nan,
                     "diff": diff,
                     "better": bool(diff < 0 if direction == "lower" else diff > 0),
-                    "p_welch": _welch_p(x, y)[0] if testable else np.nan,
+                    "p_welch": welch_p(x, y)[0] if testable else np.nan,
                 }
             )
         adjusted = holm([r["p_welch"] for r in block])

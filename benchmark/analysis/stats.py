@@ -231,16 +231,23 @@ def _diff_ci(x: np.ndarray, y: np.ndarray, cfg: BootstrapConfig) -> tuple[float,
     return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
-def _welch_p(x: np.ndarray, y: np.ndarray) -> tuple[float, str]:
-    """Welch p-value, with the zero-variance cases made explicit instead of scipy's warning.
+def welch_p(x: np.ndarray, y: np.ndarray) -> tuple[float, str]:
+    """Welch's p-value, and a note where Welch's t is undefined: both groups constant.
 
-    Both groups constant: t is 0/0 (equal) or +-inf (different), so p is set to its limit,
-    1 or 0, and a note says so. One constant group is fine for Welch (scipy only warns).
+    Equal constants give p = 1. Different constants make t infinite, and its p of 0 would claim
+    certainty from three seeds of a count metric (modes, collapse episodes) that happen to agree
+    within each method. Their p comes instead from the exact permutation test of the difference
+    in means, which needs no spread: of the C(n + m, n) ways to split the n + m values only the
+    observed one is as extreme, so the two-sided p is 2 / C(n + m, n): 0.1 for three seeds
+    against three, the smallest p a two-sided exact test of 3 against 3 can give. Written
+    in closed form because ``scipy.stats.permutation_test`` enumerates all C(n + m, n) splits
+    (tests/test_stats.py checks the two agree). One constant group is fine for Welch.
     """
     if np.ptp(x) == 0 and np.ptp(y) == 0:
         if x[0] == y[0]:
             return 1.0, "both groups constant and equal"
-        return 0.0, "both groups constant: Welch p is its limit 0"
+        p = min(1.0, 2.0 / math.comb(x.size + y.size, x.size))
+        return p, "both groups constant: Welch's t undefined, p of the exact permutation test"
     with warnings.catch_warnings():
         warnings.filterwarnings(
             "ignore", message="Precision loss occurred", category=RuntimeWarning
@@ -327,7 +334,7 @@ def compare(
             if x.size < MIN_N_TEST or y.size < MIN_N_TEST:
                 notes.append(NO_TEST_NOTE)
             else:
-                p_welch, welch_note = _welch_p(x, y)
+                p_welch, welch_note = welch_p(x, y)
                 if welch_note:
                     notes.append(welch_note)
                 p_mwu = float(st.mannwhitneyu(x, y, alternative="two-sided").pvalue)
