@@ -220,21 +220,28 @@ def _runtime(args):
     )
 
 
+def _layout(args, specs, runtime) -> tuple[int, int | None, str | None]:
+    """--workers and --batch-models as given, the rest chosen for the machine
+    (runs/layout.py); the third value says why, None when both were given."""
+    from ..runs.layout import choose_layout
+
+    workers, batch_models = args.workers, args.batch_models
+    if workers is not None and batch_models is not None:
+        return workers, batch_models, None
+    auto = choose_layout(specs, runtime.device, streaming_log=args.log is not None)
+    workers = auto.workers if workers is None else workers
+    batch_models = auto.batch_models if batch_models is None else batch_models
+    return workers, batch_models, auto.why
+
+
 def _execute(args, store, specs) -> dict:
     """Train the missing runs of ``specs`` as the command line asks (executor, device, ...)."""
-    from ..runs.layout import choose_layout
     from ..runs.runner import execute
 
     runtime = _runtime(args)
-    workers, batch_models = args.workers, args.batch_models
-    if workers is None or batch_models is None:
-        auto = choose_layout(specs, runtime.device, streaming_log=args.log is not None)
-        workers = auto.workers if workers is None else workers
-        batch_models = auto.batch_models if batch_models is None else batch_models
-        if not args.no_progress and len(specs) > 1:
-            print(
-                f"bench: layout {auto.why} (--workers / --batch-models override)", file=sys.stderr
-            )
+    workers, batch_models, why = _layout(args, specs, runtime)
+    if why and not args.no_progress and len(specs) > 1:
+        print(f"bench: layout {why} (--workers / --batch-models override)", file=sys.stderr)
     return execute(
         store,
         specs,

@@ -32,6 +32,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--no-plots", action="store_true", help="tables only; `bench table` draws the figures"
     )
+    r.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print each planned run's state (finished, resumes at step N, new) and the steps "
+        "left, then exit: nothing is trained or written",
+    )
 
     v = sub.add_parser(
         "variants", help="Wang (2024): one method under optimiser / network variants, one table"

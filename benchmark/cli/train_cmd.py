@@ -12,6 +12,7 @@ from ..suites import SUITES, get_suite
 from .args import (
     _check_outputs,
     _execute,
+    _layout,
     _method_options,
     _methods,
     _plan,
@@ -59,6 +60,9 @@ def cmd_run(args) -> int:
     _runtime(args)
     _check_outputs(args)
     suite.with_overrides(_suite_options(args)).check_ready(args.data_root)
+    if args.dry_run:
+        print(_dry_run(args, store, specs))
+        return 0
     store.ensure_writable()
     skipped = [s for s in specs if store.run_dir(s).finished]
     # a progress line: under --no-progress an error must be the only line on stderr (the
@@ -86,6 +90,33 @@ def cmd_run(args) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+def _dry_run(args, store, specs) -> str:
+    """`bench run --dry-run`: each planned run's state in the store and what is left to train,
+    checked as a run would be, with nothing trained or written."""
+    from ..runs.planning import run_states
+    from ..runs.runner import check_trainable
+
+    states = run_states(store, specs)
+    check_trainable(store, [r.spec for r in states if r.state != "finished"])
+    lines = ["| run | state | generator step | note |", "|:--|:--|--:|:--|"]
+    for r in states:
+        lines.append(
+            f"| {r.spec.label} | {r.state} | {r.step:,} / {r.spec.train.steps:,} | {r.note} |"
+        )
+    count = {k: sum(r.state == k for r in states) for k in ("finished", "resumes", "new")}
+    left = sum(r.spec.train.steps - r.step for r in states if r.state != "finished")
+    workers, batch_models, why = _layout(args, specs, _runtime(args))
+    layout = why or f"{workers} process(es), --batch-models {batch_models}"
+    bad = len(states) - sum(count.values())
+    return "\n".join(lines) + (
+        f"\n\n{len(states)} runs in {args.out}: {count['finished']} finished, "
+        f"{count['resumes']} resume from their checkpoints, {count['new']} new"
+        + (f", {bad} with an unreadable checkpoint (see note)" if bad else "")
+        + f"; {left:,} generator steps left to train; layout: {layout}. Nothing was trained "
+        "or written (--dry-run)."
+    )
 
 
 def cmd_variants(args) -> int:

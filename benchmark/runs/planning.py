@@ -4,6 +4,7 @@ configuration hashes a table may aggregate, and how runs group into stacked jobs
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ...baselines.base import given_over_defaults
@@ -145,3 +146,37 @@ def longest_first(jobs: Sequence[Sequence[RunSpec]]) -> list[list[RunSpec]]:
         return s.train.steps * (n_critic + 1) * len(job)
 
     return sorted((list(j) for j in jobs), key=cost, reverse=True)
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """One planned run and what `bench run` would do with it (``run_states``)."""
+
+    spec: RunSpec
+    #: "finished" (skipped), "resumes" (from its checkpoint), "new", or "unreadable" (its
+    #: checkpoint fails verification: training would stop on it, ``note`` says why)
+    state: str
+    #: the generator step it stands at: its budget when finished, 0 when new or unreadable
+    step: int
+    note: str = ""
+
+
+def run_states(store: RunStore, specs: Sequence[RunSpec]) -> list[PlannedRun]:
+    """What `bench run` would do with each of ``specs``, read from ``store`` without writing
+    to it (`bench run --dry-run`): a long sweep is resumed, so which runs are finished, which
+    resume from which step and what is left is worth knowing before starting it."""
+    from ..training.stacking import checkpoint_step
+
+    out = []
+    for spec in specs:
+        run = store.run_dir(spec)
+        if run.finished:
+            out.append(PlannedRun(spec, "finished", spec.train.steps))
+            continue
+        try:
+            step = checkpoint_step(run)
+        except BenchError as exc:
+            out.append(PlannedRun(spec, "unreadable", 0, str(exc)))
+            continue
+        out.append(PlannedRun(spec, "resumes" if step else "new", step))
+    return out

@@ -111,6 +111,16 @@ def _duration(seconds: float) -> str:
 EXECUTORS = ("local", "ray", "slurm")
 
 
+def check_trainable(store: RunStore, todo: Sequence[RunSpec]) -> None:
+    """Runs to train need a run store, not a `bench export` copy of finished runs."""
+    if todo and store.holds_records:
+        raise BenchError(
+            f"--out {store.root} holds exported records (bench export), and {len(todo)} of these "
+            f"runs are not among them (e.g. {todo[0].label}); nothing is trained into a "
+            "records folder: give the run store that trains them, then export again"
+        )
+
+
 def execute(
     store: RunStore,
     specs: Sequence[RunSpec],
@@ -142,12 +152,7 @@ def execute(
         raise BenchError("--address applies to --executor ray only")
     complete_evaluations(store, specs, data_root, runtime.device if runtime else "cpu")
     todo = [s for s in specs if not store.run_dir(s).finished]
-    if todo and store.holds_records:
-        raise BenchError(
-            f"--out {store.root} holds exported records (bench export), and {len(todo)} of these "
-            f"runs are not among them (e.g. {todo[0].label}); nothing is trained into a "
-            "records folder: give the run store that trains them, then export again"
-        )
+    check_trainable(store, todo)
     jobs, notes = plan_jobs(store, todo, batch_models)
     if runtime is not None and runtime.amp and any(len(j) > 1 for j in jobs):
         notes.append("stacked runs train in float32 (bf16 autocast does not apply inside vmap)")
