@@ -41,6 +41,8 @@ NEAREST_K = 5
 VENDI_KERNELS = ("cosine", "gaussian")
 NDB_ALPHA = 0.05
 GAUSSIAN_MAX_ROWS = 5_000
+#: the scores these functions give a suite's table (``ndb_bins`` is a setting, not a score)
+METRIC_NAMES = ("density", "coverage", "vendi", "ndb", "ndb_js")
 
 
 def _rows(x: np.ndarray, name: str) -> np.ndarray:

@@ -6,6 +6,7 @@ import io
 import numpy as np
 import prdc
 import pytest
+import torch
 
 from collapsebench.metrics import diversity
 
@@ -124,3 +125,18 @@ def test_ndb_js_divergence_hand_worked():
 def test_ndb_rejects_more_bins_than_real_samples():
     with pytest.raises(ValueError, match="bins <= real samples"):
         diversity.ndb(np.zeros((5, 2)), np.zeros((5, 2)), n_bins=6)
+
+
+def test_every_suite_reports_the_scores_its_diversity_functions_give():
+    """The names a table lists (``METRIC_NAMES``) are the keys the toy and the image
+    evaluation actually return, so no column is silently empty."""
+    from collapsebench.benchmark.suites import get_suite
+    from collapsebench.metrics.feature_diversity import feature_diversity
+
+    rng = np.random.default_rng(0)
+    toy = get_suite("gaussians25")
+    points = toy.sample_real(500, torch.Generator().manual_seed(0)).numpy()
+    assert set(diversity.METRIC_NAMES) <= set(toy.diversity(points))
+    feats = feature_diversity(rng.normal(size=(300, 8)), rng.normal(size=(300, 8)))
+    assert set(diversity.METRIC_NAMES) <= set(feats)
+    assert toy.diversity_names == diversity.METRIC_NAMES

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from ...metrics import digits_classifier, dinov2, fidelity, msssim
+from ...metrics import diversity as div
 from ...metrics.feature_diversity import feature_diversity
 from ...metrics.images import to_uint8_nchw
 from ...metrics.stacked_modes import stacked_modes
@@ -141,7 +142,7 @@ class ImageEvaluation:
         if self.stacked:
             return ()
         extra = dinov2.METRIC_NAMES if os.environ.get(dinov2.WEIGHTS_ENV) else ()
-        return ("density", "coverage", "vendi", "ndb", "ndb_js", *extra)
+        return (*div.METRIC_NAMES, *extra)
 
     def evaluate(
         self,

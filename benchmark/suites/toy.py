@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from ...metrics import collapse_dynamics as cd
+from ...metrics import diversity as div
 from ..errors import BenchError
 from ..store.keys import omit_defaults
 from .base import ReportedMetrics
@@ -76,7 +77,7 @@ class GaussianMixtureSuite(MixtureEvaluation, ReportedMetrics):
     #: the metrics of every evaluation, including the convergence curve's (evals.csv)
     metric_names: tuple[str, ...] = ("modes_covered", "hq_fraction", "reverse_kl")
     #: computed on the final samples only (metrics/diversity.py, on raw 2-D coordinates)
-    diversity_names: tuple[str, ...] = ("density", "coverage", "vendi", "ndb", "ndb_js")
+    diversity_names: tuple[str, ...] = div.METRIC_NAMES
     #: collapse over training, from the evaluation curve (metrics/collapse_dynamics.py)
     dynamics_names: tuple[str, ...] = cd.NAMES
     #: what `bench run` trains when --methods is not given (`--methods all` for every method)
