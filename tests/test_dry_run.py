@@ -52,15 +52,15 @@ def test_dry_run_reports_finished_resuming_and_new_runs(smoke_store, capsys, tmp
         "gaussians25/wgan-gp/seed1": ("finished", f"{steps:,} / {steps:,}"),
         "gaussians25/wgan-gp/seed2": ("new", f"0 / {steps:,}"),
     }
-    assert "4 finished, 1 resume from their checkpoints, 1 new" in stdout
+    assert "6 runs in" in stdout and "4 finished, 1 resuming from a checkpoint, 1 new" in stdout
     assert f"{(steps - 3) + steps:,} generator steps left to train" in stdout
     assert _tree(out) == before  # nothing trained, written or touched
 
 
 def test_dry_run_on_a_missing_store_creates_nothing(capsys, tmp_path):
     out = tmp_path / "not-yet"
-    assert main([*ARGV, "--seeds", "0", "--out", str(out), "--dry-run"]) == 0
-    assert "2 runs in" in capsys.readouterr().out
+    assert main([*ARGV, "--methods", "gan", "--seeds", "0", "--out", str(out), "--dry-run"]) == 0
+    assert "1 run in" in capsys.readouterr().out  # one method, one seed: singular
     assert not out.exists()
 
 

@@ -110,9 +110,10 @@ def _dry_run(args, store, specs) -> str:
     workers, batch_models, why = _layout(args, specs, _runtime(args))
     layout = why or f"{workers} process(es), --batch-models {batch_models}"
     bad = len(states) - sum(count.values())
+    n = len(states)
     return "\n".join(lines) + (
-        f"\n\n{len(states)} runs in {args.out}: {count['finished']} finished, "
-        f"{count['resumes']} resume from their checkpoints, {count['new']} new"
+        f"\n\n{n} run{'s' * (n != 1)} in {args.out}: {count['finished']} finished, "
+        f"{count['resumes']} resuming from a checkpoint, {count['new']} new"
         + (f", {bad} with an unreadable checkpoint (see note)" if bad else "")
         + f"; {left:,} generator steps left to train; layout: {layout}. Nothing was trained "
         "or written (--dry-run)."
