@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from collapsebench.benchmark.analysis.per_class import (
+    average_probability_of_improvement,
     claim_verdict,
     metric_verdicts,
     per_class_compare,
@@ -114,6 +115,34 @@ def test_constant_counts_are_not_significant_at_three_seeds():
     assert t["p_holm"].tolist() == pytest.approx([0.2, 0.2])
     assert not t["significant"].any()
     assert metric_verdicts(t).loc[0, "verdict"] == "inconclusive"
+
+
+def test_average_probability_of_improvement_worked_by_hand():
+    """MS-SSIM (lower is better). Class 0: greed 0.1 and 0.3 against 0.2, one win and one
+    loss, P = 0.5; class 1: greed 0.5 against 0.5 and 0.9, a tie (half) and a win, P = 0.75;
+    averaged over the classes 0.625. A resample can only move class 0 to 0, 0.5 or 1 and
+    class 1 to 0.5, 0.75 or 1, so every bootstrap mean lies in [0.25, 1]."""
+    df = _table({0: [0.1, 0.3], 1: [0.5]}, {0: [0.2], 1: [0.5, 0.9]})
+    point, low, high = average_probability_of_improvement(df, "greed-gan", "gan", "ms_ssim")
+    assert point == pytest.approx(0.625)
+    assert 0.25 <= low <= point <= high <= 1.0
+    better = _table({0: [0.1, 0.2], 1: [0.3, 0.3]}, {0: [0.5, 0.6], 1: [0.7, 0.8]})
+    assert average_probability_of_improvement(better, "greed-gan", "gan", "ms_ssim") == (
+        1.0,
+        1.0,
+        1.0,
+    )
+    same = _table({0: [0.4, 0.4]}, {0: [0.4, 0.4]})
+    assert average_probability_of_improvement(same, "greed-gan", "gan", "ms_ssim") == (
+        0.5,
+        0.5,
+        0.5,
+    )
+    absent = _table({0: [0.4]}, {1: [0.4]})  # no class holds both methods
+    assert all(
+        math.isnan(v)
+        for v in average_probability_of_improvement(absent, "greed-gan", "gan", "ms_ssim")
+    )
 
 
 def test_a_share_prints_as_a_percentage_in_the_per_class_table():
