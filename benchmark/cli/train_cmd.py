@@ -57,11 +57,11 @@ def cmd_run(args) -> int:
     seeds = parse_seeds(args.seeds)
     specs = _plan(args, methods, seeds)
     store = RunStore(args.out)
-    _runtime(args)
+    runtime = _runtime(args)
     _check_outputs(args)
     suite.with_overrides(_suite_options(args)).check_ready(args.data_root)
     if args.dry_run:
-        print(_dry_run(args, store, specs))
+        print(_dry_run(args, store, specs, runtime))
         return 0
     store.ensure_writable()
     skipped = [s for s in specs if store.run_dir(s).finished]
@@ -92,7 +92,7 @@ def cmd_run(args) -> int:
     return 0
 
 
-def _dry_run(args, store, specs) -> str:
+def _dry_run(args, store, specs, runtime) -> str:
     """`bench run --dry-run`: each planned run's state in the store and what is left to train,
     checked as a run would be, with nothing trained or written."""
     from ..runs.planning import run_states
@@ -107,7 +107,7 @@ def _dry_run(args, store, specs) -> str:
         )
     count = {k: sum(r.state == k for r in states) for k in ("finished", "resumes", "new")}
     left = sum(r.spec.train.steps - r.step for r in states if r.state != "finished")
-    workers, batch_models, why = _layout(args, specs, _runtime(args))
+    workers, batch_models, why = _layout(args, specs, runtime)
     layout = why or f"{workers} process(es), --batch-models {batch_models}"
     bad = len(states) - sum(count.values())
     n = len(states)
