@@ -62,6 +62,30 @@ def test_veegan_code_nets_are_glorot_initialised_not_the_protocols_orthogonal_ga
     assert _suite().params()["init_gain"] is None and _suite(None).params()["init_gain"] == 1.4
 
 
+def test_the_torch_init_variant_keeps_pytorchs_default_bounds():
+    """The same nets left as torch.nn.Linear builds them: weights (Kaiming-uniform with
+    a = sqrt(5)) and biases uniform within 1/sqrt(fan_in), biases not zero, so the 256-to-128
+    layer's bound is 1/16, half of Glorot's sqrt(6/384) = 1/8."""
+    G, D = _suite("veegan-code-torch-init").build_nets(seed=3)
+    G_tf, D_tf = _suite().build_nets(seed=3)
+    assert _shapes(G) == _shapes(G_tf) and _shapes(D) == _shapes(D_tf)
+    for m in _linears(G) + _linears(D):
+        bound = 1 / math.sqrt(m.in_features)
+        assert m.weight.abs().max() <= bound and m.bias.abs().max() <= bound
+        assert torch.count_nonzero(m.bias) == m.bias.numel()
+        if m.weight.numel() >= 256:
+            assert m.weight.var().item() == pytest.approx(bound**2 / 3, rel=0.15)
+    assert _linears(G)[0].weight.abs().max() <= 1 / 16 < math.sqrt(6 / 384)
+    assert _linears(G_tf)[0].weight.abs().max() > 1 / 16  # Glorot's draws reach past it
+    opts = {"protocol": "veegan"}
+    (torch_run,) = plan(
+        "ring8", ["gan"], [0], "smoke", suite_options=opts | {"nets": "veegan-code-torch-init"}
+    )
+    (tf_run,) = plan("ring8", ["gan"], [0], "smoke", suite_options=opts | {"nets": "veegan-code"})
+    assert torch_run.config_hash() != tf_run.config_hash()
+    assert torch_run.suite_params["init_gain"] is None
+
+
 def test_nets_are_their_own_run_and_resolve_back():
     opts = {"protocol": "veegan"}
     (base,) = plan("ring8", ["gan"], [0], "smoke", suite_options=opts)

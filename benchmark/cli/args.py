@@ -139,8 +139,8 @@ def _protocol_arg(p: argparse.ArgumentParser) -> None:
         choices=NET_CHOICES,
         default=None,
         help="toy suites: build these nets instead of the protocol's (another protocol's, or "
-        "veegan-code: the nets of VEEGAN's released notebook; a different run key and results "
-        "folder)",
+        "veegan-code: the nets of VEEGAN's released notebook, veegan-code-torch-init: the same "
+        "with PyTorch's default init; a different run key and results folder)",
     )
 
 

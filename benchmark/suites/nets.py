@@ -105,8 +105,15 @@ def glorot_init(module: nn.Module) -> nn.Module:
     return module
 
 
+def torch_default_init(module: nn.Module) -> nn.Module:
+    """Leave every Linear as PyTorch builds it (weights and biases uniform within
+    1/sqrt(fan_in)): smaller than Glorot's sqrt(6/(fan_in + fan_out)) on wide layers, and what a
+    plain PyTorch port of a TensorFlow script gets unless it sets the init."""
+    return module
+
+
 #: nets that carry their own initialisation, whatever the protocol sets (``toy_nets``)
-OWN_INIT = {"veegan-code": glorot_init}
+OWN_INIT = {"veegan-code": glorot_init, "veegan-code-torch-init": torch_default_init}
 
 
 def _two_layer_generator(in_dim: int, hidden: int, act) -> nn.Sequential:
@@ -202,7 +209,7 @@ def toy_nets(
         G, D = dyngan_nets(noise_dim + cond_dim, cond_dim, protocol_hidden, pack)
     elif nets == "veegan":
         G, D = veegan_nets(noise_dim + cond_dim, cond_dim, protocol_hidden, pack)
-    elif nets == "veegan-code":
+    elif nets in ("veegan-code", "veegan-code-torch-init"):
         G, D = veegan_code_nets(noise_dim + cond_dim, cond_dim, protocol_hidden, pack)
     else:  # pacgan (NET_CHOICES admits no other value)
         G, D = pacgan_nets(noise_dim + cond_dim, cond_dim, protocol_hidden, 200, 5, pack)

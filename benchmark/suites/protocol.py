@@ -56,7 +56,7 @@ OWN_OPTIMISERS: dict[str, dict[str, float]] = {
 NETS = ("gan-toy", "dyngan", "pacgan", "veegan")
 #: ``--nets``: the nets a toy run may build instead of its protocol's: any protocol's, or the
 #: nets of VEEGAN's released notebook, which no protocol names (``nets.veegan_code_nets``)
-NET_CHOICES = (*NETS, "veegan-code")
+NET_CHOICES = (*NETS, "veegan-code", "veegan-code-torch-init")
 #: "alternating": D steps, then G steps on fresh noise; "simultaneous": G's step and D's (last)
 #: step come from one forward pass and update together (``training/loop.py``)
 UPDATE_ORDERS = ("alternating", "simultaneous")
