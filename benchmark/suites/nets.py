@@ -153,7 +153,8 @@ def veegan_code_nets(
     which differ from those its table's protocol describes: G two ReLU layers ``hidden`` wide,
     D *one* ReLU layer (its ``features``) and a linear score head. Initialised as TensorFlow's
     dense layers are by default (Glorot uniform weights, zero biases): ``toy_nets`` applies
-    ``glorot_init``, not the protocol's initialisation."""
+    ``glorot_init`` (``torch_default_init`` for ``veegan-code-torch-init``), not the protocol's
+    initialisation."""
     G = _two_layer_generator(in_dim, hidden, nn.ReLU)
     trunk = nn.Sequential(nn.Linear((2 + cond_dim) * pack, hidden), nn.ReLU())
     return G, PackedScore(trunk, nn.Linear(hidden, 1), pack)
