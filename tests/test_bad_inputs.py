@@ -326,6 +326,7 @@ case("table missing store", lambda e: ["table", "--suite", "gaussians25", "--out
 case("table --results is a file", lambda e: table_()(e) + ["--results", e.file("t", "x")])
 case("table --format pdf", lambda e: table_()(e) + ["--format", "pdf"])
 case("table --set bad", lambda e: table_()(e) + ["--set", "lr=-1"])
+case("table seeds not in the store", table_("--seeds", "7"))
 
 
 def report_() -> Argv:
@@ -418,6 +419,7 @@ def _npz(e: Env, name: str, **arrays) -> str:
 # -- bench compare / check / critic / variants / perf / data ---------------------------------
 case("compare unknown method", compare_("--method", "nope"))
 case("compare unknown baseline", compare_("--method", "gan", "--against", "nope"))
+case("compare against itself", compare_("--method", "gan", "--against", "wgan-gp", "gan"))
 case("compare alpha 2", compare_("--method", "gan", "--alpha", "2"))
 case("compare alpha nan", compare_("--method", "gan", "--alpha", "nan"))
 case("compare alpha text", compare_("--method", "gan", "--alpha", "x"))

@@ -741,6 +741,15 @@ def test_table_on_chosen_seeds_and_classes(digits_store, tmp_path, capsys):
     rc, text, err = _run([*base, "--classes", "2", "5", "--no-plots"], capsys)
     assert rc == 0 and "no finished runs of class(es) 5; the tables show 2" in err
     assert set(pd.read_csv(folder / "per_seed.csv")["seed"]) == {0, 1}  # every seed
+    # none of the asked-for runs is in the store: refused, naming what the store does have
+    # (the fixture trained classes 2 and 8, seeds 0 and 1), the earlier tables left as they were
+    before = (folder / "per_seed.csv").read_bytes()
+    for extra, asked in ((["--classes", "5"], "class(es) 5"), (["--seeds", "7"], "seed(s) 7")):
+        rc, text, err = _run([*base, *extra, "--no-plots"], capsys)
+        assert rc == 2 and err.count("\n") == 1, err
+        assert f"no finished runs of {asked} in the store" in err
+        assert "it has runs of classes 2, 8 and seeds 0, 1" in err
+    assert (folder / "per_seed.csv").read_bytes() == before
     toy = _argv("table", "gaussians25", out, results, "--classes", "2")
     rc, text, err = _run([a for a in toy if a != "--no-progress"], capsys)
     assert rc == 2 and err.count("\n") == 1
@@ -783,6 +792,12 @@ def test_critic_on_chosen_seeds_and_classes(digits_store, tmp_path, capsys):
     ]  # fmt: skip
     rc, _, err = _run(_argv("critic", "digits", out, results, "--classes", "8"), capsys)
     assert rc == 2 and "--classes applies to per-class suites only" in err
+    before = (results / "digits-perclass" / "smoke" / "critic.csv").read_bytes()
+    argv = _argv("critic", "digits-perclass", out, results, "--classes", "5")
+    rc, _, err = _run(argv, capsys)
+    assert rc == 2 and err.count("\n") == 1
+    assert "no finished runs of class(es) 5" in err and "classes 2, 8" in err
+    assert (results / "digits-perclass" / "smoke" / "critic.csv").read_bytes() == before
 
 
 def test_report_pools_seeds_over_the_classes_every_method_has(digits_store, tmp_path, capsys):

@@ -75,6 +75,10 @@ def cmd_compare(args) -> int:
         check_alpha(args.alpha)  # before any training
     except ValueError as exc:
         raise BenchError(str(exc)) from None
+    if args.method in args.against:
+        raise BenchError(
+            f"--method {args.method} is also in --against; compare a method against others"
+        )
     methods = _methods([args.method, *args.against])
     df, marks, per_class = _ensure_runs(args, methods)
     # a metric no run has a value for (first step at full coverage when none reached it)

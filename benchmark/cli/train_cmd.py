@@ -174,7 +174,7 @@ def cmd_variants(args) -> int:
 def cmd_critic(args) -> int:
     from ..analysis.critic_curve import critic_curve
     from ..report.image_plots import critic_figure
-    from ..report.tables import per_seed, select_runs
+    from ..report.tables import per_seed, select_present
     from ..runs.planning import check_classes
     from ..store.atomic import atomic_write_text
     from ..store.runstore import RunStore
@@ -197,7 +197,7 @@ def cmd_critic(args) -> int:
         _suite_options(args),
         _method_options(args, methods),
     )
-    df = select_runs(df, seeds, args.classes)
+    df = select_present(df, seeds, args.classes)
     curve = critic_curve(
         df, args.suite, args.data_root, args.critic_steps, progress=not args.no_progress
     )

@@ -50,6 +50,29 @@ def select_runs(
     return df.reset_index(drop=True)
 
 
+def select_present(
+    df: pd.DataFrame,
+    seeds: Sequence[int] | None = None,
+    classes: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """``select_runs``, refusing a selection that leaves none of the store's runs: the error
+    names what the store has, so a mistyped class or seed is not read as "nothing trained"."""
+    out = select_runs(df, seeds, classes)
+    if out.empty and not df.empty:
+        asked = [f"class(es) {', '.join(classes)}"] if classes is not None else []
+        asked += [f"seed(s) {', '.join(map(str, seeds))}"] if seeds is not None else []
+        have = [f"seeds {', '.join(map(str, sorted(set(df['seed']))))}"]
+        if "class" in df:
+            present = set(df["class"].astype(str))  # digit classes in numeric order, then names
+            names = sorted(present, key=lambda c: (not c.isdigit(), c.zfill(9)))
+            have.insert(0, f"classes {', '.join(names)}")
+        raise BenchError(
+            f"no finished runs of {' and '.join(asked)} in the store; it has runs of "
+            f"{' and '.join(have)} for this configuration"
+        )
+    return out
+
+
 def per_seed(
     store: RunStore,
     suite: str,

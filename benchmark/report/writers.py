@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..suites import get_suite
-from .tables import results_dir, select_runs
+from .tables import results_dir, select_present
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class TableRequest:
 
     def select(self, df):
         """The rows of a ``tables.per_seed`` frame this request covers."""
-        return select_runs(df, self.seeds, self.classes)
+        return select_present(df, self.seeds, self.classes)
 
     @property
     def out(self) -> Path:
