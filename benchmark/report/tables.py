@@ -63,9 +63,9 @@ def select_present(
         asked += [f"seed(s) {', '.join(map(str, seeds))}"] if seeds is not None else []
         have = [f"seeds {', '.join(map(str, sorted(set(df['seed']))))}"]
         if "class" in df:
-            present = set(df["class"].astype(str))  # digit classes in numeric order, then names
-            names = sorted(present, key=lambda c: (not c.isdigit(), c.zfill(9)))
-            have.insert(0, f"classes {', '.join(names)}")
+            from .image_plots import class_order  # error path only: it imports matplotlib
+
+            have.insert(0, f"classes {', '.join(class_order(df['class'].astype(str)))}")
         raise BenchError(
             f"no finished runs of {' and '.join(asked)} in the store; it has runs of "
             f"{' and '.join(have)} for this configuration"
