@@ -121,7 +121,8 @@ def curves_figure(
     if curves is None:
         return None
     panels = ["loss_d", "loss_g", "grad_norm_d", "grad_norm_g"]
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4))
+    # constrained layout: a log axis's tick labels are wide and ran into the next panel
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4), layout="constrained")
     for ax, col in zip(axes, panels, strict=True):
         sns.lineplot(
             data=curves,
@@ -135,6 +136,7 @@ def curves_figure(
         if col.startswith("grad"):
             ax.set_yscale("log")
         ax.set_title(col)
+        ax.set_ylabel("")  # the title names the panel
     if title:
         fig.suptitle(title, fontsize=10)
     save_figure(fig, path)
