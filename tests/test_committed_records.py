@@ -1,4 +1,4 @@
-"""The committed run records of ring8's 30,000-step `dyngan` table rebuild the committed table.
+"""Committed run records rebuild the committed tables beside them.
 
 The committed per_seed.csv and table.md were written from the training store (weights and
 samples included); the records beside them carry only config, metrics and curves. A change to how
@@ -10,6 +10,7 @@ sets of covered modes, a second implementation of the rule.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -17,29 +18,71 @@ import pytest
 
 from collapsebench.benchmark.cli.main import main
 
-COMMITTED = Path(__file__).resolve().parents[1] / "results" / "ring8" / "dyngan" / "default"
-RECORDS = COMMITTED / "runs"
-METHODS = (
-    "gan pacgan2 pacgan3 pacgan4 lsgan greed-gan dyngan scgan unrolled-gan wgan wgan-gp sngan "
-    "curriculum-wgan-gp greed-wgan"
-).split()
+RESULTS = Path(__file__).resolve().parents[1] / "results"
 
 
-def test_records_rebuild_the_committed_table(tmp_path, capsys):
+@dataclass(frozen=True)
+class RecordSet:
+    """One committed table and the run records it was built from."""
+
+    suite: str
+    protocol: str
+    preset: str
+    folder: Path  # the committed table; its records are in ``folder / "runs"``
+    methods: tuple[str, ...]
+    seeds: tuple[int, ...]
+    n_modes: int
+    n_evals: int
+
+
+RECORD_SETS = (
+    # ring8's 30,000-step dyngan table: every method, 3 seeds, 20 evaluations a run
+    RecordSet(
+        "ring8",
+        "dyngan",
+        "default",
+        RESULTS / "ring8" / "dyngan" / "default",
+        tuple(
+            "gan pacgan2 pacgan3 pacgan4 lsgan greed-gan dyngan scgan unrolled-gan wgan wgan-gp "
+            "sngan curriculum-wgan-gp greed-wgan".split()
+        ),
+        (0, 1, 2),
+        8,
+        20,
+    ),
+    # Unrolled GAN seed 0 on the grid for 100,000 steps: 200 evaluations
+    RecordSet(
+        "gaussians25",
+        "veegan",
+        "long",
+        RESULTS / "gaussians25" / "veegan" / "long" / "unrolled-gan" / "seed0",
+        ("unrolled-gan",),
+        (0,),
+        25,
+        200,
+    ),
+)
+IDS = [
+    f"{r.suite}-{r.protocol}-{r.preset}-{len(r.methods) * len(r.seeds)}runs" for r in RECORD_SETS
+]
+
+
+@pytest.mark.parametrize("rs", RECORD_SETS, ids=IDS)
+def test_records_rebuild_the_committed_table(rs: RecordSet, tmp_path, capsys):
     res = tmp_path / "results"
-    argv = ["table", "--suite", "ring8", "--protocol", "dyngan", "--preset", "default"]
-    argv += ["--methods", *METHODS, "--seeds", "0", "1", "2"]
-    argv += ["--out", str(RECORDS), "--results", str(res), "--no-plots"]
+    argv = ["table", "--suite", rs.suite, "--protocol", rs.protocol, "--preset", rs.preset]
+    argv += ["--methods", *rs.methods, "--seeds", *map(str, rs.seeds)]
+    argv += ["--out", str(rs.folder / "runs"), "--results", str(res), "--no-plots"]
     assert main(argv) == 0
     capsys.readouterr()
-    built = res / "ring8" / "dyngan" / "default"
+    built = res / rs.suite / rs.protocol / rs.preset
     pd.testing.assert_frame_equal(
-        pd.read_csv(built / "per_seed.csv"), pd.read_csv(COMMITTED / "per_seed.csv")
+        pd.read_csv(built / "per_seed.csv"), pd.read_csv(rs.folder / "per_seed.csv")
     )
-    assert (built / "table.md").read_text() == (COMMITTED / "table.md").read_text()
+    assert (built / "table.md").read_text() == (rs.folder / "table.md").read_text()
 
 
-def _by_hand(evals: pd.DataFrame, n_modes: int = 8) -> dict[str, float]:
+def _by_hand(evals: pd.DataFrame, n_modes: int) -> dict[str, float]:
     """Collapse over training recounted from each evaluation's set of covered modes."""
     evals = evals.sort_values("step")
     covered = [{i for i in range(n_modes) if int(m) >> i & 1} for m in evals["covered_mask"]]
@@ -54,16 +97,17 @@ def _by_hand(evals: pd.DataFrame, n_modes: int = 8) -> dict[str, float]:
     }
 
 
-def test_collapse_columns_equal_a_recount_from_the_records():
-    per_seed = pd.read_csv(COMMITTED / "per_seed.csv").set_index(["method", "seed"])
+@pytest.mark.parametrize("rs", RECORD_SETS, ids=IDS)
+def test_collapse_columns_equal_a_recount_from_the_records(rs: RecordSet):
+    per_seed = pd.read_csv(rs.folder / "per_seed.csv").set_index(["method", "seed"])
     n = 0
-    for evals_csv in sorted(RECORDS.glob("ring8/*/seed*/evals.csv")):
+    for evals_csv in sorted((rs.folder / "runs").glob(f"{rs.suite}/*/seed*/evals.csv")):
         config = json.loads((evals_csv.parent / "config.json").read_text())
         method, seed = config["method"], config["seed"]
         evals = pd.read_csv(evals_csv)
-        assert len(evals) == 20  # one evaluation every 1,500 of 30,000 steps
+        assert len(evals) == rs.n_evals  # the preset's evaluations, evenly spaced
         row = per_seed.loc[(method, seed)]
-        for key, value in _by_hand(evals).items():
+        for key, value in _by_hand(evals, rs.n_modes).items():
             assert row[key] == pytest.approx(value), (method, seed, key)
         n += 1
-    assert n == 42
+    assert n == len(rs.methods) * len(rs.seeds)
