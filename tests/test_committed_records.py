@@ -50,16 +50,19 @@ RECORD_SETS = (
         8,
         20,
     ),
-    # Unrolled GAN seed 0 on the grid for 100,000 steps: 200 evaluations
-    RecordSet(
-        "gaussians25",
-        "veegan",
-        "long",
-        RESULTS / "gaussians25" / "veegan" / "long" / "unrolled-gan" / "seed0",
-        ("unrolled-gan",),
-        (0,),
-        25,
-        200,
+    # Unrolled GAN seeds 0 and 3 on the grid for 100,000 steps: 200 evaluations a run
+    *(
+        RecordSet(
+            "gaussians25",
+            "veegan",
+            "long",
+            RESULTS / "gaussians25" / "veegan" / "long" / "unrolled-gan" / f"seed{seed}",
+            ("unrolled-gan",),
+            (seed,),
+            25,
+            200,
+        )
+        for seed in (0, 3)
     ),
 )
 IDS = [
