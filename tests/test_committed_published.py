@@ -32,7 +32,11 @@ def test_committed_why_texts_are_the_protocols(suite: str):
     # the page's text as a browser shows it: tags dropped, entities and no-break spaces read back
     page = html.unescape(re.sub(r"<[^>]+>", "", (folder / "report.html").read_text()))
     page = page.replace("\xa0", " ")
+    published_md, report_md = (
+        (folder / "published.md").read_text(),
+        (folder / "report.md").read_text(),
+    )
     for text in texts.values():
         assert text in page
-        assert text in (folder / "published.md").read_text()
-        assert text in (folder / "report.md").read_text()
+        assert text in published_md
+        assert text in report_md

@@ -65,9 +65,7 @@ RECORD_SETS = (
         for seed in (0, 3)
     ),
 )
-IDS = [
-    f"{r.suite}-{r.protocol}-{r.preset}-{len(r.methods) * len(r.seeds)}runs" for r in RECORD_SETS
-]
+IDS = [f"{r.suite}-{r.protocol}-{r.preset}-seeds{'-'.join(map(str, r.seeds))}" for r in RECORD_SETS]
 
 
 @pytest.mark.parametrize("rs", RECORD_SETS, ids=IDS)
