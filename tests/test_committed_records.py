@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -33,6 +34,9 @@ class RecordSet:
     seeds: tuple[int, ...]
     n_modes: int
     n_evals: int
+    #: run options that depart from the protocol, and the subfolder their tables go to
+    options: tuple[str, ...] = ()
+    subfolder: str = ""
 
 
 RECORD_SETS = (
@@ -64,8 +68,39 @@ RECORD_SETS = (
         )
         for seed in (0, 3)
     ),
+    # GAN on the ring with the reverse-KL (logit) generator loss: on the protocol's nets, and on
+    # VEEGAN's notebook nets (TensorFlow's and PyTorch's init) with its one Adam at 1e-3
+    *(
+        RecordSet(
+            "ring8",
+            "veegan",
+            "default",
+            RESULTS / "ring8" / "veegan" / "default" / subfolder,
+            ("gan",),
+            (0, 1, 2, 3, 4),
+            8,
+            50,
+            options,
+            subfolder,
+        )
+        for subfolder, options in [
+            ("loss-logit", ("--set", "loss=logit")),
+            (
+                "nets-veegan-code_loss-logit_lr-0.001",
+                ("--nets", "veegan-code", "--set", "loss=logit", "lr=0.001"),
+            ),
+            (
+                "nets-veegan-code-torch-init_loss-logit_lr-0.001",
+                ("--nets", "veegan-code-torch-init", "--set", "loss=logit", "lr=0.001"),
+            ),
+        ]
+    ),
 )
-IDS = [f"{r.suite}-{r.protocol}-{r.preset}-seeds{'-'.join(map(str, r.seeds))}" for r in RECORD_SETS]
+IDS = [
+    f"{r.suite}-{r.protocol}-{r.preset}-{r.subfolder or 'protocol'}-"
+    f"seeds{'-'.join(map(str, r.seeds))}"
+    for r in RECORD_SETS
+]
 
 
 @pytest.mark.parametrize("rs", RECORD_SETS, ids=IDS)
@@ -73,10 +108,10 @@ def test_records_rebuild_the_committed_table(rs: RecordSet, tmp_path, capsys):
     res = tmp_path / "results"
     argv = ["table", "--suite", rs.suite, "--protocol", rs.protocol, "--preset", rs.preset]
     argv += ["--methods", *rs.methods, "--seeds", *map(str, rs.seeds)]
-    argv += ["--out", str(rs.folder / "runs"), "--results", str(res), "--no-plots"]
+    argv += [*rs.options, "--out", str(rs.folder / "runs"), "--results", str(res), "--no-plots"]
     assert main(argv) == 0
     capsys.readouterr()
-    built = res / rs.suite / rs.protocol / rs.preset
+    built = res / rs.suite / rs.protocol / rs.preset / rs.subfolder
     pd.testing.assert_frame_equal(
         pd.read_csv(built / "per_seed.csv"), pd.read_csv(rs.folder / "per_seed.csv")
     )
@@ -112,3 +147,27 @@ def test_collapse_columns_equal_a_recount_from_the_records(rs: RecordSet):
             assert row[key] == pytest.approx(value), (method, seed, key)
         n += 1
     assert n == len(rs.methods) * len(rs.seeds)
+
+
+NOTEBOOK_RADIUS = 0.15  # VEEGAN's released notebook scores within a fixed 0.15: 15 std of the ring
+
+
+@pytest.mark.parametrize("rs", [r for r in RECORD_SETS if r.subfolder], ids=lambda r: r.subfolder)
+def test_notebook_radius_scores_equal_a_recount(rs: RecordSet, capsys):
+    """``bench evaluate --within 15`` on each committed final sample set (the scores the ring
+    GAN's why text quotes) equals a recount: the 8 modes at angle 2 pi i / 8 on the unit
+    circle, a sample high quality within 0.15 of its nearest mode."""
+    angles = np.arange(8) * 2 * np.pi / 8
+    modes = np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    runs = sorted((rs.folder / "runs").glob("ring8/gan/seed*/samples.npy"))
+    assert len(runs) == len(rs.seeds)
+    for samples_npy in runs:
+        samples = np.load(samples_npy)
+        dist = np.linalg.norm(samples[:, None, :] - modes[None], axis=2)
+        near = dist.min(axis=1) <= NOTEBOOK_RADIUS
+        want_modes = len(set(dist.argmin(axis=1)[near]))
+        argv = ["evaluate", "--suite", "ring8", "--protocol", "veegan", "--within", "15"]
+        assert main([*argv, "--samples", str(samples_npy), "--json"]) == 0
+        got = json.loads(capsys.readouterr().out)
+        assert got["modes_covered"] == want_modes, samples_npy
+        assert got["hq_fraction"] == pytest.approx(near.mean(), abs=1e-9), samples_npy

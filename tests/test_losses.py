@@ -53,6 +53,11 @@ def test_gan_losses_match_hand_computation():
     assert minimax.g_loss(D, None, FAKE, 0, None).item() == pytest.approx(
         np.log(1 - sigmoid(lf)).mean(), rel=1e-12
     )
+    # reverse KL: E log(1 - D) - E log D, from the probabilities, not from the logits
+    logit = make("gan", loss="logit")
+    assert logit.g_loss(D, None, FAKE, 0, None).item() == pytest.approx(
+        (np.log(1 - sigmoid(lf)) - np.log(sigmoid(lf))).mean(), rel=1e-12
+    )
 
 
 def test_wgan_losses_and_clipping():
