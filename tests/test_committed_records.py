@@ -77,20 +77,22 @@ RECORD_SETS = (
             "default",
             RESULTS / "ring8" / "veegan" / "default" / subfolder,
             ("gan",),
-            (0, 1, 2, 3, 4),
+            tuple(range(n_seeds)),
             8,
             50,
             options,
             subfolder,
         )
-        for subfolder, options in [
-            ("loss-logit", ("--set", "loss=logit")),
+        for subfolder, n_seeds, options in [
+            ("loss-logit", 5, ("--set", "loss=logit")),
             (
                 "nets-veegan-code_loss-logit_lr-0.001",
+                10,
                 ("--nets", "veegan-code", "--set", "loss=logit", "lr=0.001"),
             ),
             (
                 "nets-veegan-code-torch-init_loss-logit_lr-0.001",
+                10,
                 ("--nets", "veegan-code-torch-init", "--set", "loss=logit", "lr=0.001"),
             ),
         ]
