@@ -97,6 +97,19 @@ RECORD_SETS = (
             ),
         ]
     ),
+    # the same GAN of VEEGAN's code for the notebook's 100,000 iterations
+    RecordSet(
+        "ring8",
+        "veegan",
+        "long",
+        RESULTS / "ring8" / "veegan" / "long" / "nets-veegan-code_loss-logit_lr-0.001",
+        ("gan",),
+        (0, 1, 2, 3, 4),
+        8,
+        200,
+        ("--nets", "veegan-code", "--set", "loss=logit", "lr=0.001"),
+        "nets-veegan-code_loss-logit_lr-0.001",
+    ),
 )
 IDS = [
     f"{r.suite}-{r.protocol}-{r.preset}-{r.subfolder or 'protocol'}-"
@@ -154,7 +167,9 @@ def test_collapse_columns_equal_a_recount_from_the_records(rs: RecordSet):
 NOTEBOOK_RADIUS = 0.15  # VEEGAN's released notebook scores within a fixed 0.15: 15 std of the ring
 
 
-@pytest.mark.parametrize("rs", [r for r in RECORD_SETS if r.subfolder], ids=lambda r: r.subfolder)
+@pytest.mark.parametrize(
+    "rs", [r for r in RECORD_SETS if r.subfolder], ids=lambda r: f"{r.preset}-{r.subfolder}"
+)
 def test_notebook_radius_scores_equal_a_recount(rs: RecordSet, capsys):
     """``bench evaluate --within 15`` on each committed final sample set (the scores the ring
     GAN's why text quotes) equals a recount: the 8 modes at angle 2 pi i / 8 on the unit
