@@ -162,7 +162,7 @@ VEEGAN = Protocol(
                 "(nets-veegan-code-torch-init_loss-minimax_lr-0.001/: 94.8 and 98.8 % within "
                 "0.15, at most 57.8 % within 3 std). So one sharp mode within 3 std is a state "
                 "these nets and settings do not reach here, one mode within the notebook's "
-                "radius is where a third of the runs of the notebook's own GAN end, and why "
+                "radius is where 3 in 10 runs of the notebook's own GAN end, and why "
                 "every run behind the published 1 mode did is not found"
             ),
         }
