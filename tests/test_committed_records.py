@@ -39,6 +39,9 @@ class RecordSet:
     subfolder: str = ""
 
 
+#: the GAN of VEEGAN's released code: its nets, its logit generator loss, its one Adam at 1e-3
+VEEGAN_CODE_GAN = ("--nets", "veegan-code", "--set", "loss=logit", "lr=0.001")
+
 RECORD_SETS = (
     # ring8's 30,000-step dyngan table: every method, 3 seeds, 20 evaluations a run
     RecordSet(
@@ -85,11 +88,7 @@ RECORD_SETS = (
         )
         for subfolder, n_seeds, options in [
             ("loss-logit", 5, ("--set", "loss=logit")),
-            (
-                "nets-veegan-code_loss-logit_lr-0.001",
-                10,
-                ("--nets", "veegan-code", "--set", "loss=logit", "lr=0.001"),
-            ),
+            ("nets-veegan-code_loss-logit_lr-0.001", 10, VEEGAN_CODE_GAN),
             (
                 "nets-veegan-code-torch-init_loss-logit_lr-0.001",
                 10,
@@ -107,7 +106,7 @@ RECORD_SETS = (
         (0, 1, 2, 3, 4),
         8,
         200,
-        ("--nets", "veegan-code", "--set", "loss=logit", "lr=0.001"),
+        VEEGAN_CODE_GAN,
         "nets-veegan-code_loss-logit_lr-0.001",
     ),
 )
