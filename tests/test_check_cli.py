@@ -1,10 +1,13 @@
 """`bench check` (the CI gate) and `bench compare` on the shared smoke store."""
 
+from pathlib import Path
+
 import pandas as pd
 
 from collapsebench.benchmark.cli.main import main
 from collapsebench.benchmark.suites import get_suite
 
+REPO = Path(__file__).resolve().parents[1]
 BASE = ["--suite", "gaussians25", "--preset", "smoke", "--seeds", "0", "1", "--no-progress"]
 
 
@@ -86,3 +89,21 @@ def test_compare_with_two_seeds_says_no_test(smoke_store, tmp_path, capsys):
     written = pd.read_csv(tmp_path / "gaussians25" / "dyngan" / "smoke" / "compare-gan.csv")
     assert written["p_welch"].isna().all() and set(written["n_new"]) == {2}
     assert (tmp_path / "gaussians25" / "dyngan" / "smoke" / "compare-gan.png").stat().st_size > 0
+
+
+def test_committed_gate_bands_still_catch_a_small_change_to_wgan(tmp_path, capsys):
+    """The gate's WGAN rows carry bands wide enough for another CPU's rounding (one mode on one
+    seed, a few samples); they must still reject WGAN trained with a clip 10 % wider."""
+    committed = pd.read_csv(REPO / "results" / "gaussians25-gan-toy-smoke.csv")
+    rows = committed[committed.method == "wgan"]
+    assert rows["abs_tol"].notna().any() and rows["rel_tol"].notna().any()
+    ref = tmp_path / "wgan.csv"
+    rows.to_csv(ref, index=False)
+    argv = ["check", "--suite", "gaussians25", "--protocol", "gan-toy", "--preset", "smoke"]
+    argv += ["--seeds", "0", "1", "2", "--methods", "wgan", "--no-progress"]
+    argv += ["--reference", str(ref), "--tolerance", "*=rel:0.01", "--out", str(tmp_path / "r")]
+    assert main([*argv, "--set", "wgan.clip=0.011"]) == 1
+    table = capsys.readouterr().out
+    out = [line for line in table.splitlines() if "| wgan |" in line and line.endswith("OUT |")]
+    assert {"hq_fraction", "density"} <= {line.split("|")[1].strip() for line in out}
+    assert all("row " in line for line in out) and "0 missing" in table
