@@ -260,6 +260,24 @@ def test_corrupted_run_directory(smoke_store, tmp_path, capsys):
     assert others == {p: p.read_bytes() for p in others}
 
 
+def test_evals_csv_with_a_row_longer_than_its_header(smoke_store, tmp_path, capsys):
+    """A first data line with one field more than the header: pandas alone would read its step
+    as an index and shift every value one column left; the reader refuses it in one line."""
+    import shutil
+
+    out = tmp_path / "store"
+    shutil.copytree(smoke_store[0], out)
+    bad = next((out / "gaussians25" / "gan").glob("seed0-*")) / "evals.csv"
+    lines = bad.read_text().splitlines()
+    lines[1] += ",7"
+    bad.write_text("\n".join(lines) + "\n")
+    width = len(lines[0].split(","))
+    argv = ["table", "--suite", "gaussians25", "--preset", "smoke", "--out", str(out)]
+    err = one_line_error(capsys, [*argv, "--results", str(tmp_path / "r")])
+    assert "corrupted run directory" in err and "evals.csv" in err
+    assert f"line 2 has {width + 1} fields, its header {width}" in err
+
+
 def test_table_without_store(tmp_path, capsys):
     assert "does not exist" in one_line_error(
         capsys, ["table", "--suite", "ring8", "--out", str(tmp_path / "none")]

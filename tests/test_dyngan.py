@@ -285,6 +285,8 @@ def test_existing_methods_write_no_partitions(tmp_path):
         "a,b\n1,2\n",  # wrong columns
         "step,parts,collapsed_frac,sizes,labels\nx,1,0.5,3 4,0 1\n",  # a step that is not a number
         "step,parts,collapsed_frac,sizes,labels\n2,1,0.5,3 four,0 1\n",  # sizes not integers
+        # one field too many: pandas alone would read 100 as an index and step 2, parts 1, ...
+        "step,parts,collapsed_frac,sizes,labels\n100,2,1,0.5,3 4,0 1\n",
     ],
 )
 def test_damaged_partitions_file_is_one_line(tmp_path, text):

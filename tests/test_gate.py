@@ -243,6 +243,11 @@ def test_update_keeps_hand_set_tolerances(tmp_path):
         (HEADER + "gan,fid,1.0,0.5,3\ngan,fid,2.0,0.5,3\n", "duplicate rows for \\(gan, fid\\)"),
         ("method,metric,mean,std,n,tol\ngan,fid,1.0,0.5,3,1\n", "unknown column"),
         (HEADER + "gan,fid,inf,0.5,3\n", "infinite"),
+        # one field too many: pandas alone would make 'gan' an index and read fid as the method
+        (HEADER + "gan,fid,1.0,0.5,3,7\n", "line 2 has 6 fields, its header 5"),
+        (HEADER + "gan,fid,1.0,0.5,3\ngan,kid,1.0,0.5\n", "line 3 has 4 fields, its header 5"),
+        (HEADER + "gan,fid,nan,0.5,3\n", "'nan', which is not a number"),
+        ("method,metric,mean,std,n,abs_tol\ngan,fid,1.0,0.5,3,NaN\n", "'NaN', which is not"),
     ],
 )
 def test_malformed_reference_files_raise_one_line(tmp_path, text, match):

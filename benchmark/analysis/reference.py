@@ -3,6 +3,7 @@ and updating it from runs while keeping hand-set tolerances."""
 
 from __future__ import annotations
 
+import csv
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..store.atomic import atomic_write_text
+from ..store.csv_shape import ragged_line
 from .stats import describe
 
 REQUIRED_COLUMNS = ("method", "metric", "mean", "std", "n")
@@ -27,6 +29,8 @@ def _number(v: object) -> float:
         v = v.strip()
         if v == "":
             return math.nan
+        if v.lower() in ("nan", "+nan", "-nan"):
+            raise ValueError(v)  # in a file, "none" is an empty cell; a spelt-out NaN is junk
     if isinstance(v, bool):
         raise ValueError(v)
     return float(v)  # raises ValueError / TypeError on junk
@@ -110,15 +114,21 @@ def read_reference(path: str | Path) -> pd.DataFrame:
             f"reference file {path} does not exist; create it with `bench check ... --update`"
         )
     try:
+        ragged = ragged_line(path)
         raw = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
     except pd.errors.EmptyDataError:
         raise ValueError(
             f"reference file {path} is empty; expected a header {expected} and one row per "
             "(method, metric)"
         ) from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as e:
+    except (pd.errors.ParserError, UnicodeDecodeError, csv.Error) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ValueError(f"reference file {path} is not valid CSV ({first})") from None
+    if ragged:
+        raise ValueError(
+            f"reference file {path} {ragged}; give every row one field per column (an empty "
+            "cell for none)"
+        )
     return validate_reference(raw, source=f"reference file {path}", from_file=True)
 
 

@@ -40,6 +40,7 @@ Guarantees (tests/test_reliability.py, tests/test_bad_inputs.py):
 from __future__ import annotations
 
 import contextlib
+import csv
 import json
 import math
 import os
@@ -54,6 +55,7 @@ import pandas as pd
 
 from ..errors import BenchError
 from .atomic import atomic_write, atomic_write_text
+from .csv_shape import ragged_line
 from .run_lock import run_lock
 from .spec import RunSpec
 from .state_files import read_state, write_state
@@ -338,12 +340,18 @@ class RunDir:
     def _read_numbers(self, name: str) -> pd.DataFrame:
         """A CSV of numbers with a step column, or one line naming the damaged directory."""
         try:
+            ragged = ragged_line(self.path / name)
             table = pd.read_csv(self.path / name)
-        except (OSError, ValueError, pd.errors.ParserError) as exc:
+        except (OSError, ValueError, csv.Error, pd.errors.ParserError) as exc:
             raise BenchError(
                 f"corrupted run directory {self.path}: cannot read {name} "
                 f"({exc.__class__.__name__}); move the directory aside to rerun it"
             ) from None
+        if ragged:
+            raise BenchError(
+                f"corrupted run directory {self.path}: {name} {ragged}; move the directory "
+                "aside to rerun it"
+            )
         if "step" not in table.columns or not all(
             pd.api.types.is_numeric_dtype(t) for t in table.dtypes
         ):
@@ -359,12 +367,12 @@ class RunDir:
         path = self.path / "partitions.csv"
         if not path.exists():
             return None
-        why = None
         try:
+            why = ragged_line(path)
             table = pd.read_csv(path, dtype={"sizes": str, "labels": str})
-        except (OSError, ValueError, pd.errors.ParserError) as exc:
+        except (OSError, ValueError, csv.Error, pd.errors.ParserError) as exc:
             why = exc.__class__.__name__
-        else:
+        if why is None:
             missing = [c for c in PARTITION_COLUMNS if c not in table.columns]
             if missing:
                 why = f"no column {', '.join(missing)}"
