@@ -397,6 +397,10 @@ case("run unknown ring", run_("--ring", "spiral", suite="ring8"))
 case("table --ring on the grid", table_("--ring", "linspace"))
 case("run --nets on an image suite", run_("--nets", "veegan-code", suite="digits-perclass"))
 case("run unknown nets", run_("--nets", "resnet", suite="ring8"))
+case("run --batch-size 0", run_("--batch-size", "0", suite="ring8"))
+case("run --batch-size not a number", run_("--batch-size", "many", suite="ring8"))
+case("run --batch-size too large", run_("--batch-size", "1000001", suite="ring8"))
+case("run --batch-size on an image suite", run_("--batch-size", "8", suite="digits-perclass"))
 case("evaluate --pairs 0", evaluate_(lambda e: e.npy("p.npy", np.zeros((4, 2))), "digits",
                                      "--pairs", "0"))  # fmt: skip
 

@@ -94,6 +94,12 @@ RECORD_SETS = (
                 10,
                 ("--nets", "veegan-code-torch-init", "--set", "loss=logit", "lr=0.001"),
             ),
+            # and with the notebook's batch of 500 instead of the protocol's 512
+            (
+                "batch_size-500_nets-veegan-code_loss-logit_lr-0.001",
+                10,
+                ("--batch-size", "500", *VEEGAN_CODE_GAN),
+            ),
         ]
     ),
     # the same GAN of VEEGAN's code for the notebook's 100,000 iterations

@@ -142,6 +142,14 @@ def _protocol_arg(p: argparse.ArgumentParser) -> None:
         "veegan-code: the nets of VEEGAN's released notebook, veegan-code-torch-init: the same "
         "with PyTorch's default init; a different run key and results folder)",
     )
+    p.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="toy suites: train every preset with batches of N instead of the protocol's (a "
+        "different run key and results folder)",
+    )
 
 
 def _exec_args(p: argparse.ArgumentParser) -> None:
@@ -263,7 +271,7 @@ def _suite_options(args) -> dict:
     names = ("arch", "width", "min_count", "counter")
     opts = {k: v for k in names if (v := getattr(args, k, None)) is not None}
     suite = get_suite(args.suite)
-    toy = ("protocol", "update_order", "ring", "nets")
+    toy = ("protocol", "update_order", "ring", "nets", "batch_size")
     opts.update(suite.command_options({k: getattr(args, k, None) for k in toy}))
     return opts
 

@@ -128,7 +128,8 @@ class ImageSuite(ImageEvaluation, ReportedMetrics):
         if named:
             raise BenchError(
                 f"{', '.join(named)} {'applies' if len(named) == 1 else 'apply'} to the toy "
-                f"suites only (--protocol, --update-order, --ring, --nets); {self.name} has none"
+                "suites only (--protocol, --update-order, --ring, --nets, --batch-size); "
+                f"{self.name} has none"
             )
         return {}
 

@@ -20,6 +20,7 @@ from ...metrics import collapse_dynamics as cd
 from ...metrics import diversity as div
 from ..errors import BenchError
 from ..store.keys import omit_defaults
+from ..store.spec import TrainConfig
 from .base import ReportedMetrics
 from .nets import OWN_INIT, toy_nets
 from .protocol import GAN_TOY_FIELDS
@@ -34,6 +35,9 @@ from .protocols import (
     linspace_ring,
 )
 from .toy_eval import MixtureEvaluation
+
+#: the largest --batch-size: a batch of a million 2-D points and their noise fits in memory
+MAX_BATCH = 1_000_000
 
 
 def _from_protocol(name: str) -> property:
@@ -68,6 +72,9 @@ class GaussianMixtureSuite(MixtureEvaluation, ReportedMetrics):
     #: ``--nets NAME``: other toy nets than the protocol's (``NET_CHOICES``), to measure what
     #: the nets change (None: the protocol's)
     net_choice: str | None = None
+    #: ``--batch-size N``: every preset's batch size replaced by N, to measure what the batch
+    #: changes (None: each preset's own)
+    batch: int | None = None
     #: ``bench evaluate --within K``: one radius, in std, for both high quality and coverage
     #: (VEEGAN's evaluation code uses one), instead of the protocol's (None)
     within: float | None = None
@@ -95,7 +102,7 @@ class GaussianMixtureSuite(MixtureEvaluation, ReportedMetrics):
     #: bench agreement ranks every metric against this one: (metric, how captions name it)
     agreement_reference: ClassVar[tuple[str, str]] = ("modes_covered", "modes covered")
     #: suite options besides the protocol (``--update-order``)
-    OVERRIDABLE = ("protocol", "update_order", "ring", "nets")
+    OVERRIDABLE = ("protocol", "update_order", "ring", "nets", "batch_size")
 
     def __post_init__(self) -> None:
         centers = self.protocol.mixture(self.name).centers  # one line when not defined here
@@ -105,6 +112,14 @@ class GaussianMixtureSuite(MixtureEvaluation, ReportedMetrics):
             )
         if self.net_choice is not None and self.net_choice not in NET_CHOICES:
             raise BenchError(f"unknown nets {self.net_choice!r}; valid: {', '.join(NET_CHOICES)}")
+        if self.batch is not None and not (
+            isinstance(self.batch, int)
+            and not isinstance(self.batch, bool)
+            and 1 <= self.batch <= MAX_BATCH
+        ):
+            raise BenchError(
+                f"--batch-size must be a whole number from 1 to {MAX_BATCH:,}, got {self.batch!r}"
+            )
         if self.within is not None and not (math.isfinite(self.within) and self.within > 0):
             raise BenchError(f"--within must be a positive number of std, got {self.within}")
         if self.ring is not None:
@@ -158,7 +173,17 @@ class GaussianMixtureSuite(MixtureEvaluation, ReportedMetrics):
         return None if self.nets in OWN_INIT else self.protocol.init_gain
 
     method_defaults = _from_protocol("method_defaults")
-    presets = _from_protocol("presets")
+
+    @property
+    def presets(self) -> Mapping[str, TrainConfig]:
+        """The protocol's presets, each with ``--batch-size``'s batch where one was given."""
+        if self.batch is None:
+            return self.protocol.presets
+        return {
+            k: dataclasses.replace(tc, batch_size=self.batch)
+            for k, tc in self.protocol.presets.items()
+        }
+
     eval_sizes = _from_protocol("eval_sizes")
     covered_rule = _from_protocol("covered_rule")
     covered_within = _radius("covered_within")
@@ -224,7 +249,13 @@ class GaussianMixtureSuite(MixtureEvaluation, ReportedMetrics):
 
     def with_protocol(self, name: str) -> GaussianMixtureSuite:
         return dataclasses.replace(
-            self, protocol=get_protocol(name), order=None, eval_n=None, ring=None, net_choice=None
+            self,
+            protocol=get_protocol(name),
+            order=None,
+            eval_n=None,
+            ring=None,
+            net_choice=None,
+            batch=None,
         )
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> GaussianMixtureSuite:
@@ -247,6 +278,11 @@ class GaussianMixtureSuite(MixtureEvaluation, ReportedMetrics):
             suite = dataclasses.replace(
                 suite, net_choice=None if nets == suite.protocol.nets else nets
             )
+        if "batch_size" in overrides:  # an int, or digits (bench variants --vary batch_size=..)
+            batch = overrides["batch_size"]
+            if isinstance(batch, str) and batch.isascii() and batch.isdigit():
+                batch = int(batch)
+            suite = dataclasses.replace(suite, batch=batch)
         return suite
 
     def scored_within(self, k: float) -> GaussianMixtureSuite:
@@ -260,7 +296,13 @@ class GaussianMixtureSuite(MixtureEvaluation, ReportedMetrics):
         when --protocol is not given), so tables of different protocols never share a folder;
         the others are named only where they depart from what the protocol sets."""
         protocol = get_protocol(given.get("protocol") or DEFAULT_PROTOCOL)
-        own = {"update_order": protocol.update_order, "ring": "distinct", "nets": protocol.nets}
+        # a batch size given is always named: the presets of one protocol differ in batch
+        own = {
+            "update_order": protocol.update_order,
+            "ring": "distinct",
+            "nets": protocol.nets,
+            "batch_size": None,
+        }
         opts: dict[str, Any] = {"protocol": protocol.name}
         opts |= {k: v for k, v in given.items() if k in own and v is not None}
         self.with_overrides(opts)  # a bad combination is one line here, before any work
