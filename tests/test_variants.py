@@ -190,8 +190,8 @@ def test_bench_variants_end_to_end_on_toys(tmp_path, capsys):
     bad = _argv("variants", "ring8", out, res, "--vary", "arch=dcgan,resnet")
     err = one_line_error(capsys, bad)
     assert (
-        "--vary arch: neither an option of suite ring8 (batch_size, nets, protocol, ring, update_order) "
-        "nor a parameter" in err
+        "--vary arch: neither an option of suite ring8 (batch_size, nets, protocol, ring, "
+        "update_order) nor a parameter" in err
     )
 
 
