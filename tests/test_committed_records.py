@@ -100,6 +100,12 @@ RECORD_SETS = (
                 10,
                 ("--batch-size", "500", *VEEGAN_CODE_GAN),
             ),
+            # and every setting of the notebook's code at once: batch 500, updates in turn
+            (
+                "batch_size-500_nets-veegan-code_update_order-alternating_loss-logit_lr-0.001",
+                10,
+                ("--batch-size", "500", "--update-order", "alternating", *VEEGAN_CODE_GAN),
+            ),
         ]
     ),
     # the same GAN of VEEGAN's code for the notebook's 100,000 iterations
