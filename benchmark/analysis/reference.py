@@ -4,6 +4,7 @@ and updating it from runs while keeping hand-set tolerances."""
 from __future__ import annotations
 
 import csv
+import io
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -114,14 +115,17 @@ def read_reference(path: str | Path) -> pd.DataFrame:
             f"reference file {path} does not exist; create it with `bench check ... --update`"
         )
     try:
-        ragged = ragged_line(path)
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+        text = path.read_text(encoding="utf-8")
+        ragged = ragged_line(text)
+        raw = pd.read_csv(
+            io.StringIO(text), dtype=str, keep_default_na=False, skipinitialspace=True
+        )
     except pd.errors.EmptyDataError:
         raise ValueError(
             f"reference file {path} is empty; expected a header {expected} and one row per "
             "(method, metric)"
         ) from None
-    except (pd.errors.ParserError, UnicodeDecodeError, csv.Error) as e:
+    except (OSError, pd.errors.ParserError, UnicodeDecodeError, csv.Error) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ValueError(f"reference file {path} is not valid CSV ({first})") from None
     if ragged:

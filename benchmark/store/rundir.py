@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import io
 import json
 import math
 import os
@@ -340,8 +341,9 @@ class RunDir:
     def _read_numbers(self, name: str) -> pd.DataFrame:
         """A CSV of numbers with a step column, or one line naming the damaged directory."""
         try:
-            ragged = ragged_line(self.path / name)
-            table = pd.read_csv(self.path / name)
+            text = (self.path / name).read_text(encoding="utf-8")
+            ragged = ragged_line(text)
+            table = pd.read_csv(io.StringIO(text))
         except (OSError, ValueError, csv.Error, pd.errors.ParserError) as exc:
             raise BenchError(
                 f"corrupted run directory {self.path}: cannot read {name} "
@@ -368,8 +370,9 @@ class RunDir:
         if not path.exists():
             return None
         try:
-            why = ragged_line(path)
-            table = pd.read_csv(path, dtype={"sizes": str, "labels": str})
+            text = path.read_text(encoding="utf-8")
+            why = ragged_line(text)
+            table = pd.read_csv(io.StringIO(text), dtype={"sizes": str, "labels": str})
         except (OSError, ValueError, csv.Error, pd.errors.ParserError) as exc:
             why = exc.__class__.__name__
         if why is None:
